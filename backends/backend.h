@@ -1,0 +1,120 @@
+/* The one interface every object store implements. fs/ and cache/ know nothing of HTTP dialects. */
+#ifndef SNAPFS_BACKEND_H
+#define SNAPFS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct secret;
+
+/* A parsed SOURCE URL: s3://bucket/prefix, gs://bucket/prefix, azure://container/prefix,
+ * swift://container/prefix, file:///abs/dir. */
+struct source {
+	char *scheme;    /* "s3", "gs", "azure", "swift", "file" */
+	char *bucket;    /* bucket or container; NULL for file:// */
+	char *prefix;    /* "" or "team-a/x" with no leading or trailing '/' */
+	char *path;      /* file:// only: the absolute directory */
+};
+
+/* Everything a backend may need at open time. Strings are owned by the caller and outlive the backend. */
+struct backend_conf {
+	const struct source *src;
+	const struct secret *secret; /* never NULL; may be empty */
+	const char *endpoint;        /* --endpoint or NULL */
+	const char *region;          /* --region or NULL */
+	const char *addressing;      /* --addressing path|virtual or NULL (backend default) */
+	int timeout_s;               /* per-request low-speed timeout, seconds */
+	int retries;                 /* attempts after the first for retryable errors */
+};
+
+struct obj_info {
+	uint64_t size;
+	time_t mtime;
+	int is_dir;      /* set by list() for common prefixes, never by stat() */
+	char etag[80];   /* store checksum or ETag, "" if unknown */
+};
+
+/* Called once per entry by list(). name is relative to the listed prefix; with a delimiter a common
+ * prefix arrives as "sub/" with is_dir set. Return non-zero to stop listing early (list returns 0). */
+typedef int (*list_fn)(void *arg, const char *name, const struct obj_info *oi);
+
+/* One part of a chunked upload. The bytes are read from fd at fd_off (the local spool), so a part of
+ * any size costs no memory; obj_off is where the part lands in the final object (counting any base). */
+struct part {
+	unsigned n;      /* 1-based, in object order */
+	uint64_t obj_off;
+	uint64_t len;
+	int fd;
+	off_t fd_off;
+};
+
+struct backend;
+struct upload;   /* backend-private; freed by upload_commit() or upload_abort() */
+
+struct backend_ops {
+	const char *scheme;
+	/* store limits the part cutter must respect */
+	uint64_t min_part;     /* every part but the last is at least this big (0: none) */
+	uint64_t max_part;     /* no part is bigger */
+	unsigned max_parts;    /* including a base object carried into an append */
+	int parts_any_order;   /* parts may be uploaded in any order (GCS resumable: no) */
+	/* The cache layer cuts every part but the last to a multiple of 1 MiB, so 256 KiB alignment
+	 * (GCS) holds without a field for it. */
+
+	/* Connect, check the bucket/container is reachable with these credentials. On failure return
+	 * -errno and set *why to a malloc'd one-line reason for the user. */
+	int (*open)(struct backend *b, const struct backend_conf *conf, char **why);
+	void (*close)(struct backend *b);
+
+	int (*stat)(struct backend *b, const char *key, struct obj_info *out);         /* -ENOENT */
+	/* delim: list one level (common prefixes as "sub/"); 0: every key below prefix, recursively.
+	 * limit: stop after this many entries (0: all). */
+	int (*list)(struct backend *b, const char *prefix, int delim, unsigned limit, list_fn fn, void *arg);
+	/* Read up to len bytes at off; returns bytes read (short only at end of object) or -errno. */
+	ssize_t (*read)(struct backend *b, const char *key, uint64_t off, size_t len, void *buf);
+
+	/* Whole small object in one request (len may be 0). */
+	int (*put)(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len);
+
+	/* Chunked upload. base > 0: the existing object at key (exactly base bytes, at least min_part)
+	 * becomes the start of the new object, and parts continue at obj_off >= base.
+	 * upload_part may be called from several threads at once for different parts.
+	 * upload_commit makes the object visible (nparts new parts); it frees up on success and failure.
+	 * upload_abort discards everything uploaded and frees up. */
+	int (*upload_begin)(struct backend *b, const char *key, uint64_t base, struct upload **up);
+	int (*upload_part)(struct upload *up, const struct part *p);
+	int (*upload_commit)(struct upload *up, unsigned nparts);
+	void (*upload_abort)(struct upload *up);
+
+	int (*remove)(struct backend *b, const char *const *keys, size_t n);  /* missing keys are not errors */
+	int (*copy)(struct backend *b, const char *from, const char *to);
+	/* Optional: atomic server-side move (file://); NULL means copy then remove. */
+	int (*move)(struct backend *b, const char *from, const char *to);
+	/* Optional: uploads in progress (open multipart uploads, uncommitted block lists, resumable
+	 * sessions, orphan segments) whose key starts with prefix; fn gets the key relative to prefix and
+	 * oi->size = bytes uploaded so far when known. NULL: the store cannot tell. */
+	int (*list_uploads)(struct backend *b, const char *prefix, list_fn fn, void *arg);
+	/* Optional: capacity for statfs; NULL means "unbounded". */
+	int (*statfs)(struct backend *b, uint64_t *total, uint64_t *avail);
+};
+
+struct backend {
+	const struct backend_ops *ops;
+	void *priv;
+	const struct backend_conf *conf;
+};
+
+/* backends/registry.c: the table of stores this build knows. */
+const struct backend_ops *backend_find(const char *scheme);
+/* "s3" -> 1 if the scheme is a known store at all (built or not) */
+int backend_scheme_known(const char *scheme);
+
+/* backends/source.c */
+int source_parse(const char *url, struct source *out, char **why);
+void source_free(struct source *s);
+/* Join prefix and a relative key into a new string: ("team-a", "kubedb/x") -> "team-a/kubedb/x". */
+char *source_key(const struct source *s, const char *rel);
+
+#endif

@@ -1,0 +1,23 @@
+/* Digests and encodings the signers share, over OpenSSL's EVP interface. */
+#ifndef SNAPFS_CRYPTO_H
+#define SNAPFS_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+void sha256(const void *p, size_t n, unsigned char out[32]);
+void hmac_sha256(const void *key, size_t klen, const void *p, size_t n, unsigned char out[32]);
+void hex_encode(const unsigned char *p, size_t n, char *out);   /* out: 2n+1 bytes, lowercase */
+/* base64 of n bytes into a malloc'd string (NULL on ENOMEM) */
+char *base64_encode(const void *p, size_t n);
+char *base64url_encode(const void *p, size_t n);                /* no padding (JWT) */
+/* decode into a malloc'd buffer, *outlen set; NULL if malformed */
+unsigned char *base64_decode(const char *s, size_t *outlen);
+
+/* Digest of a byte range of a file, read in chunks (parts can be GiBs): algo "md5", "sha256". */
+int digest_fd(const char *algo, int fd, off_t off, uint64_t len, unsigned char *out, unsigned *outlen);
+/* Percent-encode per RFC 3986 (unreserved kept); keep_slash keeps '/'. Malloc'd. */
+char *uri_encode(const char *s, int keep_slash);
+
+#endif
