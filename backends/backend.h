@@ -43,7 +43,8 @@ typedef int (*list_fn)(void *arg, const char *name, const struct obj_info *oi);
 /* One part of a chunked upload. The bytes are read from fd at fd_off (the local spool), so a part of
  * any size costs no memory; obj_off is where the part lands in the final object (counting any base). */
 struct part {
-	unsigned n;      /* 1-based, in object order */
+	unsigned n;      /* 1-based, in object order, counting new parts only: the first part after a
+			  * base is n = 1 (a backend numbers its own base copy parts around them) */
 	uint64_t obj_off;
 	uint64_t len;
 	int fd;
@@ -57,8 +58,8 @@ struct backend_ops {
 	const char *scheme;
 	/* store limits the part cutter must respect */
 	uint64_t min_part;     /* every part but the last is at least this big (0: none) */
-	uint64_t max_part;     /* no part is bigger */
-	unsigned max_parts;    /* including a base object carried into an append */
+	uint64_t max_part;     /* no part is bigger (0: no limit) */
+	unsigned max_parts;    /* including a base object carried into an append (0: no limit) */
 	int parts_any_order;   /* parts may be uploaded in any order (GCS resumable: no) */
 	/* The cache layer cuts every part but the last to a multiple of 1 MiB, so 256 KiB alignment
 	 * (GCS) holds without a field for it. */

@@ -1,0 +1,29 @@
+/* Metadata cache: what getattr learned about a path (a file with its size, a folder, or nothing there),
+ * kept for --meta-ttl so `ls -l` of a 5,000-object snapshot costs one listing, not 5,000 HEADs. Objects
+ * written by other clients appear once the entry expires. */
+#ifndef SNAPFS_META_H
+#define SNAPFS_META_H
+
+#include <stdint.h>
+#include <time.h>
+
+enum meta_kind { META_NONE = 0, META_FILE, META_DIR };
+
+struct meta_entry {
+	enum meta_kind kind;
+	uint64_t size;
+	time_t mtime;
+};
+
+struct meta;
+
+struct meta *meta_new(unsigned ttl_ms);
+void meta_free(struct meta *m);
+/* 1 and *out filled on a fresh hit, 0 on a miss */
+int meta_get(struct meta *m, const char *path, struct meta_entry *out);
+void meta_put(struct meta *m, const char *path, enum meta_kind kind, uint64_t size, time_t mtime);
+void meta_drop(struct meta *m, const char *path);
+/* Forget path and everything below it (rename and removal of folders). */
+void meta_drop_tree(struct meta *m, const char *path);
+
+#endif

@@ -1,0 +1,106 @@
+#include "space.h"
+
+#include <errno.h>
+#include <time.h>
+
+void space_init(struct space *s, uint64_t limit)
+{
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->freed, NULL);
+	s->limit = limit;
+	s->used = s->peak = 0;
+	s->waiting = 0;
+}
+
+void space_destroy(struct space *s)
+{
+	pthread_cond_destroy(&s->freed);
+	pthread_mutex_destroy(&s->lock);
+}
+
+int space_reserve(struct space *s, uint64_t n)
+{
+	if (n > s->limit)
+		return -ENOSPC;
+	pthread_mutex_lock(&s->lock);
+	s->waiting++;
+	while (s->used + n > s->limit)
+		pthread_cond_wait(&s->freed, &s->lock);
+	s->waiting--;
+	s->used += n;
+	if (s->used > s->peak)
+		s->peak = s->used;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+int space_try_reserve(struct space *s, uint64_t n)
+{
+	int rc = -EAGAIN;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->used + n <= s->limit) {
+		s->used += n;
+		if (s->used > s->peak)
+			s->peak = s->used;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+void space_release(struct space *s, uint64_t n)
+{
+	pthread_mutex_lock(&s->lock);
+	s->used = n > s->used ? 0 : s->used - n;
+	pthread_cond_broadcast(&s->freed);
+	pthread_mutex_unlock(&s->lock);
+}
+
+uint64_t space_used(struct space *s)
+{
+	uint64_t u;
+
+	pthread_mutex_lock(&s->lock);
+	u = s->used;
+	pthread_mutex_unlock(&s->lock);
+	return u;
+}
+
+int space_reserve_wait(struct space *s, uint64_t n, unsigned ms)
+{
+	struct timespec until;
+	int rc = 0;
+
+	if (n > s->limit)
+		return -ENOSPC;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->waiting++;
+	while (s->used + n > s->limit && !rc)
+		rc = pthread_cond_timedwait(&s->freed, &s->lock, &until) == ETIMEDOUT ? -ETIMEDOUT : 0;
+	if (s->used + n <= s->limit) {
+		rc = 0;
+		s->used += n;
+		if (s->used > s->peak)
+			s->peak = s->used;
+	}
+	s->waiting--;
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+void space_force(struct space *s, uint64_t n)
+{
+	pthread_mutex_lock(&s->lock);
+	s->used += n;
+	if (s->used > s->peak)
+		s->peak = s->used;
+	pthread_mutex_unlock(&s->lock);
+}

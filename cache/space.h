@@ -1,0 +1,33 @@
+/* Cache space accounting: the bytes staged on local disk for all open files never exceed the limit.
+ * A writer that needs room waits until uploads free some (back-pressure); it never gets ENOSPC because
+ * the cache is busy. */
+#ifndef SNAPFS_SPACE_H
+#define SNAPFS_SPACE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+struct space {
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	uint64_t limit;
+	uint64_t used;
+	uint64_t peak;
+	unsigned waiting;     /* writers blocked right now (for status) */
+};
+
+void space_init(struct space *s, uint64_t limit);
+void space_destroy(struct space *s);
+/* Take n bytes, waiting while the cache is full. -ENOSPC at once if n alone exceeds the limit
+ * (a whole-file staging larger than the cache can never fit). */
+int space_reserve(struct space *s, uint64_t n);
+/* Like space_reserve but gives up after ms milliseconds with -ETIMEDOUT. */
+int space_reserve_wait(struct space *s, uint64_t n, unsigned ms);
+/* Take n bytes even over the limit (a writer that would otherwise deadlock). */
+void space_force(struct space *s, uint64_t n);
+/* Take n bytes only if free now: 0 or -EAGAIN. */
+int space_try_reserve(struct space *s, uint64_t n);
+void space_release(struct space *s, uint64_t n);
+uint64_t space_used(struct space *s);
+
+#endif

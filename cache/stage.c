@@ -1,0 +1,955 @@
+#include "cache/stage.h"
+#include "cache/pool.h"
+#include "cache/space.h"
+#include "fs/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Out-of-order writes ahead of the contiguous frontier (the kernel's writeback may send pages in any
+ * order): remembered so the frontier can jump over them once the gap fills. */
+#define WF_MAX_EXT 64
+#define DL_CHUNK (8 * MIB)
+
+struct extent {
+	uint64_t start, end;
+};
+
+struct wfile {
+	struct stage_ctx *ctx;
+	struct wfile *next;          /* ctx->files */
+	char *key, *path;
+	unsigned refs;               /* guarded by ctx->lock */
+
+	pthread_mutex_t wlock;       /* one writer/committer at a time: held across blocking work */
+	pthread_mutex_t lock;        /* the fields below; never held while blocking on the store */
+	pthread_cond_t cond;         /* inflight changes */
+
+	int spool;                   /* object offset == spool offset */
+	enum wf_mode mode;
+	uint64_t obj_size;           /* the committed object's size (0: none) */
+	int obj_exists;
+	uint64_t size;               /* logical size */
+	uint64_t base;               /* [0, base) stays in the store and is carried into the upload */
+	uint64_t cut;                /* parts cover [base, cut) */
+	uint64_t seq_end;            /* everything in [cut, seq_end) has been written */
+	struct extent ext[WF_MAX_EXT];
+	unsigned next_ext;
+	uint64_t reserved;           /* cache space this file holds */
+	int dirty;
+	int written;                 /* a write or truncate since open or the last commit */
+	int unlinked;
+	int committing;
+	int err;                     /* sticky: first part failure */
+	struct upload *up;
+	unsigned next_part, nsubmitted, inflight, parts_done;
+	struct part *pending;        /* cut but not yet submitted (in-order stores, or pool limit) */
+	unsigned npending, cap_pending;
+	uint64_t uploaded;
+	time_t mtime, started;
+};
+
+struct part_job {
+	struct wfile *wf;
+	struct part p;
+};
+
+static int spool_open(const char *dir)
+{
+	char tmpl[4096];
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd >= 0 ? fd : -errno;
+	snprintf(tmpl, sizeof(tmpl), "%s/spool.XXXXXX", dir);
+	fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	unlink(tmpl);
+	return fd;
+}
+
+int stage_init(struct stage_ctx *c, struct backend *be, struct space *space, struct pool *pool,
+	       const char *cache_dir, uint64_t part_size, unsigned uploads, char **why)
+{
+	const struct backend_ops *ops = be->ops;
+	const char *msg = NULL;
+	uint64_t cap;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->be = be;
+	c->space = space;
+	c->pool = pool;
+	c->cache_dir = cache_dir;
+	c->uploads = ops->parts_any_order ? (uploads ? uploads : 1) : 1;
+	rc = part_plan_init(&c->plan, part_size, ops->min_part, ops->max_part, ops->max_parts, &msg);
+	if (rc) {
+		if (asprintf(why, "%s: %s", ops->scheme, msg) < 0)
+			*why = NULL;
+		return rc;
+	}
+	cap = part_plan_capacity(&c->plan);
+	if (cap < SNAPFS_MAX_FILE)
+		log_warn("%s stores at most %llu GiB per object with these part limits", ops->scheme,
+			 (unsigned long long)(cap >> 30));
+	if (part_size && c->plan.base != part_size)
+		log_info("part size %llu MiB (the store's limits adjusted --part-size)",
+			 (unsigned long long)(c->plan.base / MIB));
+	pthread_mutex_init(&c->lock, NULL);
+	return 0;
+}
+
+void stage_destroy(struct stage_ctx *c)
+{
+	pthread_mutex_destroy(&c->lock);
+}
+
+const char *wf_key(const struct wfile *wf)
+{
+	return wf->key;
+}
+
+struct wfile *wf_find(struct stage_ctx *c, const char *key)
+{
+	struct wfile *wf;
+
+	pthread_mutex_lock(&c->lock);
+	for (wf = c->files; wf; wf = wf->next)
+		if (!wf->unlinked && !strcmp(wf->key, key))
+			break;
+	if (wf)
+		wf->refs++;
+	pthread_mutex_unlock(&c->lock);
+	return wf;
+}
+
+/* --- space and spool ---------------------------------------------------------------------------- */
+
+static int wf_reserve(struct wfile *wf, uint64_t n)
+{
+	int rc;
+
+	if (!n)
+		return 0;
+	for (;;) {
+		int idle;
+
+		rc = space_reserve_wait(wf->ctx->space, n, 1000);
+		if (rc != -ETIMEDOUT)
+			break;
+		/* Everyone may be holding a partial part that cannot be cut yet: a writer with nothing of
+		 * its own in flight would wait forever, so it may go over the limit by this write. */
+		pthread_mutex_lock(&wf->lock);
+		idle = !wf->inflight && !wf->npending;
+		pthread_mutex_unlock(&wf->lock);
+		if (idle) {
+			space_force(wf->ctx->space, n);
+			rc = 0;
+			break;
+		}
+	}
+	if (rc) {
+		log_error("%s: needs %llu MiB of cache but --cache-size is %llu MiB", wf->path,
+			  (unsigned long long)(n / MIB), (unsigned long long)(wf->ctx->space->limit / MIB));
+		return rc;
+	}
+	pthread_mutex_lock(&wf->lock);
+	wf->reserved += n;
+	pthread_mutex_unlock(&wf->lock);
+	return 0;
+}
+
+/* caller holds wf->lock */
+static void wf_release_locked(struct wfile *wf, uint64_t n)
+{
+	if (n > wf->reserved)
+		n = wf->reserved;
+	wf->reserved -= n;
+	space_release(wf->ctx->space, n);
+}
+
+static void spool_drop(struct wfile *wf, uint64_t off, uint64_t len)
+{
+	/* give the blocks back to the cache file system at once */
+	if (len && fallocate(wf->spool, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len))
+		log_debug("%s: punch hole: %s", wf->path, strerror(errno));
+}
+
+/* Copy [0, n) of the committed object into the spool (an append to a small object, or a rewrite in
+ * the middle). Caller holds wlock, not lock. */
+static int wf_materialize(struct wfile *wf, uint64_t n)
+{
+	struct backend *be = wf->ctx->be;
+	char *buf = NULL;
+	uint64_t off = 0;
+	int rc;
+
+	rc = wf_reserve(wf, n);
+	if (rc)
+		return rc;
+	buf = malloc(n < DL_CHUNK ? (n ? n : 1) : DL_CHUNK);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (off < n) {
+		size_t want = n - off < DL_CHUNK ? (size_t)(n - off) : DL_CHUNK;
+		ssize_t got = be->ops->read(be, wf->key, off, want, buf);
+
+		if (got < 0) {
+			rc = (int)got;
+			goto out;
+		}
+		if (got == 0) {
+			rc = -EIO;   /* the object shrank under us */
+			goto out;
+		}
+		if (pwrite(wf->spool, buf, (size_t)got, (off_t)off) != got) {
+			rc = -errno ? -errno : -EIO;
+			goto out;
+		}
+		off += (uint64_t)got;
+	}
+	pthread_mutex_lock(&wf->lock);
+	wf->base = wf->cut = 0;
+	wf->seq_end = n;
+	pthread_mutex_unlock(&wf->lock);
+out:
+	free(buf);
+	if (rc) {
+		log_error("%s: could not load the existing object into the cache: %s", wf->path, strerror(-rc));
+		pthread_mutex_lock(&wf->lock);
+		wf_release_locked(wf, n);
+		pthread_mutex_unlock(&wf->lock);
+	}
+	return rc;
+}
+
+/* --- parts ---------------------------------------------------------------------------------------- */
+
+static void part_done(void *arg);
+
+/* Submit pending parts while the per-file limit allows. Caller holds wf->lock. */
+static void wf_pump(struct wfile *wf)
+{
+	while (wf->npending && wf->inflight < wf->ctx->uploads) {
+		struct part_job *j = malloc(sizeof(*j));
+
+		if (!j) {
+			if (!wf->err)
+				wf->err = -ENOMEM;
+			wf->npending = 0;
+			return;
+		}
+		j->wf = wf;
+		j->p = wf->pending[0];
+		memmove(wf->pending, wf->pending + 1, --wf->npending * sizeof(*wf->pending));
+		wf->inflight++;
+		if (pool_submit(wf->ctx->pool, part_done, j)) {
+			wf->inflight--;
+			free(j);
+			if (!wf->err)
+				wf->err = -ENOMEM;
+			return;
+		}
+	}
+}
+
+static void part_done(void *arg)
+{
+	struct part_job *j = arg;
+	struct wfile *wf = j->wf;
+	const struct backend_ops *ops = wf->ctx->be->ops;
+	int rc = 0;
+
+	pthread_mutex_lock(&wf->lock);
+	if (wf->err)
+		rc = -ECANCELED;   /* an earlier part failed: do not spend bandwidth on this one */
+	pthread_mutex_unlock(&wf->lock);
+	if (!rc)
+		rc = ops->upload_part(wf->up, &j->p);
+
+	pthread_mutex_lock(&wf->lock);
+	wf->inflight--;
+	if (rc) {
+		if (!wf->err) {
+			wf->err = rc;
+			log_error("%s: upload of part %u (%llu bytes at %llu) failed: %s", wf->path, j->p.n,
+				  (unsigned long long)j->p.len, (unsigned long long)j->p.obj_off,
+				  strerror(-rc));
+		}
+	} else {
+		wf->uploaded += j->p.len;
+		wf->parts_done++;
+		spool_drop(wf, (uint64_t)j->p.fd_off, j->p.len);
+		wf_release_locked(wf, j->p.len);
+		__atomic_add_fetch(&wf->ctx->bytes_uploaded, j->p.len, __ATOMIC_RELAXED);
+	}
+	if (wf->err)
+		wf->npending = 0;   /* nothing more will be sent */
+	else
+		wf_pump(wf);
+	pthread_cond_broadcast(&wf->cond);
+	pthread_mutex_unlock(&wf->lock);
+	free(j);
+}
+
+/* Queue [cut, cut+len) as the next part. Caller holds wf->lock and has an upload open. */
+static int wf_queue_part(struct wfile *wf, uint64_t len)
+{
+	struct part p = {
+		.n = wf->next_part, .obj_off = wf->cut, .len = len, .fd = wf->spool, .fd_off = (off_t)wf->cut,
+	};
+	unsigned max = wf->ctx->plan.max_parts;
+
+	if (max && wf->base)
+		max = max > 1 + wf->base / (5ULL << 30) ? max - 1 - (unsigned)(wf->base / (5ULL << 30)) : 1;
+	if (max && p.n > max) {
+		log_error("%s: beyond the store's %u-part limit", wf->path, wf->ctx->plan.max_parts);
+		return -EFBIG;
+	}
+	if (wf->npending == wf->cap_pending) {
+		unsigned cap = wf->cap_pending ? wf->cap_pending * 2 : 8;
+		struct part *np = realloc(wf->pending, cap * sizeof(*np));
+
+		if (!np)
+			return -ENOMEM;
+		wf->pending = np;
+		wf->cap_pending = cap;
+	}
+	wf->pending[wf->npending++] = p;
+	wf->next_part++;
+	wf->nsubmitted++;
+	wf->cut += len;
+	if (wf->seq_end < wf->cut)
+		wf->seq_end = wf->cut;
+	wf_pump(wf);
+	return 0;
+}
+
+/* Open the store's chunked upload. Caller holds wlock, not lock. */
+static int wf_begin(struct wfile *wf)
+{
+	const struct backend_ops *ops = wf->ctx->be->ops;
+	struct upload *up = NULL;
+	int rc;
+
+	rc = ops->upload_begin(wf->ctx->be, wf->key, wf->base, &up);
+	if (rc) {
+		log_error("%s: cannot start the upload: %s", wf->path, strerror(-rc));
+		return rc;
+	}
+	pthread_mutex_lock(&wf->lock);
+	wf->up = up;
+	wf->next_part = 1;
+	wf->nsubmitted = wf->parts_done = 0;
+	pthread_mutex_unlock(&wf->lock);
+	return 0;
+}
+
+/* Cut every full part the contiguous data allows (stream mode). Caller holds wlock, not lock. */
+static int wf_cut_ready(struct wfile *wf)
+{
+	int rc = 0;
+
+	for (;;) {
+		uint64_t psz;
+
+		pthread_mutex_lock(&wf->lock);
+		psz = part_size_of(&wf->ctx->plan, wf->next_part ? wf->next_part : 1);
+		if (wf->mode != WF_STREAM || wf->err || wf->seq_end < wf->cut + psz) {
+			pthread_mutex_unlock(&wf->lock);
+			return wf->err ? -EIO : 0;
+		}
+		if (!wf->up) {
+			pthread_mutex_unlock(&wf->lock);
+			rc = wf_begin(wf);
+			if (rc)
+				return rc;
+			continue;
+		}
+		rc = wf_queue_part(wf, psz);
+		pthread_mutex_unlock(&wf->lock);
+		if (rc)
+			return rc;
+	}
+}
+
+/* Wait until no part is in flight. Caller holds wlock and wf->lock. */
+static void wf_settle_locked(struct wfile *wf)
+{
+	while (wf->inflight || (wf->npending && !wf->err))
+		pthread_cond_wait(&wf->cond, &wf->lock);
+}
+
+/* Forget the upload and every staged byte: after an abort, a failure or a commit. Caller holds
+ * wlock, not lock; nothing is in flight. */
+static void wf_reset(struct wfile *wf, int aborted)
+{
+	struct upload *up;
+
+	pthread_mutex_lock(&wf->lock);
+	up = wf->up;
+	wf->up = NULL;
+	wf->npending = 0;
+	wf->next_part = 1;
+	wf->nsubmitted = 0;
+	spool_drop(wf, 0, wf->size);
+	if (ftruncate(wf->spool, 0))
+		log_debug("%s: truncate spool: %s", wf->path, strerror(errno));
+	wf_release_locked(wf, wf->reserved);
+	pthread_mutex_unlock(&wf->lock);
+	if (up && aborted)
+		wf->ctx->be->ops->upload_abort(up);
+}
+
+/* --- open / close ---------------------------------------------------------------------------------- */
+
+int wf_open(struct stage_ctx *c, const char *key, const char *path, const struct obj_info *existing,
+	    int trunc, struct wfile **out)
+{
+	struct wfile *wf = wf_find(c, key);
+	int rc;
+
+	if (wf) {
+		if (trunc) {
+			rc = wf_truncate(wf, 0);
+			if (rc) {
+				wf_close(wf);
+				return rc;
+			}
+		}
+		*out = wf;
+		return 0;
+	}
+	wf = calloc(1, sizeof(*wf));
+	if (!wf)
+		return -ENOMEM;
+	wf->ctx = c;
+	wf->key = strdup(key);
+	wf->path = strdup(path);
+	wf->spool = spool_open(c->cache_dir);
+	if (!wf->key || !wf->path || wf->spool < 0) {
+		rc = wf->spool < 0 ? wf->spool : -ENOMEM;
+		if (wf->spool < 0)
+			log_error("cannot create a spool file in the cache dir %s: %s", c->cache_dir,
+				  strerror(-rc));
+		free(wf->key);
+		free(wf->path);
+		if (wf->spool >= 0)
+			close(wf->spool);
+		free(wf);
+		return rc;
+	}
+	pthread_mutex_init(&wf->wlock, NULL);
+	pthread_mutex_init(&wf->lock, NULL);
+	pthread_cond_init(&wf->cond, NULL);
+	wf->refs = 1;
+	wf->next_part = 1;
+	wf->mtime = wf->started = time(NULL);
+	if (existing && !trunc) {
+		wf->obj_exists = 1;
+		wf->obj_size = wf->size = wf->base = wf->cut = wf->seq_end = existing->size;
+		wf->mtime = existing->mtime;
+	} else {
+		wf->obj_exists = existing != NULL;
+		wf->dirty = 1;   /* creat() and O_TRUNC publish an empty object even with no write */
+	}
+	pthread_mutex_lock(&c->lock);
+	wf->next = c->files;
+	c->files = wf;
+	pthread_mutex_unlock(&c->lock);
+	*out = wf;
+	return 0;
+}
+
+static void wf_free(struct wfile *wf)
+{
+	struct stage_ctx *c = wf->ctx;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct wfile **pp = &c->files; *pp; pp = &(*pp)->next) {
+		if (*pp == wf) {
+			*pp = wf->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	close(wf->spool);
+	pthread_cond_destroy(&wf->cond);
+	pthread_mutex_destroy(&wf->lock);
+	pthread_mutex_destroy(&wf->wlock);
+	free(wf->pending);
+	free(wf->key);
+	free(wf->path);
+	free(wf);
+}
+
+int wf_close(struct wfile *wf)
+{
+	struct stage_ctx *c = wf->ctx;
+	int last, rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	last = --wf->refs == 0;
+	pthread_mutex_unlock(&c->lock);
+	if (!last)
+		return 0;
+	/* the last handle is gone: publish what the opener's flush did not (a descriptor that outlived
+	 * its opener), or clean up after a failure */
+	rc = wf_commit(wf);
+	pthread_mutex_lock(&wf->wlock);
+	pthread_mutex_lock(&wf->lock);
+	wf_settle_locked(wf);
+	pthread_mutex_unlock(&wf->lock);
+	pthread_mutex_unlock(&wf->wlock);
+	if (wf->up || wf->reserved)
+		wf_reset(wf, 1);
+	wf_free(wf);
+	return rc;
+}
+
+/* --- data ----------------------------------------------------------------------------------------- */
+
+/* Record [off, end) as written and advance the contiguous frontier. Caller holds wf->lock. */
+static void wf_mark_written(struct wfile *wf, uint64_t off, uint64_t end)
+{
+	if (off > wf->seq_end) {
+		/* ahead of the frontier: remember it; if the table is full the data is still in the spool
+		 * and goes out at commit, only not early */
+		for (unsigned i = 0; i < wf->next_ext; i++) {
+			struct extent *e = &wf->ext[i];
+
+			if (off <= e->end && end >= e->start) {
+				if (off < e->start)
+					e->start = off;
+				if (end > e->end)
+					e->end = end;
+				return;
+			}
+		}
+		if (wf->next_ext < WF_MAX_EXT)
+			wf->ext[wf->next_ext++] = (struct extent){ off, end };
+		return;
+	}
+	if (end > wf->seq_end)
+		wf->seq_end = end;
+	/* swallow extents the frontier now reaches */
+	for (int again = 1; again;) {
+		again = 0;
+		for (unsigned i = 0; i < wf->next_ext; i++) {
+			if (wf->ext[i].start <= wf->seq_end) {
+				if (wf->ext[i].end > wf->seq_end)
+					wf->seq_end = wf->ext[i].end;
+				wf->ext[i] = wf->ext[--wf->next_ext];
+				again = 1;
+				break;
+			}
+		}
+	}
+}
+
+/* Before changing bytes below cut or beyond an un-carryable base: bring the file into the spool so the
+ * change can be made, or refuse when parts have already left. Caller holds wlock, not lock. */
+static int wf_prepare(struct wfile *wf, uint64_t off, int whole)
+{
+	uint64_t base, cut;
+	struct upload *up;
+	int rc;
+
+	pthread_mutex_lock(&wf->lock);
+	base = wf->base;
+	cut = wf->cut;
+	up = wf->up;
+	pthread_mutex_unlock(&wf->lock);
+	if (off >= cut && !(base && base < wf->ctx->plan.min_part))
+		return 0;
+	if (up && off < cut) {
+		log_error("%s: a write at offset %llu after %llu bytes were uploaded: snapfs streams files "
+			  "sequentially; rewrite the file from the start instead", wf->path,
+			  (unsigned long long)off, (unsigned long long)cut);
+		return -EINVAL;
+	}
+	if (base) {
+		rc = wf_materialize(wf, base);
+		if (rc)
+			return rc;
+	}
+	pthread_mutex_lock(&wf->lock);
+	if (whole || off < cut)
+		wf->mode = WF_WHOLE;   /* random access: no eager parts from now on */
+	pthread_mutex_unlock(&wf->lock);
+	return 0;
+}
+
+ssize_t wf_write(struct wfile *wf, const void *buf, size_t len, uint64_t off)
+{
+	uint64_t end = off + len, grow;
+	ssize_t rc;
+
+	if (end < off)
+		return -EFBIG;
+	if (end > SNAPFS_MAX_FILE)
+		return -EFBIG;
+	pthread_mutex_lock(&wf->wlock);
+	pthread_mutex_lock(&wf->lock);
+	rc = wf->err ? -EIO : 0;
+	pthread_mutex_unlock(&wf->lock);
+	if (rc)
+		goto out;
+	rc = wf_prepare(wf, off, 0);
+	if (rc)
+		goto out;
+	pthread_mutex_lock(&wf->lock);
+	grow = end > wf->size ? end - wf->size : 0;
+	pthread_mutex_unlock(&wf->lock);
+	rc = wf_reserve(wf, grow);   /* may wait for uploads to free room */
+	if (rc)
+		goto out;
+	for (size_t done = 0; done < len;) {
+		ssize_t n = pwrite(wf->spool, (const char *)buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0) {
+			rc = -errno;
+			log_error("%s: cache dir write failed: %s", wf->path, strerror(errno));
+			pthread_mutex_lock(&wf->lock);
+			wf_release_locked(wf, grow);
+			pthread_mutex_unlock(&wf->lock);
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	pthread_mutex_lock(&wf->lock);
+	if (end > wf->size)
+		wf->size = end;
+	wf_mark_written(wf, off, end);
+	wf->dirty = wf->written = 1;
+	wf->mtime = time(NULL);
+	pthread_mutex_unlock(&wf->lock);
+	rc = wf_cut_ready(wf);
+	if (!rc)
+		rc = (ssize_t)len;
+out:
+	pthread_mutex_unlock(&wf->wlock);
+	return rc;
+}
+
+ssize_t wf_read(struct wfile *wf, void *buf, size_t len, uint64_t off)
+{
+	struct backend *be = wf->ctx->be;
+	uint64_t size, base, cut;
+	size_t done = 0;
+
+	pthread_mutex_lock(&wf->lock);
+	size = wf->size;
+	base = wf->base;
+	cut = wf->cut;
+	pthread_mutex_unlock(&wf->lock);
+	if (off >= size)
+		return 0;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	while (done < len) {
+		uint64_t pos = off + done;
+		size_t want = len - done;
+		ssize_t n;
+
+		if (pos < base) {
+			/* the committed head of an append is still the store's object */
+			if (want > base - pos)
+				want = (size_t)(base - pos);
+			n = be->ops->read(be, wf->key, pos, want, (char *)buf + done);
+		} else if (pos < cut) {
+			return done ? (ssize_t)done : -EIO;   /* uploaded and dropped from the cache */
+		} else {
+			n = pread(wf->spool, (char *)buf + done, want, (off_t)pos);
+			if (n < 0)
+				n = -errno;
+			else if (n == 0) {
+				/* a hole at the end of the spool reads as zeros */
+				memset((char *)buf + done, 0, want);
+				n = (ssize_t)want;
+			}
+		}
+		if (n < 0)
+			return done ? (ssize_t)done : n;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int wf_truncate(struct wfile *wf, uint64_t size)
+{
+	int rc = 0;
+
+	if (size > SNAPFS_MAX_FILE)
+		return -EFBIG;
+	pthread_mutex_lock(&wf->wlock);
+	pthread_mutex_lock(&wf->lock);
+	if (wf->err) {
+		rc = -EIO;
+		pthread_mutex_unlock(&wf->lock);
+		goto out;
+	}
+	if (size == wf->size) {
+		pthread_mutex_unlock(&wf->lock);
+		goto out;
+	}
+	if (size == 0) {
+		/* O_TRUNC or `> file` on an open object: start over */
+		wf_settle_locked(wf);
+		pthread_mutex_unlock(&wf->lock);
+		wf_reset(wf, 1);
+		pthread_mutex_lock(&wf->lock);
+		wf->size = wf->base = wf->cut = wf->seq_end = 0;
+		wf->next_ext = 0;
+		wf->mode = WF_STREAM;
+		wf->dirty = wf->written = 1;
+		wf->mtime = time(NULL);
+		pthread_mutex_unlock(&wf->lock);
+		goto out;
+	}
+	pthread_mutex_unlock(&wf->lock);
+	rc = wf_prepare(wf, size < wf->size ? size : wf->size, 1);
+	if (rc)
+		goto out;
+	pthread_mutex_lock(&wf->lock);
+	if (size > wf->size) {
+		uint64_t grow = size - wf->size;
+
+		pthread_mutex_unlock(&wf->lock);
+		rc = wf_reserve(wf, grow);
+		if (rc)
+			goto out;
+		pthread_mutex_lock(&wf->lock);
+	} else {
+		spool_drop(wf, size, wf->size - size);
+		wf_release_locked(wf, wf->size - size);
+		if (wf->seq_end > size)
+			wf->seq_end = size;
+	}
+	if (ftruncate(wf->spool, (off_t)size))
+		rc = -errno;
+	else {
+		wf->size = size;
+		wf->dirty = wf->written = 1;
+		wf->mtime = time(NULL);
+	}
+	pthread_mutex_unlock(&wf->lock);
+out:
+	pthread_mutex_unlock(&wf->wlock);
+	return rc;
+}
+
+/* Publish: the rest of the data as the last part(s), then the store's commit. Caller holds wlock. */
+static int wf_publish(struct wfile *wf)
+{
+	const struct backend_ops *ops = wf->ctx->be->ops;
+	struct backend *be = wf->ctx->be;
+	uint64_t size;
+	int rc = 0;
+
+	pthread_mutex_lock(&wf->lock);
+	size = wf->size;
+	if (!wf->up && !wf->base && size <= part_size_of(&wf->ctx->plan, 1)) {
+		pthread_mutex_unlock(&wf->lock);
+		rc = ops->put(be, wf->key, wf->spool, 0, size);
+		if (rc)
+			log_error("%s: upload failed: %s", wf->path, strerror(-rc));
+		return rc;
+	}
+	pthread_mutex_unlock(&wf->lock);
+	if (!wf->up) {
+		rc = wf_begin(wf);
+		if (rc)
+			return rc;
+	}
+	pthread_mutex_lock(&wf->lock);
+	while (!wf->err && wf->cut < size) {
+		uint64_t psz = part_size_of(&wf->ctx->plan, wf->next_part);
+
+		rc = wf_queue_part(wf, size - wf->cut < psz ? size - wf->cut : psz);
+		if (rc)
+			break;
+	}
+	wf_settle_locked(wf);
+	if (!rc && wf->err)
+		rc = wf->err;
+	pthread_mutex_unlock(&wf->lock);
+	if (rc)
+		return rc;
+	/* an open upload always has a part: it is opened for a full part, or here with size > base */
+	if (!wf->nsubmitted) {
+		log_error("%s: no data for the upload", wf->path);
+		return -EIO;
+	}
+	rc = ops->upload_commit(wf->up, wf->nsubmitted);
+	pthread_mutex_lock(&wf->lock);
+	wf->up = NULL;   /* commit frees it on success and failure */
+	pthread_mutex_unlock(&wf->lock);
+	if (rc)
+		log_error("%s: completing the upload failed: %s", wf->path, strerror(-rc));
+	return rc;
+}
+
+static int wf_commit_if(struct wfile *wf, int need_written)
+{
+	struct stage_ctx *c = wf->ctx;
+	int rc = 0, unlinked;
+
+	pthread_mutex_lock(&wf->wlock);
+	pthread_mutex_lock(&wf->lock);
+	unlinked = wf->unlinked;
+	if (need_written && !wf->written && !wf->err) {
+		pthread_mutex_unlock(&wf->lock);
+		goto out;
+	}
+	if (wf->err) {
+		wf_settle_locked(wf);
+		pthread_mutex_unlock(&wf->lock);
+		rc = -EIO;
+		if (wf->up || wf->reserved)
+			wf_reset(wf, 1);   /* abort: no partial object, no parts left to pay for */
+		goto out;
+	}
+	if (!wf->dirty || unlinked) {
+		wf_settle_locked(wf);
+		pthread_mutex_unlock(&wf->lock);
+		if (unlinked && (wf->up || wf->reserved))
+			wf_reset(wf, 1);
+		goto out;
+	}
+	wf->committing = 1;
+	pthread_mutex_unlock(&wf->lock);
+
+	rc = wf_publish(wf);
+
+	pthread_mutex_lock(&wf->lock);
+	wf->committing = 0;
+	if (rc) {
+		if (!wf->err)
+			wf->err = rc;
+		pthread_mutex_unlock(&wf->lock);
+		wf_reset(wf, 1);
+		__atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
+		log_error("%s: NOT stored; the object was left as it was before", wf->path);
+		rc = -EIO;
+		goto out;
+	}
+	wf->obj_exists = 1;
+	wf->obj_size = wf->base = wf->cut = wf->seq_end = wf->size;
+	wf->next_ext = 0;
+	wf->dirty = 0;
+	wf->written = 0;
+	wf->mode = WF_STREAM;
+	pthread_mutex_unlock(&wf->lock);
+	wf_reset(wf, 0);
+	__atomic_add_fetch(&c->committed, 1, __ATOMIC_RELAXED);
+	log_info("%s: stored, %llu bytes", wf->path, (unsigned long long)wf->size);
+out:
+	pthread_mutex_unlock(&wf->wlock);
+	return rc;
+}
+
+int wf_commit(struct wfile *wf)
+{
+	return wf_commit_if(wf, 0);
+}
+
+int wf_flush(struct wfile *wf)
+{
+	return wf_commit_if(wf, 1);
+}
+
+int wf_sync(struct wfile *wf)
+{
+	int rc;
+
+	pthread_mutex_lock(&wf->lock);
+	wf_settle_locked(wf);
+	rc = wf->err ? -EIO : 0;
+	pthread_mutex_unlock(&wf->lock);
+	return rc;
+}
+
+int wf_error(struct wfile *wf)
+{
+	int rc;
+
+	pthread_mutex_lock(&wf->lock);
+	rc = wf->err ? -EIO : 0;
+	pthread_mutex_unlock(&wf->lock);
+	return rc;
+}
+
+void wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime)
+{
+	pthread_mutex_lock(&wf->lock);
+	*size = wf->size;
+	*mtime = wf->mtime;
+	pthread_mutex_unlock(&wf->lock);
+}
+
+void wf_set_mtime(struct wfile *wf, time_t mtime)
+{
+	pthread_mutex_lock(&wf->lock);
+	wf->mtime = mtime;
+	pthread_mutex_unlock(&wf->lock);
+}
+
+void wf_unlink(struct wfile *wf)
+{
+	/* under both locks: wf_find reads it under the list lock */
+	pthread_mutex_lock(&wf->ctx->lock);
+	pthread_mutex_lock(&wf->lock);
+	wf->unlinked = 1;
+	pthread_mutex_unlock(&wf->lock);
+	pthread_mutex_unlock(&wf->ctx->lock);
+}
+
+void stage_foreach(struct stage_ctx *c, void (*fn)(void *arg, const struct wf_status *st), void *arg)
+{
+	pthread_mutex_lock(&c->lock);
+	for (struct wfile *wf = c->files; wf; wf = wf->next) {
+		struct wf_status st = { .state = "idle" };
+		time_t now = time(NULL);
+
+		pthread_mutex_lock(&wf->lock);
+		snprintf(st.path, sizeof(st.path), "%s", wf->path);
+		st.size = wf->size;
+		st.uploaded = wf->uploaded;
+		st.inflight = wf->inflight;
+		st.parts_done = wf->parts_done;
+		st.err = wf->err;
+		st.started = wf->started;
+		st.rate_bps = now > wf->started ? (double)wf->uploaded / (double)(now - wf->started) : 0;
+		if (wf->err)
+			st.state = "failed";
+		else if (wf->committing)
+			st.state = "committing";
+		else if (wf->dirty)
+			st.state = wf->mode == WF_STREAM ? "streaming" : "staging";
+		pthread_mutex_unlock(&wf->lock);
+		fn(arg, &st);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+unsigned stage_active(struct stage_ctx *c)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct wfile *wf = c->files; wf; wf = wf->next)
+		n++;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}

@@ -1,0 +1,86 @@
+/* Write-back staging: one `struct wfile` per object being written, shared by every open handle of it.
+ *
+ * Bytes land in a spool file in the cache dir at their object offset (a sparse file). In stream mode a
+ * part is cut as soon as the contiguous data ahead of the last cut reaches the part size, handed to
+ * the upload pool, and its spool range is punched out once the store acknowledges it, so a file of any
+ * size needs only (parts in flight + 1) x part size of cache. A write below what has been handed out
+ * switches the file to whole-file staging while nothing has left yet, and is refused (-EINVAL) after.
+ * The object becomes visible only at commit (the opener's flush or the last release), never before. */
+#ifndef SNAPFS_STAGE_H
+#define SNAPFS_STAGE_H
+
+#include "backends/backend.h"
+#include "cache/partsize.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct space;
+struct pool;
+
+struct stage_ctx {
+	struct backend *be;
+	struct space *space;
+	struct pool *pool;
+	struct part_plan plan;
+	const char *cache_dir;
+	unsigned uploads;          /* parts in flight per file (1 when the store wants order) */
+	pthread_mutex_t lock;      /* guards the list and the totals */
+	struct wfile *files;
+	uint64_t committed, failed, bytes_uploaded;
+};
+
+enum wf_mode { WF_STREAM, WF_WHOLE };
+
+struct wf_status {
+	char path[1024];
+	uint64_t size, uploaded;
+	unsigned inflight, parts_done;
+	const char *state;          /* "streaming", "staging", "committing", "failed", "idle" */
+	int err;
+	time_t started;
+	double rate_bps;
+};
+
+int stage_init(struct stage_ctx *c, struct backend *be, struct space *space, struct pool *pool,
+	       const char *cache_dir, uint64_t part_size, unsigned uploads, char **why);
+void stage_destroy(struct stage_ctx *c);
+
+/* The wfile of key if one is open, with a new reference; NULL otherwise. */
+struct wfile *wf_find(struct stage_ctx *c, const char *key);
+/* Open key for writing (a new reference). existing: the object's info when it exists in the store,
+ * else NULL. trunc: start empty (O_TRUNC, create). path is the mount path, for logs and status. */
+int wf_open(struct stage_ctx *c, const char *key, const char *path, const struct obj_info *existing,
+	    int trunc, struct wfile **out);
+/* Drop a reference; the last one commits what is still pending (release) and frees. Returns the
+ * commit's result (which FUSE cannot pass on, but logs). */
+int wf_close(struct wfile *wf);
+
+ssize_t wf_write(struct wfile *wf, const void *buf, size_t len, uint64_t off);
+ssize_t wf_read(struct wfile *wf, void *buf, size_t len, uint64_t off);
+int wf_truncate(struct wfile *wf, uint64_t size);
+/* Make the object complete and visible now. 0 or -EIO; a failure is sticky. */
+int wf_commit(struct wfile *wf);
+/* The opener's close: commit if anything was written since open or the last commit. A bare creat()
+ * or O_TRUNC is published by the last release instead, so that the shell's `> f` (open, dup2, close)
+ * does not publish an empty file before the command has written a byte. */
+int wf_flush(struct wfile *wf);
+/* fsync: wait for the parts in flight; the sticky error if one failed. Publishes nothing: a dump is
+ * never visible half-written. */
+int wf_sync(struct wfile *wf);
+/* The error a flush by a non-opener reports: 0 or -EIO. */
+int wf_error(struct wfile *wf);
+void wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime);
+void wf_set_mtime(struct wfile *wf, time_t mtime);
+/* The object was unlinked while open: the data is discarded at commit instead of published. */
+void wf_unlink(struct wfile *wf);
+const char *wf_key(const struct wfile *wf);
+
+/* Snapshot the open files for status: calls fn for each. */
+void stage_foreach(struct stage_ctx *c, void (*fn)(void *arg, const struct wf_status *st), void *arg);
+/* Number of wfiles alive (for the unmount wait). */
+unsigned stage_active(struct stage_ctx *c);
+
+#endif

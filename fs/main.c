@@ -1,0 +1,239 @@
+/* snapfs: mount an object store as kubedb/NAMESPACE/DATABASE/SNAPSHOT/ files.
+ * The store is opened and checked before the daemon forks, so a bad secret or a missing bucket fails
+ * the mount command itself with a one-line reason. */
+#include "cache/pool.h"
+#include "fs/log.h"
+#include "fs/snapfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int die(const char *what, const char *why)
+{
+	fprintf(stderr, "snapfs: %s%s%s\n", what, why ? ": " : "", why ? why : "");
+	return 1;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char tmp[PATH_MAX];
+
+	if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The cache dir must exist and take a spool file: better to learn now than at the first write. */
+static int check_cache_dir(const char *dir, char **why)
+{
+	int rc = mkdir_p(dir), fd;
+
+	if (!rc) {
+		fd = open(dir, O_TMPFILE | O_RDWR, 0600);
+		if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+			char t[PATH_MAX];
+
+			snprintf(t, sizeof(t), "%s/probe.XXXXXX", dir);
+			fd = mkstemp(t);
+			if (fd >= 0)
+				unlink(t);
+		}
+		if (fd < 0)
+			rc = -errno;
+		else
+			close(fd);
+	}
+	if (rc && asprintf(why, "--cache-dir %s is not usable: %s", dir, strerror(-rc)) < 0)
+		*why = NULL;
+	return rc;
+}
+
+static int build_fuse_args(struct snapfs *s, struct fuse_args *args, const char *argv0)
+{
+	char *o = NULL;
+	int rc = 0;
+
+	if (fuse_opt_add_arg(args, argv0))
+		return -ENOMEM;
+	/* the source shows in /proc/mounts and df: a URL never carries a secret */
+	if (asprintf(&o, "fsname=%s,subtype=snapfs%s%s%s%s%s", s->cfg.source, s->cfg.allow_other ? ",allow_other" : "",
+		     s->cfg.allow_root ? ",allow_root" : "", s->cfg.read_only ? ",ro" : "",
+		     s->cfg.fuse_opts ? "," : "", s->cfg.fuse_opts ? s->cfg.fuse_opts : "") < 0)
+		return -ENOMEM;
+	if (fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, o))
+		rc = -ENOMEM;
+	free(o);
+	return rc;
+}
+
+static void write_pid_file(const char *path)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f) {
+		log_warn("cannot write pid file %s: %s", path, strerror(errno));
+		return;
+	}
+	fprintf(f, "%d\n", (int)getpid());
+	fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	static struct snapfs S;
+	struct snapfs *s = &S;
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config *loop = NULL;
+	struct fuse *f = NULL;
+	char *why = NULL, *real = NULL;
+	int rc, ret = 1, mounted = 0;
+
+	if (options_parse(argc, argv, &s->cfg, &why)) {
+		die(why ? why : "out of memory", NULL);
+		ret = 2;
+		goto out;
+	}
+	if (s->cfg.help) {
+		options_usage(stdout);
+		ret = 0;
+		goto out;
+	}
+	if (s->cfg.version) {
+		printf("snapfs %s (libfuse %d)\n", SNAPFS_VERSION, fuse_version());
+		ret = 0;
+		goto out;
+	}
+	log_setup(s->cfg.log_level, s->cfg.log_file, 0);
+	s->started = time(NULL);
+	s->uid = getuid();
+	s->gid = getgid();
+	s->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	real = realpath(s->cfg.mountpoint, NULL);
+	if (!real) {
+		ret = die(s->cfg.mountpoint, strerror(errno));
+		goto out;
+	}
+	free(s->cfg.mountpoint);
+	s->cfg.mountpoint = real;
+
+	if (source_parse(s->cfg.source, &s->src, &why)) {
+		ret = die(why ? why : "bad SOURCE", NULL);
+		goto out;
+	}
+	if (secret_load(&s->secret, s->cfg.secret_dir, &why)) {
+		ret = die(why ? why : "cannot read the secret dir", NULL);
+		goto out;
+	}
+	s->be.ops = backend_find(s->src.scheme);
+	if (!s->be.ops) {
+		fprintf(stderr, "snapfs: %s:// is not built into this snapfs yet\n", s->src.scheme);
+		goto out;
+	}
+	s->bconf = (struct backend_conf){
+		.src = &s->src, .secret = &s->secret, .endpoint = s->cfg.endpoint, .region = s->cfg.region,
+		.addressing = s->cfg.addressing, .timeout_s = s->cfg.timeout_s, .retries = s->cfg.retries,
+	};
+	s->be.conf = &s->bconf;
+	rc = s->be.ops->open(&s->be, &s->bconf, &why);
+	if (rc) {
+		fprintf(stderr, "snapfs: cannot mount %s: %s\n", s->cfg.source, why ? why : strerror(-rc));
+		goto out;
+	}
+	s->be_open = 1;
+	if (check_cache_dir(s->cfg.cache_dir, &why)) {
+		ret = die(why ? why : "cache dir", NULL);
+		goto out;
+	}
+	space_init(&s->space, s->cfg.cache_size);
+	if (stage_init(&s->stage, &s->be, &s->space, NULL, s->cfg.cache_dir, s->cfg.part_size, s->cfg.uploads, &why)) {
+		ret = die(why ? why : "part size", NULL);
+		goto out;
+	}
+	if (s->cfg.cache_size < 2 * s->stage.plan.base) {
+		fprintf(stderr, "snapfs: --cache-size %llu MiB is too small for %llu MiB parts: give it at least %llu MiB\n",
+			(unsigned long long)(s->cfg.cache_size >> 20), (unsigned long long)(s->stage.plan.base >> 20),
+			(unsigned long long)(2 * s->stage.plan.base >> 20));
+		goto out;
+	}
+	s->meta = meta_new(s->cfg.meta_ttl_ms);
+	if (!s->meta || build_fuse_args(s, &args, argv[0])) {
+		ret = die("out of memory", NULL);
+		goto out;
+	}
+	f = fuse_new(&args, &snapfs_ops, sizeof(snapfs_ops), s);
+	if (!f) {
+		ret = die("cannot set up FUSE", "check the mount options");
+		goto out;
+	}
+	if (fuse_mount(f, s->cfg.mountpoint)) {
+		ret = die("cannot mount on", s->cfg.mountpoint);
+		goto out;
+	}
+	mounted = 1;
+	if (fuse_daemonize(s->cfg.foreground)) {
+		ret = die("cannot daemonize", NULL);
+		goto out;
+	}
+	if (!s->cfg.foreground && !s->cfg.log_file)
+		log_setup(s->cfg.log_level, NULL, 1);
+	if (s->cfg.pid_file)
+		write_pid_file(s->cfg.pid_file);
+	if (fuse_set_signal_handlers(fuse_get_session(f))) {
+		log_error("cannot install signal handlers");
+		goto out;
+	}
+	loop = fuse_loop_cfg_create();
+	if (!loop)
+		goto out;
+	fuse_loop_cfg_set_max_threads(loop, 32);
+	fuse_loop_cfg_set_idle_threads(loop, 8);
+	rc = fuse_loop_mt(f, loop);
+	fuse_remove_signal_handlers(fuse_get_session(f));
+	ret = rc ? 1 : 0;
+	if (rc)
+		log_error("the FUSE loop ended with an error (%d)", rc);
+out:
+	if (mounted)
+		fuse_unmount(f);
+	/* the pools run every queued part before they stop: nothing in flight is dropped */
+	pool_free(s->uploads);
+	pool_free(s->prefetch);
+	if (f)
+		fuse_destroy(f);
+	fuse_opt_free_args(&args);
+	if (loop)
+		fuse_loop_cfg_destroy(loop);
+	if (s->be_open)
+		s->be.ops->close(&s->be);
+	if (s->stage.cache_dir)
+		stage_destroy(&s->stage);
+	meta_free(s->meta);
+	secret_free(&s->secret);
+	source_free(&s->src);
+	if (s->cfg.pid_file && mounted)
+		unlink(s->cfg.pid_file);
+	options_free(&s->cfg);
+	free(why);
+	if (s->devnull >= 0)
+		close(s->devnull);
+	return ret;
+}

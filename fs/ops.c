@@ -1,0 +1,404 @@
+#include "fs/ops.h"
+#include "cache/pool.h"
+#include "fs/layout.h"
+#include "fs/log.h"
+#include "fs/snapfs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+struct snapfs *sfs(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+char *path_key(const char *path)
+{
+	return source_key(&sfs()->src, path);
+}
+
+char *dir_key(const char *path)
+{
+	char *k = path_key(path), *d;
+
+	if (!k)
+		return NULL;
+	if (!*k) {
+		free(k);
+		return strdup("");   /* the store root without a prefix */
+	}
+	if (asprintf(&d, "%s/", k) < 0)
+		d = NULL;
+	free(k);
+	return d;
+}
+
+static int any_entry(void *arg, const char *name, const struct obj_info *oi)
+{
+	(void)name;
+	(void)oi;
+	*(int *)arg = 1;
+	return 1;
+}
+
+/* Is there anything at all under the folder key (a marker or objects)? */
+static int dir_exists(struct snapfs *s, const char *path)
+{
+	char *dk = dir_key(path);
+	int found = 0, rc;
+
+	if (!dk)
+		return -ENOMEM;
+	rc = s->be.ops->list(&s->be, dk, 1, 1, any_entry, &found);
+	free(dk);
+	return rc ? rc : found;
+}
+
+void forget(const char *path)
+{
+	meta_drop(sfs()->meta, path);
+}
+
+int resolve(const char *path, struct meta_entry *out)
+{
+	struct snapfs *s = sfs();
+	int depth = layout_depth(path), rc;
+	struct obj_info oi;
+	struct wfile *wf;
+	char *key;
+
+	memset(out, 0, sizeof(*out));
+	if (depth <= 1) {
+		out->kind = depth == 0 || !strcmp(path + 1, LAYOUT_ROOT) ? META_DIR : META_NONE;
+		out->mtime = s->started;
+		return 0;
+	}
+	if (depth <= 4) {
+		/* NAMESPACE/DATABASE/SNAPSHOT folders with valid names always exist, so that
+		 * `pg_dumpall > kubedb/ns/db/snap/dumpfile.sql` needs no mkdir, as in an object store */
+		const char *name = strrchr(path, '/') + 1;
+
+		if (depth == 2 ? layout_ns_name(name) : layout_obj_name(name)) {
+			out->kind = META_DIR;
+			out->mtime = s->started;
+			return 0;
+		}
+	}
+	key = path_key(path);
+	if (!key)
+		return -ENOMEM;
+	wf = wf_find(&s->stage, key);
+	if (wf) {
+		out->kind = META_FILE;
+		wf_getattr(wf, &out->size, &out->mtime);
+		wf_close(wf);
+		free(key);
+		return 0;
+	}
+	if (meta_get(s->meta, path, out)) {
+		free(key);
+		return 0;
+	}
+	rc = depth >= 5 ? s->be.ops->stat(&s->be, key, &oi) : -ENOENT;
+	free(key);
+	if (rc == 0) {
+		out->kind = META_FILE;
+		out->size = oi.size;
+		out->mtime = oi.mtime;
+	} else if (rc == -ENOENT) {
+		rc = dir_exists(s, path);
+		if (rc < 0)
+			return rc;
+		out->kind = rc ? META_DIR : META_NONE;
+		out->mtime = s->started;
+		rc = 0;
+	} else {
+		return rc;
+	}
+	meta_put(s->meta, path, out->kind, out->size, out->mtime);
+	return 0;
+}
+
+static void fill_stat(struct snapfs *s, struct stat *st, enum meta_kind kind, uint64_t size, time_t mtime)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_uid = s->uid;
+	st->st_gid = s->gid;
+	st->st_mtime = st->st_ctime = st->st_atime = mtime;
+	if (kind == META_DIR) {
+		st->st_mode = S_IFDIR | (s->cfg.read_only ? 0555 : 0755);
+		st->st_nlink = 2;
+		st->st_size = 4096;
+	} else {
+		st->st_mode = S_IFREG | (s->cfg.read_only ? 0444 : 0644);
+		st->st_nlink = 1;
+		st->st_size = (off_t)size;
+		st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	}
+	st->st_blksize = 1 << 20;
+}
+
+static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct snapfs *s = sfs();
+	struct meta_entry e;
+	uint64_t size;
+	time_t mtime;
+	int rc;
+
+	if (fi && handle_attr(fi, &size, &mtime)) {
+		fill_stat(s, st, META_FILE, size, mtime);
+		return 0;
+	}
+	if (!strcmp(path, STATUS_DIR)) {
+		fill_stat(s, st, META_DIR, 0, s->started);
+		st->st_mode = S_IFDIR | 0555;
+		return 0;
+	}
+	if (!strcmp(path, STATUS_FILE)) {
+		size_t len = 0;
+		char *doc = status_json(s, &len);
+
+		free(doc);
+		fill_stat(s, st, META_FILE, len, time(NULL));
+		st->st_mode = S_IFREG | 0444;
+		return 0;
+	}
+	rc = resolve(path, &e);
+	if (rc)
+		return rc;
+	if (e.kind == META_NONE)
+		return -ENOENT;
+	fill_stat(s, st, e.kind, e.size, e.mtime);
+	return 0;
+}
+
+/* --- readdir -------------------------------------------------------------------------------------- */
+
+struct dir_fill {
+	struct snapfs *s;
+	const char *path;
+	int depth;            /* of the entries */
+	void *buf;
+	fuse_fill_dir_t filler;
+	char **open_names;    /* files being written here, listed with their live size */
+	unsigned nopen;
+	char last[1024];      /* a marker and its folder can both come back: one entry */
+};
+
+struct open_collect {
+	const char *dir;
+	char **names;
+	unsigned n;
+};
+
+static void collect_open(void *arg, const struct wf_status *st)
+{
+	struct open_collect *oc = arg;
+	size_t dl = strlen(oc->dir);
+	char **p;
+
+	if (strncmp(st->path, oc->dir, dl) || st->path[dl] != '/' || strchr(st->path + dl + 1, '/'))
+		return;
+	p = realloc(oc->names, (oc->n + 1) * sizeof(*p));
+	if (!p)
+		return;
+	oc->names = p;
+	oc->names[oc->n] = strdup(st->path + dl + 1);
+	if (oc->names[oc->n])
+		oc->n++;
+}
+
+static int fill_one(void *arg, const char *name, const struct obj_info *oi)
+{
+	struct dir_fill *df = arg;
+	char nm[1024], child[4096];
+	size_t n = strlen(name);
+	struct stat st;
+	int is_dir = oi->is_dir;
+
+	if (n >= sizeof(nm))
+		return 0;
+	memcpy(nm, name, n + 1);
+	if (n && nm[n - 1] == '/') {
+		nm[--n] = 0;
+		is_dir = 1;
+	}
+	if (!layout_visible(df->depth, nm, is_dir))
+		return 0;   /* the folder's own marker, odd keys, names no file system can show */
+	if (!strcmp(nm, df->last))
+		return 0;
+	snprintf(df->last, sizeof(df->last), "%s", nm);
+	for (unsigned i = 0; i < df->nopen; i++)
+		if (!strcmp(df->open_names[i], nm))
+			return 0;   /* shown with its live size below */
+	snprintf(child, sizeof(child), "%s/%s", strcmp(df->path, "/") ? df->path : "", nm);
+	fill_stat(df->s, &st, is_dir ? META_DIR : META_FILE, oi->size, oi->mtime ? oi->mtime : df->s->started);
+	meta_put(df->s->meta, child, is_dir ? META_DIR : META_FILE, oi->size, st.st_mtime);
+	return df->filler(df->buf, nm, &st, 0, FUSE_FILL_DIR_PLUS) ? 1 : 0;
+}
+
+static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off, struct fuse_file_info *fi,
+		      enum fuse_readdir_flags flags)
+{
+	struct snapfs *s = sfs();
+	struct dir_fill df = { .s = s, .path = path, .buf = buf, .filler = filler };
+	struct open_collect oc = { .dir = path };
+	struct meta_entry e;
+	char *dk = NULL;
+	int rc;
+
+	(void)off;
+	(void)fi;
+	(void)flags;
+	filler(buf, ".", NULL, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
+	if (!strcmp(path, "/")) {
+		struct stat st;
+
+		fill_stat(s, &st, META_DIR, 0, s->started);
+		filler(buf, LAYOUT_ROOT, &st, 0, FUSE_FILL_DIR_PLUS);
+		return 0;
+	}
+	if (!strcmp(path, STATUS_DIR)) {
+		filler(buf, "status", NULL, 0, 0);
+		return 0;
+	}
+	rc = resolve(path, &e);
+	if (rc)
+		return rc;
+	if (e.kind != META_DIR)
+		return e.kind == META_NONE ? -ENOENT : -ENOTDIR;
+	dk = dir_key(path);
+	if (!dk)
+		return -ENOMEM;
+	df.depth = layout_depth(path) + 1;
+	stage_foreach(&s->stage, collect_open, &oc);
+	df.open_names = oc.names;
+	df.nopen = oc.n;
+	rc = s->be.ops->list(&s->be, dk, 1, 0, fill_one, &df);
+	if (rc)
+		log_warn("listing %s failed: %s", path, strerror(-rc));
+	for (unsigned i = 0; i < oc.n && !rc; i++) {
+		char child[4096];
+		struct meta_entry ce;
+		struct stat st;
+
+		snprintf(child, sizeof(child), "%s/%s", path, oc.names[i]);
+		if (resolve(child, &ce) == 0 && ce.kind == META_FILE) {
+			fill_stat(s, &st, META_FILE, ce.size, ce.mtime);
+			filler(buf, oc.names[i], &st, 0, FUSE_FILL_DIR_PLUS);
+		}
+	}
+	for (unsigned i = 0; i < oc.n; i++)
+		free(oc.names[i]);
+	free(oc.names);
+	free(dk);
+	return rc;
+}
+
+static int op_statfs(const char *path, struct statvfs *sv)
+{
+	struct snapfs *s = sfs();
+	uint64_t total = 1ULL << 50, avail = 1ULL << 50;   /* an object store: 1 PiB, effectively unbounded */
+
+	(void)path;
+	if (s->be.ops->statfs)
+		s->be.ops->statfs(&s->be, &total, &avail);
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = 1 << 20;
+	sv->f_frsize = 4096;
+	sv->f_blocks = total / 4096;
+	sv->f_bfree = sv->f_bavail = avail / 4096;
+	sv->f_files = sv->f_ffree = sv->f_favail = 1ULL << 30;
+	sv->f_namemax = 255;
+	return 0;
+}
+
+static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	/* objects carry no modes: accepted and ignored so that cp -p and tar do not fail */
+	(void)path;
+	(void)mode;
+	(void)fi;
+	return 0;
+}
+
+static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)uid;
+	(void)gid;
+	(void)fi;
+	return 0;
+}
+
+static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct snapfs *s = fuse_get_context()->private_data;
+	double ttl = s->cfg.meta_ttl_ms / 1000.0;
+
+	/* The kernel's own caches stay short: ours knows about uploads in progress. */
+	cfg->entry_timeout = ttl < 1.0 ? ttl : 1.0;
+	cfg->attr_timeout = ttl < 1.0 ? ttl : 1.0;
+	cfg->negative_timeout = 0;
+	cfg->use_ino = 0;
+	cfg->nullpath_ok = 0;
+	/* writeback cache: the kernel gathers the 8 KiB writes of pg_dump into 1 MiB requests */
+	if (conn->capable & FUSE_CAP_WRITEBACK_CACHE)
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->max_write = 1 << 20;
+	conn->max_readahead = 1 << 20;
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
+	/* threads start here, after the daemon forked */
+	if (pool_new(&s->uploads, s->cfg.uploads * 2 + 2) || pool_new(&s->prefetch, 4)) {
+		log_error("cannot start worker threads");
+		exit(1);
+	}
+	s->stage.pool = s->uploads;
+	s->stage_ready = 1;
+	log_info("mounted %s on %s", s->cfg.source, s->cfg.mountpoint);
+	return s;
+}
+
+static void op_destroy(void *data)
+{
+	struct snapfs *s = data;
+	unsigned n = stage_active(&s->stage);
+
+	if (n)
+		log_warn("unmounting with %u file(s) still open for writing: their data was NOT stored", n);
+	log_info("unmounted %s", s->cfg.mountpoint);
+}
+
+const struct fuse_operations snapfs_ops = {
+	.init = op_init,
+	.destroy = op_destroy,
+	.getattr = op_getattr,
+	.readdir = op_readdir,
+	.statfs = op_statfs,
+	.mkdir = op_mkdir,
+	.rmdir = op_rmdir,
+	.unlink = op_unlink,
+	.rename = op_rename,
+	.create = op_create,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.fsync = op_fsync,
+	.release = op_release,
+	.truncate = op_truncate,
+	.utimens = op_utimens,
+	.chmod = op_chmod,
+	.chown = op_chown,
+};

@@ -1,0 +1,306 @@
+#include "cache/rfile.h"
+#include "fs/layout.h"
+#include "fs/log.h"
+#include "fs/ops.h"
+#include "fs/snapfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum hkind { H_READ, H_WRITE, H_STATUS };
+
+/* One per open(): fi->fh. A write handle shares the file's wfile with every other writer; a read
+ * handle of a file being written reads through that wfile too. */
+struct handle {
+	enum hkind kind;
+	struct wfile *wf;
+	struct rfile *rf;
+	pid_t opener;        /* the process that opened: only its flush publishes */
+	char *doc;           /* status document */
+	size_t doc_len;
+};
+
+static struct handle *H(struct fuse_file_info *fi)
+{
+	return (struct handle *)(uintptr_t)fi->fh;
+}
+
+int handle_attr(struct fuse_file_info *fi, uint64_t *size, time_t *mtime)
+{
+	struct handle *h = H(fi);
+
+	if (!h || !h->wf)
+		return 0;
+	wf_getattr(h->wf, size, mtime);
+	return 1;
+}
+
+static int new_handle(struct fuse_file_info *fi, enum hkind kind, struct handle **out)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	h->kind = kind;
+	h->opener = tgid_of(fuse_get_context()->pid);
+	fi->fh = (uintptr_t)h;
+	*out = h;
+	return 0;
+}
+
+static int open_status(struct fuse_file_info *fi)
+{
+	struct handle *h;
+	int rc;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY)
+		return -EACCES;
+	rc = new_handle(fi, H_STATUS, &h);
+	if (rc)
+		return rc;
+	h->doc = status_json(sfs(), &h->doc_len);
+	if (!h->doc) {
+		free(h);
+		return -ENOMEM;
+	}
+	fi->direct_io = 1;   /* generated: its size changes from read to read */
+	return 0;
+}
+
+/* Open for writing: shared staging for the object, created empty or over the existing one. */
+static int open_write(const char *path, struct fuse_file_info *fi, int creating)
+{
+	struct snapfs *s = sfs();
+	struct meta_entry e = { 0 };
+	struct obj_info oi = { 0 };
+	struct handle *h = NULL;
+	char *key = NULL;
+	int rc;
+
+	if (s->cfg.read_only)
+		return -EROFS;
+	rc = resolve(path, &e);
+	if (rc)
+		return rc;
+	if (e.kind == META_DIR)
+		return -EISDIR;
+	if (e.kind == META_NONE || creating) {
+		char why[512];
+
+		rc = layout_check_create(path, 0, why, sizeof(why));
+		if (rc) {
+			log_warn("create refused: %s", why);
+			return rc;
+		}
+	} else if (layout_depth(path) < 5) {
+		return -EPERM;
+	}
+	key = path_key(path);
+	if (!key)
+		return -ENOMEM;
+	rc = new_handle(fi, H_WRITE, &h);
+	if (rc)
+		goto out;
+	oi.size = e.size;
+	oi.mtime = e.mtime;
+	rc = wf_open(&s->stage, key, path, e.kind == META_FILE ? &oi : NULL,
+		     creating || (fi->flags & O_TRUNC) || e.kind == META_NONE, &h->wf);
+	if (rc) {
+		free(h);
+		goto out;
+	}
+	meta_drop(s->meta, path);
+out:
+	free(key);
+	return rc;
+}
+
+int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)mode;
+	return open_write(path, fi, 1);
+}
+
+int op_open(const char *path, struct fuse_file_info *fi)
+{
+	struct snapfs *s = sfs();
+	struct meta_entry e;
+	struct handle *h;
+	struct wfile *wf;
+	char *key;
+	int rc;
+
+	if (!strcmp(path, STATUS_FILE))
+		return open_status(fi);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY)
+		return open_write(path, fi, 0);
+	key = path_key(path);
+	if (!key)
+		return -ENOMEM;
+	rc = new_handle(fi, H_READ, &h);
+	if (rc)
+		goto out;
+	wf = wf_find(&s->stage, key);
+	if (wf) {
+		h->wf = wf;   /* being written right now: read what is staged */
+		goto out;
+	}
+	rc = resolve(path, &e);
+	if (!rc && e.kind != META_FILE)
+		rc = e.kind == META_DIR ? -EISDIR : -ENOENT;
+	if (!rc)
+		rc = rfile_open(&s->be, s->prefetch, key, e.size, (size_t)s->cfg.read_ahead, &h->rf);
+	if (rc) {
+		free(h);
+		goto out;
+	}
+out:
+	free(key);
+	return rc;
+}
+
+int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct handle *h = H(fi);
+
+	(void)path;
+	if (h->kind == H_STATUS) {
+		if ((size_t)off >= h->doc_len)
+			return 0;
+		if (size > h->doc_len - (size_t)off)
+			size = h->doc_len - (size_t)off;
+		memcpy(buf, h->doc + off, size);
+		return (int)size;
+	}
+	if (h->wf)
+		return (int)wf_read(h->wf, buf, size, (uint64_t)off);
+	return (int)rfile_read(h->rf, buf, size, (uint64_t)off);
+}
+
+int op_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct handle *h = H(fi);
+
+	(void)path;
+	if (!h->wf || h->kind != H_WRITE)
+		return -EBADF;
+	return (int)wf_write(h->wf, buf, size, (uint64_t)off);
+}
+
+int op_flush(const char *path, struct fuse_file_info *fi)
+{
+	struct handle *h = H(fi);
+	int rc;
+
+	if (h->kind != H_WRITE)
+		return 0;
+	/* `pg_dumpall > f` runs a pg_dump per database that shares the descriptor; each one's exit
+	 * flushes. Only the opener's close publishes; the others learn of a failure. */
+	if (tgid_of(fuse_get_context()->pid) != h->opener)
+		return wf_error(h->wf);
+	rc = wf_flush(h->wf);
+	forget(path);
+	return rc;
+}
+
+int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	struct handle *h = H(fi);
+
+	(void)path;
+	(void)datasync;
+	return h->kind == H_WRITE ? wf_sync(h->wf) : 0;
+}
+
+int op_release(const char *path, struct fuse_file_info *fi)
+{
+	struct handle *h = H(fi);
+
+	if (h->wf) {
+		int rc = wf_close(h->wf);
+
+		if (rc && h->kind == H_WRITE)
+			log_error("%s: closed with an error; the object was not stored", path);
+		if (h->kind == H_WRITE)
+			forget(path);
+	}
+	if (h->rf)
+		rfile_close(h->rf);
+	free(h->doc);
+	free(h);
+	return 0;
+}
+
+int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct snapfs *s = sfs();
+	struct meta_entry e;
+	struct obj_info oi = { 0 };
+	struct wfile *wf = NULL;
+	char *key;
+	int rc;
+
+	if (size < 0)
+		return -EINVAL;
+	if (s->cfg.read_only)
+		return -EROFS;
+	if (fi && H(fi)->wf && H(fi)->kind == H_WRITE)
+		return wf_truncate(H(fi)->wf, (uint64_t)size);
+	key = path_key(path);
+	if (!key)
+		return -ENOMEM;
+	wf = wf_find(&s->stage, key);
+	if (wf) {
+		rc = wf_truncate(wf, (uint64_t)size);
+		wf_close(wf);
+		goto out;
+	}
+	/* truncate(1) on a closed object: stage it, change it, publish it */
+	rc = resolve(path, &e);
+	if (rc)
+		goto out;
+	if (e.kind != META_FILE) {
+		rc = e.kind == META_DIR ? -EISDIR : -ENOENT;
+		goto out;
+	}
+	oi.size = e.size;
+	rc = wf_open(&s->stage, key, path, &oi, size == 0, &wf);
+	if (rc)
+		goto out;
+	rc = wf_truncate(wf, (uint64_t)size);
+	if (!rc)
+		rc = wf_commit(wf);
+	wf_close(wf);
+	forget(path);
+out:
+	free(key);
+	return rc;
+}
+
+int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	struct snapfs *s = sfs();
+	struct wfile *wf = fi && H(fi)->kind == H_WRITE ? H(fi)->wf : NULL;
+	char *key;
+
+	/* objects take their time from the store; a file being written keeps the time asked for until
+	 * it is stored */
+	if (wf) {
+		if (tv[1].tv_nsec != UTIME_OMIT)
+			wf_set_mtime(wf, tv[1].tv_nsec == UTIME_NOW ? time(NULL) : tv[1].tv_sec);
+		return 0;
+	}
+	key = path_key(path);
+	if (!key)
+		return -ENOMEM;
+	wf = wf_find(&s->stage, key);
+	free(key);
+	if (wf) {
+		if (tv[1].tv_nsec != UTIME_OMIT)
+			wf_set_mtime(wf, tv[1].tv_nsec == UTIME_NOW ? time(NULL) : tv[1].tv_sec);
+		wf_close(wf);
+	}
+	return 0;
+}

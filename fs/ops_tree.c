@@ -1,0 +1,322 @@
+#include "fs/layout.h"
+#include "fs/log.h"
+#include "fs/ops.h"
+#include "fs/snapfs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH 1000
+
+static int refuse(const char *op, const char *path, int is_dir)
+{
+	char why[512];
+	int rc = layout_check_create(path, is_dir, why, sizeof(why));
+
+	if (rc && rc != -EEXIST)
+		log_warn("%s refused: %s", op, why);
+	return rc;
+}
+
+int op_mkdir(const char *path, mode_t mode)
+{
+	struct snapfs *s = sfs();
+	struct meta_entry e;
+	char *dk = NULL;
+	int rc;
+
+	(void)mode;
+	if (s->cfg.read_only)
+		return -EROFS;
+	rc = refuse("mkdir", path, 1);
+	if (rc)
+		return rc;
+	rc = resolve(path, &e);
+	if (rc)
+		return rc;
+	if (e.kind != META_NONE)
+		return -EEXIST;
+	dk = dir_key(path);
+	if (!dk)
+		return -ENOMEM;
+	/* an empty folder is a zero-byte "name/" marker, the convention of s3fs and the consoles */
+	rc = s->be.ops->put(&s->be, dk, s->devnull, 0, 0);
+	free(dk);
+	if (rc)
+		return rc;
+	meta_put(s->meta, path, META_DIR, 0, time(NULL));
+	return 0;
+}
+
+struct collect {
+	char **keys;
+	size_t n, cap;
+	const char *prefix;   /* prepended to each listed name */
+	int limit_err;
+};
+
+static int collect_key(void *arg, const char *name, const struct obj_info *oi)
+{
+	struct collect *c = arg;
+	char *k;
+
+	(void)oi;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		char **p = realloc(c->keys, cap * sizeof(*p));
+
+		if (!p) {
+			c->limit_err = -ENOMEM;
+			return 1;
+		}
+		c->keys = p;
+		c->cap = cap;
+	}
+	if (asprintf(&k, "%s%s", c->prefix, name) < 0) {
+		c->limit_err = -ENOMEM;
+		return 1;
+	}
+	c->keys[c->n++] = k;
+	return 0;
+}
+
+static void collect_free(struct collect *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->keys[i]);
+	free(c->keys);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Every key below the folder (recursively), its own marker included. */
+static int list_tree(struct snapfs *s, const char *dk, struct collect *c)
+{
+	int rc;
+
+	c->prefix = dk;
+	rc = s->be.ops->list(&s->be, dk, 0, 0, collect_key, c);
+	return rc ? rc : c->limit_err;
+}
+
+static int remove_keys(struct snapfs *s, char **keys, size_t n)
+{
+	for (size_t i = 0; i < n; i += BATCH) {
+		size_t cnt = n - i < BATCH ? n - i : BATCH;
+		int rc = s->be.ops->remove(&s->be, (const char *const *)keys + i, cnt);
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+struct open_under {
+	const char *dir;
+	int found;
+};
+
+static void find_open_under(void *arg, const struct wf_status *st)
+{
+	struct open_under *ou = arg;
+	size_t n = strlen(ou->dir);
+
+	if (!strncmp(st->path, ou->dir, n) && st->path[n] == '/')
+		ou->found = 1;
+}
+
+int op_rmdir(const char *path)
+{
+	struct snapfs *s = sfs();
+	struct collect c = { 0 };
+	struct open_under ou = { .dir = path };
+	char *dk = NULL;
+	int rc, depth = layout_depth(path);
+
+	if (s->cfg.read_only)
+		return -EROFS;
+	if (depth <= 1 || !strncmp(path, STATUS_DIR, strlen(STATUS_DIR)))
+		return depth == 0 ? -EBUSY : -EPERM;
+	stage_foreach(&s->stage, find_open_under, &ou);
+	if (ou.found)
+		return -ENOTEMPTY;
+	dk = dir_key(path);
+	if (!dk)
+		return -ENOMEM;
+	c.prefix = "";
+	rc = s->be.ops->list(&s->be, dk, 1, 3, collect_key, &c);
+	if (!rc)
+		rc = c.limit_err;
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < c.n; i++) {
+		if (*c.keys[i]) {
+			rc = -ENOTEMPTY;   /* anything but the folder's own marker */
+			goto out;
+		}
+	}
+	if (c.n == 0 && depth >= 5) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (c.n)
+		rc = s->be.ops->remove(&s->be, (const char *const *)&dk, 1);
+	meta_drop_tree(s->meta, path);
+out:
+	collect_free(&c);
+	free(dk);
+	return rc;
+}
+
+int op_unlink(const char *path)
+{
+	struct snapfs *s = sfs();
+	char *key = path_key(path);
+	struct wfile *wf;
+	int rc;
+
+	if (!key)
+		return -ENOMEM;
+	if (s->cfg.read_only) {
+		free(key);
+		return -EROFS;
+	}
+	wf = wf_find(&s->stage, key);
+	if (wf) {
+		wf_unlink(wf);   /* still open: its data is dropped at close instead of published */
+		wf_close(wf);
+	}
+	rc = s->be.ops->remove(&s->be, (const char *const *)&key, 1);
+	if (rc == -ENOENT && wf)
+		rc = 0;
+	forget(path);
+	free(key);
+	return rc;
+}
+
+static int rename_file(struct snapfs *s, const char *fk, const char *tk)
+{
+	int rc;
+
+	if (s->be.ops->move)
+		return s->be.ops->move(&s->be, fk, tk);
+	rc = s->be.ops->copy(&s->be, fk, tk);
+	if (!rc)
+		rc = s->be.ops->remove(&s->be, &fk, 1);
+	return rc;
+}
+
+/* A folder: on a store with an atomic move (file://) the folder itself moves; elsewhere every key
+ * below it is copied to the new prefix, then the old ones go in batches. A failure part way leaves
+ * both copies complete, never a half-moved object. */
+static int rename_tree(struct snapfs *s, const char *from, const char *to)
+{
+	struct collect c = { 0 };
+	char *fdk = dir_key(from), *tdk = dir_key(to);
+	size_t flen;
+	int rc;
+
+	if (!fdk || !tdk) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (s->be.ops->move) {
+		rc = s->be.ops->move(&s->be, fdk, tdk);
+		goto out;
+	}
+	flen = strlen(fdk);
+	rc = list_tree(s, fdk, &c);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < c.n; i++) {
+		char *nk;
+
+		if (asprintf(&nk, "%s%s", tdk, c.keys[i] + flen) < 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		rc = s->be.ops->copy(&s->be, c.keys[i], nk);
+		free(nk);
+		if (rc) {
+			log_error("rename %s -> %s: %s: %s", from, to, c.keys[i], strerror(-rc));
+			goto out;
+		}
+	}
+	rc = remove_keys(s, c.keys, c.n);
+out:
+	collect_free(&c);
+	free(fdk);
+	free(tdk);
+	return rc;
+}
+
+int op_rename(const char *from, const char *to, unsigned int flags)
+{
+	struct snapfs *s = sfs();
+	struct meta_entry fe, te;
+	char *fk = NULL, *tk = NULL;
+	struct wfile *wf;
+	int rc;
+
+	if (s->cfg.read_only)
+		return -EROFS;
+	if (flags & ~RENAME_NOREPLACE)
+		return -EINVAL;
+	rc = resolve(from, &fe);
+	if (rc)
+		return rc;
+	if (fe.kind == META_NONE)
+		return -ENOENT;
+	if (layout_depth(from) <= 1)
+		return -EPERM;
+	rc = refuse("rename", to, fe.kind == META_DIR);
+	if (rc)
+		return rc == -EEXIST ? -EPERM : rc;
+	rc = resolve(to, &te);
+	if (rc)
+		return rc;
+	if (te.kind != META_NONE && (flags & RENAME_NOREPLACE))
+		return -EEXIST;
+	if (te.kind == META_DIR && fe.kind != META_DIR)
+		return -EISDIR;
+	if (te.kind == META_FILE && fe.kind == META_DIR)
+		return -ENOTDIR;
+	fk = path_key(from);
+	tk = path_key(to);
+	if (!fk || !tk) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (fe.kind == META_FILE) {
+		wf = wf_find(&s->stage, fk);
+		if (wf) {
+			wf_close(wf);
+			rc = -EBUSY;   /* still being written: rename it after close */
+			goto out;
+		}
+		rc = rename_file(s, fk, tk);
+	} else {
+		struct collect c = { 0 };
+		char *tdk = dir_key(to);
+
+		if (!tdk) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		c.prefix = "";
+		rc = s->be.ops->list(&s->be, tdk, 1, 3, collect_key, &c);
+		for (size_t i = 0; !rc && i < c.n; i++)
+			if (*c.keys[i])
+				rc = -ENOTEMPTY;   /* POSIX: a folder replaces only an empty one */
+		collect_free(&c);
+		free(tdk);
+		if (!rc)
+			rc = rename_tree(s, from, to);
+	}
+out:
+	meta_drop_tree(s->meta, from);
+	meta_drop_tree(s->meta, to);
+	free(fk);
+	free(tk);
+	return rc;
+}

@@ -1,0 +1,52 @@
+/* The daemon's state, shared by the FUSE operations (fuse_get_context()->private_data). */
+#ifndef SNAPFS_SNAPFS_H
+#define SNAPFS_SNAPFS_H
+
+#include "backends/backend.h"
+#include "backends/secret.h"
+#include "cache/meta.h"
+#include "cache/space.h"
+#include "cache/stage.h"
+#include "fs/options.h"
+
+#include <sys/types.h>
+#include <time.h>
+
+struct pool;
+
+struct snapfs {
+	struct config cfg;
+	struct source src;
+	struct secret secret;
+	struct backend_conf bconf;
+	struct backend be;
+	int be_open;
+	struct space space;
+	struct pool *uploads;      /* part uploads */
+	struct pool *prefetch;     /* read-ahead */
+	struct stage_ctx stage;
+	int stage_ready;
+	struct meta *meta;
+	int devnull;               /* an empty body for folder markers */
+	uid_t uid;
+	gid_t gid;
+	time_t started;
+};
+
+struct fuse_operations;
+extern const struct fuse_operations snapfs_ops;
+
+/* fs/ops.c helpers the op files share */
+struct snapfs *sfs(void);
+/* The store key of a mount path ("/kubedb/a" -> "[prefix/]kubedb/a"), malloc'd. */
+char *path_key(const char *path);
+/* The store key of a folder: path_key + "/" ("" + prefix for the root) */
+char *dir_key(const char *path);
+
+/* fs/status.c: the JSON document behind MOUNTPOINT/.snapfs/status, malloc'd */
+char *status_json(struct snapfs *s, size_t *len);
+
+/* fs/proc.c: the thread group (process) of a thread id, or pid itself if unknown */
+pid_t tgid_of(pid_t pid);
+
+#endif

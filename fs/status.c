@@ -1,0 +1,55 @@
+#include "fs/snapfs.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void add_upload(void *arg, const struct wf_status *st)
+{
+	json_t *arr = arg;
+	json_t *o = json_pack("{s:s, s:I, s:I, s:i, s:i, s:s, s:I, s:f}", "path", st->path, "bytes_written",
+			      (json_int_t)st->size, "bytes_uploaded", (json_int_t)st->uploaded, "parts_in_flight",
+			      (int)st->inflight, "parts_done", (int)st->parts_done, "state", st->state, "started",
+			      (json_int_t)st->started, "rate_bps", st->rate_bps);
+
+	if (!o)
+		return;
+	if (st->err)
+		json_object_set_new(o, "error", json_string(strerror(st->err < 0 ? -st->err : st->err)));
+	json_array_append_new(arr, o);
+}
+
+char *status_json(struct snapfs *s, size_t *len)
+{
+	json_t *root, *uploads = json_array();
+	char *out = NULL;
+
+	if (!uploads)
+		return NULL;
+	if (s->stage_ready)
+		stage_foreach(&s->stage, add_upload, uploads);
+	root = json_pack("{s:s, s:s, s:I, s:o, s:{s:I, s:I, s:I, s:i}, s:{s:I, s:I, s:I}}", "version",
+			 SNAPFS_VERSION, "source", s->cfg.source, "uptime_s", (json_int_t)(time(NULL) - s->started),
+			 "uploads", uploads, "cache", "used", (json_int_t)space_used(&s->space), "limit",
+			 (json_int_t)s->space.limit, "peak", (json_int_t)s->space.peak, "writers_waiting",
+			 (int)s->space.waiting, "totals", "committed",
+			 (json_int_t)__atomic_load_n(&s->stage.committed, __ATOMIC_RELAXED), "failed",
+			 (json_int_t)__atomic_load_n(&s->stage.failed, __ATOMIC_RELAXED), "bytes_uploaded",
+			 (json_int_t)__atomic_load_n(&s->stage.bytes_uploaded, __ATOMIC_RELAXED));
+	if (!root)
+		return NULL;
+	out = json_dumps(root, JSON_INDENT(2));
+	json_decref(root);
+	if (out) {
+		size_t n = strlen(out);
+		char *p = realloc(out, n + 2);
+
+		if (p) {
+			out = p;
+			out[n++] = '\n';
+			out[n] = 0;
+		}
+		*len = n;
+	}
+	return out;
+}
