@@ -13,6 +13,7 @@ T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/snapfs-$T_NAME.XXXXXX")
 chmod 755 "$T_DIR"
 T_MOUNTS=()
 T_PIDS=()
+T_PGDATAS=()
 T_FAILS=0
 T_CHECKS=0
 
@@ -31,9 +32,9 @@ t_cleanup() {
 	for p in "${T_PIDS[@]}"; do
 		kill -9 "$p" 2>/dev/null
 	done
-	if [ -n "${T_PGDATA:-}" ] && [ -f "$T_PGDATA/postmaster.pid" ]; then
-		runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$T_PGDATA" -m immediate stop >/dev/null 2>&1
-	fi
+	for d in "${T_PGDATAS[@]}"; do
+		[ -f "$d/postmaster.pid" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1
+	done
 	if [ "$rc" -ne 0 ] || [ "$T_FAILS" -ne 0 ]; then
 		echo "--- $T_NAME failed; logs kept in $T_DIR" >&2
 		for f in "$T_DIR"/*.log; do
@@ -104,18 +105,22 @@ mount_snapfs() {
 	local tag
 	tag=$(basename "$mnt")
 	T_MOUNTS+=("$mnt")
-	"$SNAPFS" "$src" "$mnt" --log-file "$T_DIR/snapfs-$tag.log" "$@"
+	"$SNAPFS" "$src" "$mnt" --log-file "$T_DIR/snapfs-$tag.log" --pid-file "$T_DIR/snapfs-$tag.pid" "$@"
 }
 
+# umount_snapfs MNT: unmount, then wait until the daemon has finished and exited
 umount_snapfs() {
-	local mnt=$1
+	local mnt=$1 tag pid
+	tag=$(basename "$mnt")
+	pid=$(cat "$T_DIR/snapfs-$tag.pid" 2>/dev/null || true)
 	fusermount3 -u "$mnt"
-	# the daemon finishes its uploads and exits; wait for the mount to be gone
-	for _ in $(seq 600); do
-		mountpoint -q "$mnt" || return 0
+	for _ in $(seq 1200); do
+		if ! mountpoint -q "$mnt" && { [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; }; then
+			return 0
+		fi
 		sleep 0.1
 	done
-	die "$mnt still mounted after unmount"
+	die "$mnt: the daemon did not exit after unmount"
 }
 
 same_file() { cmp -s "$1" "$2"; }
@@ -127,11 +132,13 @@ PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 pg_start() {
 	local name=${1:-pg}
 	T_PGDATA="$T_DIR/$name-data"
+	T_PGDATAS+=("$T_PGDATA")
 	local sock="$T_DIR/$name-sock"
 	mkdir -p "$T_PGDATA" "$sock"
-	chown postgres: "$T_PGDATA" "$sock"
+	touch "$T_DIR/$name.log"
+	chown postgres: "$T_PGDATA" "$sock" "$T_DIR/$name.log"
 	chmod 700 "$T_PGDATA"
-	runuser -u postgres -- "$PG_BIN/initdb" -A trust -U postgres -D "$T_PGDATA" >"$T_DIR/$name-initdb.log" 2>&1
+	runuser -u postgres -- "$PG_BIN/initdb" -A trust -U postgres -D "$T_PGDATA" >"$T_DIR/$name-initdb.txt" 2>&1
 	PGPORT=$(free_port)
 	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$T_PGDATA" -l "$T_DIR/$name.log" -w \
 		-o "-p $PGPORT -k $sock -c listen_addresses= -c fsync=off" start >/dev/null
