@@ -43,15 +43,21 @@ static int any_entry(void *arg, const char *name, const struct obj_info *oi)
 	return 1;
 }
 
-/* Is there anything at all under the folder key (a marker or objects)? */
-static int dir_exists(struct snapfs *s, const char *path)
+int folder_in_store(const char *path)
 {
+	struct snapfs *s = sfs();
 	char *dk = dir_key(path);
 	int found = 0, rc;
 
 	if (!dk)
 		return -ENOMEM;
 	rc = s->be.ops->list(&s->be, dk, 1, 1, any_entry, &found);
+	if (!rc && !found) {
+		/* a store that does not list a folder's own marker under its prefix */
+		struct obj_info oi;
+
+		found = s->be.ops->stat(&s->be, dk, &oi) == 0;
+	}
 	free(dk);
 	return rc ? rc : found;
 }
@@ -108,7 +114,7 @@ int resolve(const char *path, struct meta_entry *out)
 		out->size = oi.size;
 		out->mtime = oi.mtime;
 	} else if (rc == -ENOENT) {
-		rc = dir_exists(s, path);
+		rc = folder_in_store(path);
 		if (rc < 0)
 			return rc;
 		out->kind = rc ? META_DIR : META_NONE;

@@ -13,6 +13,9 @@
 /* What is at path: a file (with size), a folder, or nothing (META_NONE). Uses and fills the metadata
  * cache; open files being written count with their current size. 0 or -errno (store errors). */
 int resolve(const char *path, struct meta_entry *out);
+/* Does the store hold anything for the folder at path (its marker, or objects below it)? 1, 0 or
+ * -errno. */
+int folder_in_store(const char *path);
 /* Forget what the cache knows of path and of its parent folder listing. */
 void forget(const char *path);
 

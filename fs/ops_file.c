@@ -84,8 +84,11 @@ static int open_write(const char *path, struct fuse_file_info *fi, int creating)
 	rc = resolve(path, &e);
 	if (rc)
 		return rc;
-	if (e.kind == META_DIR)
+	if (e.kind == META_DIR) {
+		if (layout_depth(path) <= 4)
+			log_warn("create refused: %s: files go inside kubedb/NAMESPACE/DATABASE/SNAPSHOT/", path);
 		return -EISDIR;
+	}
 	if (e.kind == META_NONE || creating) {
 		char why[512];
 

@@ -206,9 +206,17 @@ static int rename_file(struct snapfs *s, const char *fk, const char *tk)
 	return rc;
 }
 
-/* A folder: on a store with an atomic move (file://) the folder itself moves; elsewhere every key
- * below it is copied to the new prefix, then the old ones go in batches. A failure part way leaves
- * both copies complete, never a half-moved object. */
+static int is_marker(const char *key)
+{
+	size_t n = strlen(key);
+
+	return n && key[n - 1] == '/';
+}
+
+/* A folder: every key below it is copied to the new prefix, then the old ones go in batches; on a
+ * store with an atomic move (file://) each object moves instead, then the folder markers, deepest
+ * first, so emptied folders go too. A failure part way leaves every object whole, in one place or
+ * the other. */
 static int rename_tree(struct snapfs *s, const char *from, const char *to)
 {
 	struct collect c = { 0 };
@@ -220,29 +228,35 @@ static int rename_tree(struct snapfs *s, const char *from, const char *to)
 		rc = -ENOMEM;
 		goto out;
 	}
-	if (s->be.ops->move) {
-		rc = s->be.ops->move(&s->be, fdk, tdk);
-		goto out;
-	}
 	flen = strlen(fdk);
 	rc = list_tree(s, fdk, &c);
 	if (rc)
 		goto out;
-	for (size_t i = 0; i < c.n; i++) {
-		char *nk;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t j = 0; j < c.n; j++) {
+			/* pass 0: objects in order; pass 1 (move only): markers, deepest first */
+			size_t i = pass ? c.n - 1 - j : j;
+			char *nk;
 
-		if (asprintf(&nk, "%s%s", tdk, c.keys[i] + flen) < 0) {
-			rc = -ENOMEM;
-			goto out;
+			if (s->be.ops->move && is_marker(c.keys[i]) != pass)
+				continue;
+			if (asprintf(&nk, "%s%s", tdk, c.keys[i] + flen) < 0) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			rc = s->be.ops->move ? s->be.ops->move(&s->be, c.keys[i], nk)
+					     : s->be.ops->copy(&s->be, c.keys[i], nk);
+			free(nk);
+			if (rc) {
+				log_error("rename %s -> %s: %s: %s", from, to, c.keys[i], strerror(-rc));
+				goto out;
+			}
 		}
-		rc = s->be.ops->copy(&s->be, c.keys[i], nk);
-		free(nk);
-		if (rc) {
-			log_error("rename %s -> %s: %s: %s", from, to, c.keys[i], strerror(-rc));
-			goto out;
-		}
+		if (!s->be.ops->move)
+			break;
 	}
-	rc = remove_keys(s, c.keys, c.n);
+	if (!s->be.ops->move)
+		rc = remove_keys(s, c.keys, c.n);
 out:
 	collect_free(&c);
 	free(fdk);
@@ -250,11 +264,31 @@ out:
 	return rc;
 }
 
+/* Every valid NAMESPACE/DATABASE/SNAPSHOT folder exists implicitly, so `mv snap1 snap2` sees snap2 as a
+ * folder and asks to move snap1 into it (snap2/snap1). When snap2 holds nothing in the store, that is
+ * never what the user meant (a snapshot inside a snapshot has no place in the layout): rename to
+ * snap2 itself. */
+static int implicit_target(const char *from, const char *to, char (*out)[4096])
+{
+	int fd = layout_depth(from), td = layout_depth(to);
+	const char *fb = strrchr(from, '/'), *tb = strrchr(to, '/');
+	int rc;
+
+	if (fd < 2 || fd > 4 || td != fd + 1 || strcmp(fb, tb))
+		return 0;
+	if ((size_t)(tb - to) >= sizeof(*out))
+		return 0;
+	memcpy(*out, to, (size_t)(tb - to));
+	(*out)[tb - to] = 0;
+	rc = folder_in_store(*out);
+	return rc == 0;
+}
+
 int op_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct snapfs *s = sfs();
 	struct meta_entry fe, te;
-	char *fk = NULL, *tk = NULL;
+	char *fk = NULL, *tk = NULL, retarget[4096];
 	struct wfile *wf;
 	int rc;
 
@@ -269,12 +303,22 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 		return -ENOENT;
 	if (layout_depth(from) <= 1)
 		return -EPERM;
+	if (fe.kind == META_DIR && implicit_target(from, to, &retarget))
+		to = retarget;
 	rc = refuse("rename", to, fe.kind == META_DIR);
 	if (rc)
 		return rc == -EEXIST ? -EPERM : rc;
 	rc = resolve(to, &te);
 	if (rc)
 		return rc;
+	if (te.kind == META_DIR && layout_depth(to) <= 4) {
+		/* an implicit layout folder with nothing in the store is not there to replace */
+		rc = folder_in_store(to);
+		if (rc < 0)
+			return rc;
+		if (!rc)
+			te.kind = META_NONE;
+	}
 	if (te.kind != META_NONE && (flags & RENAME_NOREPLACE))
 		return -EEXIST;
 	if (te.kind == META_DIR && fe.kind != META_DIR)
