@@ -149,6 +149,8 @@ static int wf_reserve(struct wfile *wf, uint64_t n)
 		idle = !wf->inflight && !wf->npending;
 		pthread_mutex_unlock(&wf->lock);
 		if (idle) {
+			log_debug("%s: cache full with nothing of its own in flight: going over by %llu bytes",
+				  wf->path, (unsigned long long)n);
 			space_force(wf->ctx->space, n);
 			rc = 0;
 			break;
@@ -517,30 +519,50 @@ int wf_close(struct wfile *wf)
 
 /* --- data ----------------------------------------------------------------------------------------- */
 
-/* Record [off, end) as written and advance the contiguous frontier. Caller holds wf->lock. */
+/* Bytes of [off, end) already written and staged (so rewriting them needs no new cache space).
+ * Caller holds wf->lock. */
+static uint64_t wf_overlap(const struct wfile *wf, uint64_t off, uint64_t end)
+{
+	uint64_t ov = 0;
+
+	if (off < wf->seq_end && end > wf->cut) {
+		uint64_t a = off > wf->cut ? off : wf->cut, b = end < wf->seq_end ? end : wf->seq_end;
+
+		ov += b - a;
+	}
+	for (unsigned i = 0; i < wf->next_ext; i++) {
+		const struct extent *e = &wf->ext[i];
+
+		if (off < e->end && end > e->start)
+			ov += (end < e->end ? end : e->end) - (off > e->start ? off : e->start);
+	}
+	return ov > end - off ? end - off : ov;
+}
+
+/* Record [off, end) as written and advance the contiguous frontier over it and over any extents it
+ * now reaches. Extents stay disjoint. Caller holds wf->lock. */
 static void wf_mark_written(struct wfile *wf, uint64_t off, uint64_t end)
 {
-	if (off > wf->seq_end) {
-		/* ahead of the frontier: remember it; if the table is full the data is still in the spool
-		 * and goes out at commit, only not early */
-		for (unsigned i = 0; i < wf->next_ext; i++) {
+	if (off <= wf->seq_end) {
+		if (end > wf->seq_end)
+			wf->seq_end = end;
+	} else {
+		/* ahead of the frontier (writeback requests overtake each other): merge into the set */
+		for (unsigned i = 0; i < wf->next_ext;) {
 			struct extent *e = &wf->ext[i];
 
 			if (off <= e->end && end >= e->start) {
-				if (off < e->start)
-					e->start = off;
-				if (end > e->end)
-					e->end = end;
-				return;
+				off = off < e->start ? off : e->start;
+				end = end > e->end ? end : e->end;
+				*e = wf->ext[--wf->next_ext];
+				continue;
 			}
+			i++;
 		}
 		if (wf->next_ext < WF_MAX_EXT)
 			wf->ext[wf->next_ext++] = (struct extent){ off, end };
-		return;
+		/* else: the bytes are in the spool all the same and go out at commit, only not early */
 	}
-	if (end > wf->seq_end)
-		wf->seq_end = end;
-	/* swallow extents the frontier now reaches */
 	for (int again = 1; again;) {
 		again = 0;
 		for (unsigned i = 0; i < wf->next_ext; i++) {
@@ -590,13 +612,16 @@ static int wf_prepare(struct wfile *wf, uint64_t off, int whole)
 
 ssize_t wf_write(struct wfile *wf, const void *buf, size_t len, uint64_t off)
 {
-	uint64_t end = off + len, grow;
+	uint64_t end = off + len, fresh;
 	ssize_t rc;
 
-	if (end < off)
+	if (end < off || end > SNAPFS_MAX_FILE)
 		return -EFBIG;
-	if (end > SNAPFS_MAX_FILE)
-		return -EFBIG;
+	/* Room first, outside the file's write lock: a write that fills a gap must not queue behind one
+	 * that waits for the cache (writeback requests arrive slightly out of order). */
+	rc = wf_reserve(wf, len);
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&wf->wlock);
 	pthread_mutex_lock(&wf->lock);
 	rc = wf->err ? -EIO : 0;
@@ -606,36 +631,35 @@ ssize_t wf_write(struct wfile *wf, const void *buf, size_t len, uint64_t off)
 	rc = wf_prepare(wf, off, 0);
 	if (rc)
 		goto out;
-	pthread_mutex_lock(&wf->lock);
-	grow = end > wf->size ? end - wf->size : 0;
-	pthread_mutex_unlock(&wf->lock);
-	rc = wf_reserve(wf, grow);   /* may wait for uploads to free room */
-	if (rc)
-		goto out;
 	for (size_t done = 0; done < len;) {
 		ssize_t n = pwrite(wf->spool, (const char *)buf + done, len - done, (off_t)(off + done));
 
 		if (n < 0) {
 			rc = -errno;
 			log_error("%s: cache dir write failed: %s", wf->path, strerror(errno));
-			pthread_mutex_lock(&wf->lock);
-			wf_release_locked(wf, grow);
-			pthread_mutex_unlock(&wf->lock);
 			goto out;
 		}
 		done += (size_t)n;
 	}
 	pthread_mutex_lock(&wf->lock);
+	fresh = len - wf_overlap(wf, off, end);
+	wf_release_locked(wf, len - fresh);   /* a rewrite of staged bytes costs nothing more */
 	if (end > wf->size)
 		wf->size = end;
 	wf_mark_written(wf, off, end);
 	wf->dirty = wf->written = 1;
 	wf->mtime = time(NULL);
 	pthread_mutex_unlock(&wf->lock);
+	len = 0;   /* the reservation now belongs to the staged bytes */
 	rc = wf_cut_ready(wf);
 	if (!rc)
-		rc = (ssize_t)len;
+		rc = (ssize_t)(end - off);
 out:
+	if (len) {
+		pthread_mutex_lock(&wf->lock);
+		wf_release_locked(wf, len);
+		pthread_mutex_unlock(&wf->lock);
+	}
 	pthread_mutex_unlock(&wf->wlock);
 	return rc;
 }
@@ -816,8 +840,11 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 		wf_settle_locked(wf);
 		pthread_mutex_unlock(&wf->lock);
 		rc = -EIO;
-		if (wf->up || wf->reserved)
+		if (wf->up || wf->reserved) {
 			wf_reset(wf, 1);   /* abort: no partial object, no parts left to pay for */
+			__atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
+			log_error("%s: NOT stored; the object was left as it was before", wf->path);
+		}
 		goto out;
 	}
 	if (!wf->dirty || unlinked) {

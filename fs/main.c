@@ -208,9 +208,12 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_set_idle_threads(loop, 8);
 	rc = fuse_loop_mt(f, loop);
 	fuse_remove_signal_handlers(fuse_get_session(f));
-	ret = rc ? 1 : 0;
-	if (rc)
-		log_error("the FUSE loop ended with an error (%d)", rc);
+	/* > 0: ended by SIGTERM/SIGINT/SIGHUP, an orderly unmount like fusermount3 -u */
+	ret = rc < 0 ? 1 : 0;
+	if (rc < 0)
+		log_error("the FUSE loop ended with an error: %s", strerror(-rc));
+	else if (rc > 0)
+		log_info("signal %d: unmounting", rc);
 out:
 	if (mounted)
 		fuse_unmount(f);
