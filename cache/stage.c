@@ -102,11 +102,13 @@ int stage_init(struct stage_ctx *c, struct backend *be, struct space *space, str
 		log_info("part size %llu MiB (the store's limits adjusted --part-size)",
 			 (unsigned long long)(c->plan.base / MIB));
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->gone, NULL);
 	return 0;
 }
 
 void stage_destroy(struct stage_ctx *c)
 {
+	pthread_cond_destroy(&c->gone);
 	pthread_mutex_destroy(&c->lock);
 }
 
@@ -115,14 +117,21 @@ const char *wf_key(const struct wfile *wf)
 	return wf->key;
 }
 
+/* Caller holds c->lock. closing: also report a file whose last handle is going away. */
+static struct wfile *find_locked(struct stage_ctx *c, const char *key, int closing)
+{
+	for (struct wfile *wf = c->files; wf; wf = wf->next)
+		if (!wf->unlinked && (wf->refs || closing) && !strcmp(wf->key, key))
+			return wf;
+	return NULL;
+}
+
 struct wfile *wf_find(struct stage_ctx *c, const char *key)
 {
 	struct wfile *wf;
 
 	pthread_mutex_lock(&c->lock);
-	for (wf = c->files; wf; wf = wf->next)
-		if (!wf->unlinked && !strcmp(wf->key, key))
-			break;
+	wf = find_locked(c, key, 0);
 	if (wf)
 		wf->refs++;
 	pthread_mutex_unlock(&c->lock);
@@ -413,10 +422,23 @@ static void wf_reset(struct wfile *wf, int aborted)
 
 /* --- open / close ---------------------------------------------------------------------------------- */
 
+/* Free a wfile that holds no upload and no cache space. */
+static void wf_discard(struct wfile *wf)
+{
+	close(wf->spool);
+	pthread_cond_destroy(&wf->cond);
+	pthread_mutex_destroy(&wf->lock);
+	pthread_mutex_destroy(&wf->wlock);
+	free(wf->pending);
+	free(wf->key);
+	free(wf->path);
+	free(wf);
+}
+
 int wf_open(struct stage_ctx *c, const char *key, const char *path, const struct obj_info *existing,
 	    int trunc, struct wfile **out)
 {
-	struct wfile *wf = wf_find(c, key);
+	struct wfile *wf = wf_find(c, key), *other;
 	int rc;
 
 	if (wf) {
@@ -464,6 +486,23 @@ int wf_open(struct stage_ctx *c, const char *key, const char *path, const struct
 		wf->dirty = 1;   /* creat() and O_TRUNC publish an empty object even with no write */
 	}
 	pthread_mutex_lock(&c->lock);
+	/* the previous writer of this key is still publishing at its release: let it finish first, so
+	 * that what it stores never lands after what this one stores */
+	while (find_locked(c, key, 1) && !find_locked(c, key, 0))
+		pthread_cond_wait(&c->gone, &c->lock);
+	other = find_locked(c, key, 0);
+	if (other) {
+		/* another open of the same new file won the race: share it */
+		other->refs++;
+		pthread_mutex_unlock(&c->lock);
+		wf_discard(wf);
+		if (trunc && (rc = wf_truncate(other, 0))) {
+			wf_close(other);
+			return rc;
+		}
+		*out = other;
+		return 0;
+	}
 	wf->next = c->files;
 	c->files = wf;
 	pthread_mutex_unlock(&c->lock);
@@ -482,15 +521,9 @@ static void wf_free(struct wfile *wf)
 			break;
 		}
 	}
+	pthread_cond_broadcast(&c->gone);
 	pthread_mutex_unlock(&c->lock);
-	close(wf->spool);
-	pthread_cond_destroy(&wf->cond);
-	pthread_mutex_destroy(&wf->lock);
-	pthread_mutex_destroy(&wf->wlock);
-	free(wf->pending);
-	free(wf->key);
-	free(wf->path);
-	free(wf);
+	wf_discard(wf);
 }
 
 int wf_close(struct wfile *wf)

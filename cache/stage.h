@@ -27,7 +27,8 @@ struct stage_ctx {
 	struct part_plan plan;
 	const char *cache_dir;
 	unsigned uploads;          /* parts in flight per file (1 when the store wants order) */
-	pthread_mutex_t lock;      /* guards the list and the totals */
+	pthread_mutex_t lock;      /* guards the list and the references */
+	pthread_cond_t gone;       /* a wfile left the list */
 	struct wfile *files;
 	uint64_t committed, failed, bytes_uploaded;
 };
