@@ -1,0 +1,524 @@
+/* file:///dir: a locally mounted volume (local disk, NFS, GlusterFS, a PVC) as an object store. A key is a
+ * file below the directory, a folder marker "x/" is a directory. Objects appear only whole: every write
+ * goes to a temp file in DIR/.snapfs/tmp that is fsync'ed and renamed into place. */
+#include "file_priv.h"
+#include "../fs/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define COPY_CHUNK (1 << 20)
+
+int fb_is_marker(const char *key)
+{
+	size_t n = strlen(key);
+
+	return n && key[n - 1] == '/';
+}
+
+int fb_key_check(const char *key)
+{
+	const char *c = key, *end;
+	size_t n;
+
+	if (!*key || *key == '/' || strlen(key) >= 4096)
+		return -EINVAL;
+	for (;;) {
+		end = strchrnul(c, '/');
+		n = (size_t)(end - c);
+		if (!*end && !n)
+			break;          /* after a trailing '/' */
+		if (!n || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.') || n > 255)
+			return -EINVAL;
+		if (c == key && n == strlen(FB_HIDDEN) && !memcmp(c, FB_HIDDEN, n))
+			return -EINVAL;
+		if (!*end)
+			break;
+		c = end + 1;
+	}
+	return 0;
+}
+
+int fb_mkdirs(int dfd, const char *path)
+{
+	char p[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(p))
+		return -ENAMETOOLONG;
+	memcpy(p, path, n + 1);
+	for (size_t i = 1; i < n; i++) {
+		if (p[i] != '/')
+			continue;
+		p[i] = 0;
+		if (mkdirat(dfd, p, 0755) && errno != EEXIST)
+			return -errno;
+		p[i] = '/';
+	}
+	if (n && p[n - 1] == '/' && mkdirat(dfd, p, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int fb_copy_range(int in, off_t in_off, int out, off_t out_off, uint64_t len)
+{
+	char *bounce = NULL;
+	int rc = 0;
+
+	while (len) {
+		size_t want = len > (1ULL << 30) ? (size_t)1 << 30 : (size_t)len;
+		ssize_t n = copy_file_range(in, &in_off, out, &out_off, want, 0);
+
+		if (n > 0) {
+			len -= (uint64_t)n;
+			continue;
+		}
+		if (n == 0)
+			return -EIO;
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP &&
+		    errno != EBADF && errno != ETXTBSY)
+			return -errno;
+		break;  /* not supported between these two files: copy by hand */
+	}
+	while (len) {
+		size_t want = len > COPY_CHUNK ? COPY_CHUNK : (size_t)len, done = 0;
+		ssize_t n;
+
+		if (!bounce && !(bounce = malloc(COPY_CHUNK)))
+			return -ENOMEM;
+		n = pread(in, bounce, want, in_off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n ? -errno : -EIO;
+			goto out;
+		}
+		while (done < (size_t)n) {
+			ssize_t w = pwrite(out, bounce + done, (size_t)n - done, out_off + (off_t)done);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				rc = w ? -errno : -EIO;
+				goto out;
+			}
+			done += (size_t)w;
+		}
+		in_off += n;
+		out_off += n;
+		len -= (uint64_t)n;
+	}
+out:
+	free(bounce);
+	return rc;
+}
+
+int fb_tmp_create(struct fb *fb, const char *kind, char *name, size_t cap, int *fdp)
+{
+	static atomic_uint seq;
+
+	for (int tries = 0; tries < 16; tries++) {
+		uint64_t r = 0;
+		int fd;
+
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			r = (uint64_t)getpid() << 32 | (uint64_t)time(NULL);
+		snprintf(name, cap, "%s-%016llx-%u", kind, (unsigned long long)r, atomic_fetch_add(&seq, 1));
+		fd = openat(fb->tmpfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			/* held while the temp file is in use, so others can tell it from one a crash left
+			 * behind (flock reaches NFS servers as a POSIX lock) */
+			flock(fd, LOCK_EX | LOCK_NB);
+			*fdp = fd;
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+static int fsync_parent(struct fb *fb, const char *key)
+{
+	const char *slash = strrchr(key, '/');
+	char dir[4096];
+	int fd, rc = 0;
+
+	if (!slash)
+		return fsync(fb->dfd) ? -errno : 0;
+	if ((size_t)(slash - key) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, key, (size_t)(slash - key));
+	dir[slash - key] = 0;
+	fd = openat(fb->dfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int fb_publish(struct fb *fb, int tfd, const char *tname, const char *key)
+{
+	int rc;
+
+	/* the data must be on disk before the name is, or a crash could leave a complete-looking object
+	 * with missing bytes */
+	if (fsync(tfd))
+		return -errno;
+	if (renameat(fb->tmpfd, tname, fb->dfd, key)) {
+		if (errno != ENOENT)
+			return -errno;
+		rc = fb_mkdirs(fb->dfd, key);
+		if (rc)
+			return rc;
+		if (renameat(fb->tmpfd, tname, fb->dfd, key))
+			return -errno;
+	}
+	return fsync_parent(fb, key);
+}
+
+void fb_fill_info(const struct stat *st, struct obj_info *oi)
+{
+	memset(oi, 0, sizeof(*oi));
+	oi->size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
+	oi->mtime = st->st_mtime;
+	/* a weak validator like nginx's: changes whenever the file does */
+	snprintf(oi->etag, sizeof(oi->etag), "%llx.%lx-%llx", (unsigned long long)st->st_mtim.tv_sec,
+		 (unsigned long)st->st_mtim.tv_nsec, (unsigned long long)st->st_size);
+}
+
+static int file_open(struct backend *b, const struct backend_conf *conf, char **why)
+{
+	const char *path = conf->src->path;
+	struct fb *fb = NULL;
+	int rc, hfd = -1;
+
+	*why = NULL;
+	if (!path || path[0] != '/') {
+		if (asprintf(why, "file://: an absolute directory is required") < 0)
+			*why = NULL;
+		return -EINVAL;
+	}
+	fb = calloc(1, sizeof(*fb));
+	if (!fb || !(fb->root = strdup(path))) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	fb->dfd = fb->tmpfd = -1;
+	fb->dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fb->dfd < 0) {
+		rc = -errno;
+		if (asprintf(why, "file://%s: %s", path,
+			     rc == -ENOENT ? "the directory does not exist" :
+			     rc == -ENOTDIR ? "not a directory" : strerror(-rc)) < 0)
+			*why = NULL;
+		goto err;
+	}
+	if (faccessat(fb->dfd, ".", W_OK | X_OK, AT_EACCESS)) {
+		rc = -errno;
+		if (asprintf(why, "file://%s: the directory is not writable (%s)", path, strerror(-rc)) < 0)
+			*why = NULL;
+		goto err;
+	}
+	if ((mkdirat(fb->dfd, FB_HIDDEN, 0700) && errno != EEXIST) ||
+	    (hfd = openat(fb->dfd, FB_HIDDEN, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (mkdirat(hfd, "tmp", 0700) && errno != EEXIST) ||
+	    (fb->tmpfd = openat(hfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rc = -errno;
+		if (asprintf(why, "file://%s: cannot create %s/tmp for uploads: %s", path, FB_HIDDEN,
+			     strerror(-rc)) < 0)
+			*why = NULL;
+		goto err;
+	}
+	close(hfd);
+	b->priv = fb;
+	fb_sweep_tmp(fb);
+	log_debug("file: opened %s", path);
+	return 0;
+err:
+	if (hfd >= 0)
+		close(hfd);
+	if (fb) {
+		if (fb->dfd >= 0)
+			close(fb->dfd);
+		free(fb->root);
+		free(fb);
+	}
+	return rc;
+}
+
+static void file_close(struct backend *b)
+{
+	struct fb *fb = fb_of(b);
+
+	if (!fb)
+		return;
+	close(fb->tmpfd);
+	close(fb->dfd);
+	free(fb->root);
+	free(fb);
+	b->priv = NULL;
+}
+
+static int file_stat(struct backend *b, const char *key, struct obj_info *out)
+{
+	struct stat st;
+	int rc = fb_key_check(key);
+
+	if (rc)
+		return rc;
+	if (fstatat(fb_of(b)->dfd, key, &st, 0))
+		return errno == ENOTDIR ? -ENOENT : -errno;
+	/* a directory is an object only as its marker "x/"; "x" alone is a prefix */
+	if (fb_is_marker(key) ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+		return -ENOENT;
+	fb_fill_info(&st, out);
+	return 0;
+}
+
+static ssize_t file_read(struct backend *b, const char *key, uint64_t off, size_t len, void *buf)
+{
+	struct stat st;
+	size_t got = 0;
+	int fd, rc = fb_key_check(key);
+
+	if (rc)
+		return rc;
+	fd = openat(fb_of(b)->dfd, key, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOTDIR ? -ENOENT : -errno;
+	if (fstat(fd, &st)) {
+		rc = -errno;
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rc = fb_is_marker(key) ? 0 : -ENOENT;   /* a marker reads as an empty object */
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -ENOENT;
+		goto out;
+	}
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (!n)
+			break;
+		got += (size_t)n;
+	}
+out:
+	close(fd);
+	return rc ? rc : (ssize_t)got;
+}
+
+static int file_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len)
+{
+	struct fb *fb = fb_of(b);
+	char tname[64];
+	int tfd, rc = fb_key_check(key);
+
+	if (rc)
+		return rc;
+	if (fb_is_marker(key))
+		return len ? -EINVAL : fb_mkdirs(fb->dfd, key);
+	rc = fb_tmp_create(fb, "put", tname, sizeof(tname), &tfd);
+	if (rc)
+		return rc;
+	rc = fb_copy_range(fd, fd_off, tfd, 0, len);
+	if (!rc)
+		rc = fb_publish(fb, tfd, tname, key);
+	if (rc)
+		unlinkat(fb->tmpfd, tname, 0);
+	close(tfd);
+	return rc;
+}
+
+static int depth_desc(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	int dx = 0, dy = 0;
+
+	for (; *x; x++)
+		dx += *x == '/';
+	for (; *y; y++)
+		dy += *y == '/';
+	return dy - dx;
+}
+
+static int file_remove(struct backend *b, const char *const *keys, size_t n)
+{
+	struct fb *fb = fb_of(b);
+	const char **dirs = NULL;
+	size_t ndirs = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int r = fb_key_check(keys[i]);
+
+		if (r) {
+			rc = rc ? rc : r;
+			continue;
+		}
+		if (fb_is_marker(keys[i])) {
+			if (!dirs && !(dirs = calloc(n, sizeof(*dirs))))
+				return -ENOMEM;
+			dirs[ndirs++] = keys[i];
+			continue;
+		}
+		/* a directory under a file's name is no object of that name: nothing to remove */
+		if (unlinkat(fb->dfd, keys[i], 0) && errno != ENOENT && errno != ENOTDIR && errno != EISDIR)
+			rc = rc ? rc : -errno;
+	}
+	/* markers after the files, deepest first, so "a/b/" is gone before "a/" is tried */
+	if (ndirs)
+		qsort(dirs, ndirs, sizeof(*dirs), depth_desc);
+	for (size_t i = 0; i < ndirs; i++)
+		if (unlinkat(fb->dfd, dirs[i], AT_REMOVEDIR) && errno != ENOENT && errno != ENOTEMPTY &&
+		    errno != EEXIST && errno != ENOTDIR)
+			rc = rc ? rc : -errno;
+	free(dirs);
+	return rc;
+}
+
+static int marker_pair(struct fb *fb, const char *from, const char *to)
+{
+	struct stat st;
+
+	if (!fb_is_marker(to))
+		return -EINVAL;
+	if (fstatat(fb->dfd, from, &st, 0))
+		return errno == ENOTDIR ? -ENOENT : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOENT;
+	return fb_mkdirs(fb->dfd, to);
+}
+
+static int file_copy(struct backend *b, const char *from, const char *to)
+{
+	struct fb *fb = fb_of(b);
+	struct stat st;
+	char tname[64];
+	int sfd, tfd = -1, rc;
+
+	if ((rc = fb_key_check(from)) || (rc = fb_key_check(to)))
+		return rc;
+	if (fb_is_marker(from))
+		return marker_pair(fb, from, to);
+	if (fb_is_marker(to))
+		return -EINVAL;
+	sfd = openat(fb->dfd, from, O_RDONLY | O_CLOEXEC);
+	if (sfd < 0)
+		return errno == ENOTDIR ? -ENOENT : -errno;
+	if (fstat(sfd, &st)) {
+		rc = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -ENOENT;
+		goto out;
+	}
+	rc = fb_tmp_create(fb, "copy", tname, sizeof(tname), &tfd);
+	if (rc)
+		goto out;
+	/* a reflink costs nothing where the filesystem shares extents (btrfs, xfs) */
+	if (ioctl(tfd, FICLONE, sfd))
+		rc = fb_copy_range(sfd, 0, tfd, 0, (uint64_t)st.st_size);
+	if (!rc)
+		rc = fb_publish(fb, tfd, tname, to);
+	if (rc)
+		unlinkat(fb->tmpfd, tname, 0);
+out:
+	if (tfd >= 0)
+		close(tfd);
+	close(sfd);
+	return rc;
+}
+
+static int file_move(struct backend *b, const char *from, const char *to)
+{
+	struct fb *fb = fb_of(b);
+	struct stat st;
+	int rc;
+
+	if ((rc = fb_key_check(from)) || (rc = fb_key_check(to)))
+		return rc;
+	if (fb_is_marker(from)) {
+		/* object semantics: only the marker moves; what lies below it moves key by key */
+		rc = marker_pair(fb, from, to);
+		if (!rc && unlinkat(fb->dfd, from, AT_REMOVEDIR) && errno != ENOTEMPTY && errno != EEXIST &&
+		    errno != ENOENT)
+			rc = -errno;
+		return rc;
+	}
+	if (fb_is_marker(to))
+		return -EINVAL;
+	if (fstatat(fb->dfd, from, &st, 0))
+		return errno == ENOTDIR ? -ENOENT : -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ENOENT;
+	if (renameat(fb->dfd, from, fb->dfd, to)) {
+		if (errno != ENOENT)
+			return -errno;
+		rc = fb_mkdirs(fb->dfd, to);
+		if (rc)
+			return rc;
+		if (renameat(fb->dfd, from, fb->dfd, to))
+			return -errno;
+	}
+	return fsync_parent(fb, to);
+}
+
+static int file_statfs(struct backend *b, uint64_t *total, uint64_t *avail)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(fb_of(b)->dfd, &sv))
+		return -errno;
+	*total = (uint64_t)sv.f_blocks * sv.f_frsize;
+	*avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	return 0;
+}
+
+const struct backend_ops file_backend_ops = {
+	.scheme = "file",
+	.min_part = 0,
+	.max_part = 0,
+	.max_parts = 0,
+	.parts_any_order = 1,
+	.open = file_open,
+	.close = file_close,
+	.stat = file_stat,
+	.list = fb_list,
+	.read = file_read,
+	.put = file_put,
+	.upload_begin = fb_upload_begin,
+	.upload_part = fb_upload_part,
+	.upload_commit = fb_upload_commit,
+	.upload_abort = fb_upload_abort,
+	.remove = file_remove,
+	.copy = file_copy,
+	.move = file_move,
+	.list_uploads = fb_list_uploads,
+	.statfs = file_statfs,
+};

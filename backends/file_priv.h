@@ -1,0 +1,59 @@
+/* file:// backend internals shared by file.c (objects), file_list.c (listing) and file_upload.c
+ * (chunked uploads). Keys are paths relative to the directory; a key ending in '/' is a folder marker,
+ * which on a local volume is simply a directory. */
+#ifndef SNAPFS_FILE_PRIV_H
+#define SNAPFS_FILE_PRIV_H
+
+#include "backend.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The backend's own folder at the root of the volume: temp files of uploads in progress live in
+ * FB_HIDDEN/tmp so a rename publishes them (same filesystem) and listings never show them. */
+#define FB_HIDDEN ".snapfs"
+
+struct fb {
+	char *root;     /* the absolute directory */
+	int dfd;        /* the directory, every key is resolved relative to it */
+	int tmpfd;      /* FB_HIDDEN/tmp */
+};
+
+static inline struct fb *fb_of(struct backend *b)
+{
+	return b->priv;
+}
+
+/* 0 if key is a relative path that stays inside the directory: no leading '/', no empty, "." or ".."
+ * component, not the hidden folder. A trailing '/' (folder marker) is allowed. -EINVAL otherwise. */
+int fb_key_check(const char *key);
+int fb_is_marker(const char *key);
+/* mkdir -p of every directory of path up to its last '/' (the whole path when it ends in '/'). */
+int fb_mkdirs(int dfd, const char *path);
+/* Copy len bytes between files: copy_file_range, falling back to pread/pwrite. A source shorter than
+ * len is -EIO (a spool that lost bytes must not become a short object). */
+int fb_copy_range(int in, off_t in_off, int out, off_t out_off, uint64_t len);
+/* Create a new temp file in FB_HIDDEN/tmp named "<kind>-<random>"; name gets the file name. */
+int fb_tmp_create(struct fb *fb, const char *kind, char *name, size_t cap, int *fdp);
+/* fsync the temp file, rename it to key (creating parents), fsync the key's directory. */
+int fb_publish(struct fb *fb, int tfd, const char *tname, const char *key);
+/* size, mtime and a validator (mtime and size, like nginx's ETag) of a file or folder */
+struct stat;
+void fb_fill_info(const struct stat *st, struct obj_info *oi);
+
+/* Is the temp file name in FB_HIDDEN/tmp held by a live writer (its lock)? 1 yes, 0 no (left by a crash),
+ * -errno (gone). */
+int fb_tmp_alive(struct fb *fb, const char *name, struct stat *st);
+/* Remove temp files and sidecars that crashed writers left behind more than a day ago. */
+void fb_sweep_tmp(struct fb *fb);
+
+int fb_list(struct backend *b, const char *prefix, int delim, unsigned limit, list_fn fn, void *arg);
+
+int fb_upload_begin(struct backend *b, const char *key, uint64_t base, struct upload **up);
+int fb_upload_part(struct upload *up, const struct part *p);
+int fb_upload_commit(struct upload *up, unsigned nparts);
+void fb_upload_abort(struct upload *up);
+int fb_list_uploads(struct backend *b, const char *prefix, list_fn fn, void *arg);
+
+#endif
