@@ -97,6 +97,12 @@ struct backend_ops {
 	 * sessions, orphan segments) whose key starts with prefix; fn gets the key relative to prefix and
 	 * oi->size = bytes uploaded so far when known. NULL: the store cannot tell. */
 	int (*list_uploads)(struct backend *b, const char *prefix, list_fn fn, void *arg);
+	/* Optional, for crash recovery: a malloc'd string that names an open upload well enough to
+	 * discard it later without the struct (S3 UploadId, GCS session URI, Swift segment prefix,
+	 * file:// temp name); and the discard itself, from the key and that string, after a crash.
+	 * A store whose unfinished uploads vanish by themselves may leave both NULL. */
+	char *(*upload_token)(struct upload *up);
+	int (*upload_forget)(struct backend *b, const char *key, const char *token);
 	/* Optional: capacity for statfs; NULL means "unbounded". */
 	int (*statfs)(struct backend *b, uint64_t *total, uint64_t *avail);
 };

@@ -519,6 +519,8 @@ const struct backend_ops file_backend_ops = {
 	.remove = file_remove,
 	.copy = file_copy,
 	.move = file_move,
+	.upload_token = fb_upload_token,
+	.upload_forget = fb_upload_forget,
 	.list_uploads = fb_list_uploads,
 	.statfs = file_statfs,
 };

@@ -55,5 +55,7 @@ int fb_upload_part(struct upload *up, const struct part *p);
 int fb_upload_commit(struct upload *up, unsigned nparts);
 void fb_upload_abort(struct upload *up);
 int fb_list_uploads(struct backend *b, const char *prefix, list_fn fn, void *arg);
+char *fb_upload_token(struct upload *up);
+int fb_upload_forget(struct backend *b, const char *key, const char *token);
 
 #endif

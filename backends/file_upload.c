@@ -315,3 +315,26 @@ out:
 	free(p);
 	return rc;
 }
+
+char *fb_upload_token(struct upload *up)
+{
+	return strdup(up->tname);
+}
+
+/* After a crash: the temp file and its sidecar, named by the journal. */
+int fb_upload_forget(struct backend *b, const char *key, const char *token)
+{
+	struct fb *fb = fb_of(b);
+	char side[300];
+	int rc = 0;
+
+	(void)key;
+	/* a journal line is data from disk: it must name a temp file, nothing else */
+	if (!*token || strchr(token, '/') || token[0] == '.' || strlen(token) > 200)
+		return -EINVAL;
+	if (unlinkat(fb->tmpfd, token, 0) && errno != ENOENT)
+		rc = -errno;
+	snprintf(side, sizeof(side), "%s%s", token, SIDECAR);
+	unlinkat(fb->tmpfd, side, 0);
+	return rc;
+}

@@ -67,13 +67,16 @@ uint64_t space_used(struct space *s)
 	return u;
 }
 
-int space_reserve_wait(struct space *s, uint64_t n, unsigned ms)
+int space_reserve_wait(struct space *s, uint64_t n, unsigned ms, uint64_t keep)
 {
 	struct timespec until;
+	uint64_t limit = keep < s->limit ? s->limit - keep : 0;
 	int rc = 0;
 
 	if (n > s->limit)
 		return -ENOSPC;
+	if (n > limit)
+		limit = n;   /* a lone request larger than the headroom still fits an empty cache */
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += ms / 1000;
 	until.tv_nsec += (long)(ms % 1000) * 1000000L;
@@ -83,9 +86,9 @@ int space_reserve_wait(struct space *s, uint64_t n, unsigned ms)
 	}
 	pthread_mutex_lock(&s->lock);
 	s->waiting++;
-	while (s->used + n > s->limit && !rc)
+	while (s->used + n > limit && !rc)
 		rc = pthread_cond_timedwait(&s->freed, &s->lock, &until) == ETIMEDOUT ? -ETIMEDOUT : 0;
-	if (s->used + n <= s->limit) {
+	if (s->used + n <= limit) {
 		rc = 0;
 		s->used += n;
 		if (s->used > s->peak)

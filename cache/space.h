@@ -21,8 +21,9 @@ void space_destroy(struct space *s);
 /* Take n bytes, waiting while the cache is full. -ENOSPC at once if n alone exceeds the limit
  * (a whole-file staging larger than the cache can never fit). */
 int space_reserve(struct space *s, uint64_t n);
-/* Like space_reserve but gives up after ms milliseconds with -ETIMEDOUT. */
-int space_reserve_wait(struct space *s, uint64_t n, unsigned ms);
+/* Like space_reserve but gives up after ms milliseconds with -ETIMEDOUT, and leaves keep bytes free
+ * (for the requests that let the others make progress). */
+int space_reserve_wait(struct space *s, uint64_t n, unsigned ms, uint64_t keep);
 /* Take n bytes even over the limit (a writer that would otherwise deadlock). */
 void space_force(struct space *s, uint64_t n);
 /* Take n bytes only if free now: 0 or -EAGAIN. */

@@ -1,4 +1,5 @@
 #include "cache/stage.h"
+#include "cache/journal.h"
 #include "cache/pool.h"
 #include "cache/space.h"
 #include "fs/log.h"
@@ -15,6 +16,8 @@
  * order): remembered so the frontier can jump over them once the gap fills. */
 #define WF_MAX_EXT 64
 #define DL_CHUNK (8 * MIB)
+/* how far FUSE writeback requests overtake each other: max_background x max_write (fs/ops.c) */
+#define WF_HEADROOM (16 * MIB)
 
 struct extent {
 	uint64_t start, end;
@@ -52,6 +55,7 @@ struct wfile {
 	unsigned npending, cap_pending;
 	uint64_t uploaded;
 	time_t mtime, started;
+	uint64_t jid;                /* crash journal record of the open upload (0: none) */
 };
 
 struct part_job {
@@ -140,16 +144,22 @@ struct wfile *wf_find(struct stage_ctx *c, const char *key)
 
 /* --- space and spool ---------------------------------------------------------------------------- */
 
-static int wf_reserve(struct wfile *wf, uint64_t n)
+/* Take n bytes of cache for this file. ahead: the bytes lie beyond the contiguous frontier; those may
+ * not take the last WF_HEADROOM bytes, which stay for the write that fills the gap (otherwise requests
+ * that overtook it could fill the cache and leave nothing to cut). */
+static int wf_reserve(struct wfile *wf, uint64_t n, int ahead)
 {
+	uint64_t keep = ahead ? WF_HEADROOM : 0;
 	int rc;
 
 	if (!n)
 		return 0;
+	if (keep > wf->ctx->space->limit / 4)
+		keep = wf->ctx->space->limit / 4;
 	for (;;) {
 		int idle;
 
-		rc = space_reserve_wait(wf->ctx->space, n, 1000);
+		rc = space_reserve_wait(wf->ctx->space, n, 1000, keep);
 		if (rc != -ETIMEDOUT)
 			break;
 		/* Everyone may be holding a partial part that cannot be cut yet: a writer with nothing of
@@ -201,7 +211,7 @@ static int wf_materialize(struct wfile *wf, uint64_t n)
 	uint64_t off = 0;
 	int rc;
 
-	rc = wf_reserve(wf, n);
+	rc = wf_reserve(wf, n, 0);
 	if (rc)
 		return rc;
 	buf = malloc(n < DL_CHUNK ? (n ? n : 1) : DL_CHUNK);
@@ -356,6 +366,14 @@ static int wf_begin(struct wfile *wf)
 		log_error("%s: cannot start the upload: %s", wf->path, strerror(-rc));
 		return rc;
 	}
+	if (wf->ctx->journal && ops->upload_token) {
+		char *token = ops->upload_token(up);
+
+		if (token) {
+			wf->jid = journal_add(wf->ctx->journal, wf->key, token);
+			free(token);
+		}
+	}
 	pthread_mutex_lock(&wf->lock);
 	wf->up = up;
 	wf->next_part = 1;
@@ -399,6 +417,13 @@ static void wf_settle_locked(struct wfile *wf)
 		pthread_cond_wait(&wf->cond, &wf->lock);
 }
 
+static void wf_journal_done(struct wfile *wf)
+{
+	if (wf->jid)
+		journal_done(wf->ctx->journal, wf->jid);
+	wf->jid = 0;
+}
+
 /* Forget the upload and every staged byte: after an abort, a failure or a commit. Caller holds
  * wlock, not lock; nothing is in flight. */
 static void wf_reset(struct wfile *wf, int aborted)
@@ -418,6 +443,7 @@ static void wf_reset(struct wfile *wf, int aborted)
 	pthread_mutex_unlock(&wf->lock);
 	if (up && aborted)
 		wf->ctx->be->ops->upload_abort(up);
+	wf_journal_done(wf);
 }
 
 /* --- open / close ---------------------------------------------------------------------------------- */
@@ -647,12 +673,16 @@ ssize_t wf_write(struct wfile *wf, const void *buf, size_t len, uint64_t off)
 {
 	uint64_t end = off + len, fresh;
 	ssize_t rc;
+	int ahead;
 
 	if (end < off || end > SNAPFS_MAX_FILE)
 		return -EFBIG;
 	/* Room first, outside the file's write lock: a write that fills a gap must not queue behind one
 	 * that waits for the cache (writeback requests arrive slightly out of order). */
-	rc = wf_reserve(wf, len);
+	pthread_mutex_lock(&wf->lock);
+	ahead = off > wf->seq_end;
+	pthread_mutex_unlock(&wf->lock);
+	rc = wf_reserve(wf, len, ahead);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&wf->wlock);
@@ -783,7 +813,7 @@ int wf_truncate(struct wfile *wf, uint64_t size)
 		uint64_t grow = size - wf->size;
 
 		pthread_mutex_unlock(&wf->lock);
-		rc = wf_reserve(wf, grow);
+		rc = wf_reserve(wf, grow, 0);
 		if (rc)
 			goto out;
 		pthread_mutex_lock(&wf->lock);
@@ -850,8 +880,9 @@ static int wf_publish(struct wfile *wf)
 	}
 	rc = ops->upload_commit(wf->up, wf->nsubmitted);
 	pthread_mutex_lock(&wf->lock);
-	wf->up = NULL;   /* commit frees it on success and failure */
+	wf->up = NULL;   /* commit frees it on success and failure (aborting on failure) */
 	pthread_mutex_unlock(&wf->lock);
+	wf_journal_done(wf);
 	if (rc)
 		log_error("%s: completing the upload failed: %s", wf->path, strerror(-rc));
 	return rc;

@@ -19,11 +19,13 @@
 
 struct space;
 struct pool;
+struct journal;
 
 struct stage_ctx {
 	struct backend *be;
 	struct space *space;
 	struct pool *pool;
+	struct journal *journal;   /* NULL: uploads are not recorded for crash recovery */
 	struct part_plan plan;
 	const char *cache_dir;
 	unsigned uploads;          /* parts in flight per file (1 when the store wants order) */

@@ -1,6 +1,7 @@
 /* snapfs: mount an object store as kubedb/NAMESPACE/DATABASE/SNAPSHOT/ files.
  * The store is opened and checked before the daemon forks, so a bad secret or a missing bucket fails
  * the mount command itself with a one-line reason. */
+#include "cache/journal.h"
 #include "cache/pool.h"
 #include "fs/log.h"
 #include "fs/snapfs.h"
@@ -168,6 +169,11 @@ int main(int argc, char **argv)
 		ret = die(why ? why : "part size", NULL);
 		goto out;
 	}
+	if (journal_open(&s->journal, s->cfg.cache_dir, s->cfg.source, s->cfg.mountpoint, &s->be, &why)) {
+		ret = die(why ? why : "crash journal", NULL);
+		goto out;
+	}
+	s->stage.journal = s->journal;
 	if (s->cfg.cache_size < 2 * s->stage.plan.base) {
 		fprintf(stderr, "snapfs: --cache-size %llu MiB is too small for %llu MiB parts: give it at least %llu MiB\n",
 			(unsigned long long)(s->cfg.cache_size >> 20), (unsigned long long)(s->stage.plan.base >> 20),
@@ -225,6 +231,7 @@ out:
 	fuse_opt_free_args(&args);
 	if (loop)
 		fuse_loop_cfg_destroy(loop);
+	journal_close(s->journal);
 	if (s->be_open)
 		s->be.ops->close(&s->be);
 	if (s->stage.cache_dir)

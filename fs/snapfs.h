@@ -26,6 +26,7 @@ struct snapfs {
 	struct pool *prefetch;     /* read-ahead */
 	struct stage_ctx stage;
 	int stage_ready;
+	struct journal *journal;
 	struct meta *meta;
 	int devnull;               /* an empty body for folder markers */
 	uid_t uid;

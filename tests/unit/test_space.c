@@ -40,8 +40,12 @@ static void test_backpressure(void **st)
 	assert_int_equal(got_it, 1);
 	assert_int_equal(space_used(&sp), 80);
 	assert_true(sp.peak <= 100);
-	assert_int_equal(space_reserve_wait(&sp, 30, 50), -ETIMEDOUT);
+	assert_int_equal(space_reserve_wait(&sp, 30, 50, 0), -ETIMEDOUT);
 	assert_int_equal(space_used(&sp), 80);
+	/* headroom: 10 bytes fit, but not while 15 must stay free */
+	assert_int_equal(space_reserve_wait(&sp, 10, 50, 15), -ETIMEDOUT);
+	assert_int_equal(space_reserve_wait(&sp, 10, 50, 5), 0);
+	space_release(&sp, 10);
 	space_force(&sp, 30);
 	assert_int_equal(space_used(&sp), 110);
 	space_release(&sp, 500);   /* over-release clamps at zero */
