@@ -139,6 +139,9 @@ static void fill_stat(struct snapfs *s, struct stat *st, enum meta_kind kind, ui
 	memset(st, 0, sizeof(*st));
 	st->st_uid = s->uid;
 	st->st_gid = s->gid;
+	/* folders are prefixes with no time of their own: one stable time, or tar sees them "change" */
+	if (kind == META_DIR)
+		mtime = s->started;
 	st->st_mtime = st->st_ctime = st->st_atime = mtime;
 	if (kind == META_DIR) {
 		st->st_mode = S_IFDIR | (s->cfg.read_only ? 0555 : 0755);
