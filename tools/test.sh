@@ -22,6 +22,17 @@ cmake --build build-asan -j"$JOBS" >/dev/null
 echo "== unit tests under ASan + UBSan"
 (cd build-asan && ctest -L unit --output-on-failure -j"$JOBS")
 
+echo "== the daemon under ASan + UBSan: the file system tests on real mounts"
+ASAN_DIR=$(mktemp -d /tmp/snapfs-asan.XXXXXX)
+(cd build-asan && ASAN_OPTIONS="log_path=$ASAN_DIR/asan:detect_leaks=1" \
+	UBSAN_OPTIONS="log_path=$ASAN_DIR/ubsan:print_stacktrace=1" ctest -L fs --output-on-failure -j1)
+if [ -n "$(ls -A "$ASAN_DIR")" ]; then
+	echo "sanitizer reports from the daemon:" >&2
+	head -n 60 "$ASAN_DIR"/* >&2
+	exit 1
+fi
+rm -rf "$ASAN_DIR"
+
 echo "== unit tests under valgrind (no leaks, no memory errors)"
 (cd build && ctest -L valgrind --output-on-failure -j"$JOBS")
 
