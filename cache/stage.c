@@ -1044,3 +1044,27 @@ unsigned stage_active(struct stage_ctx *c)
 	pthread_mutex_unlock(&c->lock);
 	return n;
 }
+
+void stage_shutdown(struct stage_ctx *c)
+{
+	/* the daemon is going away with files still open (SIGTERM, a lazy unmount): their data is
+	 * incomplete, so nothing is published; each is named, and its upload aborted so no parts stay
+	 * behind on the store */
+	pthread_mutex_lock(&c->lock);
+	for (struct wfile *wf = c->files; wf; wf = wf->next) {
+		struct upload *up;
+
+		pthread_mutex_lock(&wf->lock);
+		wf_settle_locked(wf);
+		up = wf->up;
+		wf->up = NULL;
+		if (wf->dirty && !wf->unlinked)
+			log_error("%s: NOT stored: still open for writing at unmount (%llu bytes written)", wf->path,
+				  (unsigned long long)wf->size);
+		pthread_mutex_unlock(&wf->lock);
+		if (up)
+			c->be->ops->upload_abort(up);
+		wf_journal_done(wf);
+	}
+	pthread_mutex_unlock(&c->lock);
+}

@@ -85,5 +85,8 @@ const char *wf_key(const struct wfile *wf);
 void stage_foreach(struct stage_ctx *c, void (*fn)(void *arg, const struct wf_status *st), void *arg);
 /* Number of wfiles alive (for the unmount wait). */
 unsigned stage_active(struct stage_ctx *c);
+/* At exit, after the upload pool has drained: name every file still open for writing and abort its
+ * upload; nothing incomplete is published. */
+void stage_shutdown(struct stage_ctx *c);
 
 #endif

@@ -391,10 +391,9 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 static void op_destroy(void *data)
 {
 	struct snapfs *s = data;
-	unsigned n = stage_active(&s->stage);
 
-	if (n)
-		log_warn("unmounting with %u file(s) still open for writing: their data was NOT stored", n);
+	/* the upload pool has run every queued part by now (fs/main.c frees it first) */
+	stage_shutdown(&s->stage);
 	log_info("unmounted %s", s->cfg.mountpoint);
 }
 

@@ -42,5 +42,23 @@ rc=$?
 set -e
 check "a second daemon on the same journal is refused" test "$rc" -ne 0
 check "... saying why" grep -q "in use by another snapfs" "$T_DIR/second.err"
-umount_snapfs "$T_DIR/mnt"
+
+# SIGTERM while a file is still being written: nothing incomplete is published, the file is named in
+# the log, and its upload is aborted (nothing left in the store's temp area)
+( head -c $((20 * 1024 * 1024)) /dev/urandom; sleep 30 ) >"$T_DIR/mnt/kubedb/demo/pg/term/dumpfile.sql" 2>/dev/null &
+WRITER=$!
+T_PIDS+=("$WRITER")
+for _ in $(seq 100); do
+	[ -n "$(ls "$STORE/.snapfs/tmp" 2>/dev/null)" ] && break
+	sleep 0.1
+done
+PID=$(cat "$T_DIR/snapfs-mnt.pid")
+kill -TERM "$PID"
+for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+check "SIGTERM: the daemon exits even with a writer" bash -c "! kill -0 $PID 2>/dev/null"
+kill "$WRITER" 2>/dev/null || true
+check "SIGTERM: the unfinished file is named in the log" grep -q "term/dumpfile.sql: NOT stored: still open for writing" "$T_DIR/snapfs-mnt.log"
+check "SIGTERM: nothing incomplete was published" test ! -e "$STORE/kubedb/demo/pg/term/dumpfile.sql"
+check "SIGTERM: its upload was aborted" test -z "$(ls "$STORE/.snapfs/tmp" 2>/dev/null)"
+fusermount3 -u "$T_DIR/mnt" 2>/dev/null || umount -l "$T_DIR/mnt" 2>/dev/null || true
 finish
