@@ -63,6 +63,8 @@ int part_plan_init(struct part_plan *plan, uint64_t want, uint64_t min_part, uin
 		while (part_plan_capacity(plan) < SNAPFS_MAX_FILE &&
 		       (!max_part || plan->base < max_part / MIB * MIB))
 			plan->base *= 2;
+		if (max_part && plan->base > max_part / MIB * MIB)
+			plan->base = max_part / MIB * MIB;
 		/* the store itself cannot hold 5 TiB in one object (Swift SLO: 1000 x 5 GiB): the
 		 * caller warns with part_plan_capacity() */
 	}

@@ -64,7 +64,8 @@ int folder_in_store(const char *path)
 
 void forget(const char *path)
 {
-	meta_drop(sfs()->meta, path);
+	if (path)
+		meta_drop(sfs()->meta, path);
 }
 
 int resolve(const char *path, struct meta_entry *out)
@@ -168,6 +169,10 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		fill_stat(s, st, META_FILE, size, mtime);
 		return 0;
 	}
+	if (!path)
+		path = handle_path(fi);
+	if (!path)
+		return -ENOENT;
 	if (!strcmp(path, STATUS_DIR)) {
 		fill_stat(s, st, META_DIR, 0, s->started);
 		st->st_mode = S_IFDIR | 0555;
@@ -267,8 +272,12 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	int rc;
 
 	(void)off;
-	(void)fi;
 	(void)flags;
+	if (!path)
+		path = handle_path(fi);
+	if (!path)
+		return -EBADF;
+	df.path = oc.dir = path;
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
 	if (!strcmp(path, "/")) {
@@ -361,7 +370,11 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->attr_timeout = ttl < 1.0 ? ttl : 1.0;
 	cfg->negative_timeout = 0;
 	cfg->use_ino = 0;
-	cfg->nullpath_ok = 0;
+	/* unlink of an open file really unlinks (the open handle keeps its staging; nothing is stored at
+	 * close) instead of libfuse's rename to .fuse_hidden, which an object store cannot do cheaply */
+	cfg->hard_remove = 1;
+	/* ops on an open file that was unlinked come with a NULL path: they use the handle */
+	cfg->nullpath_ok = 1;
 	/* The kernel's writeback cache gathers pg_dump's 8 KiB writes into 1 MiB requests (without it
 	 * each write() is a round trip: 6x slower here). Its requests overtake each other by at most
 	 * max_background, which the staging layer absorbs as out-of-order extents. */
@@ -401,7 +414,9 @@ const struct fuse_operations snapfs_ops = {
 	.init = op_init,
 	.destroy = op_destroy,
 	.getattr = op_getattr,
+	.opendir = op_opendir,
 	.readdir = op_readdir,
+	.releasedir = op_releasedir,
 	.statfs = op_statfs,
 	.mkdir = op_mkdir,
 	.rmdir = op_rmdir,

@@ -24,6 +24,8 @@ int op_rmdir(const char *path);
 int op_unlink(const char *path);
 int op_rename(const char *from, const char *to, unsigned int flags);
 
+int op_opendir(const char *path, struct fuse_file_info *fi);
+int op_releasedir(const char *path, struct fuse_file_info *fi);
 int op_create(const char *path, mode_t mode, struct fuse_file_info *fi);
 int op_open(const char *path, struct fuse_file_info *fi);
 int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi);
@@ -33,6 +35,8 @@ int op_fsync(const char *path, int datasync, struct fuse_file_info *fi);
 int op_release(const char *path, struct fuse_file_info *fi);
 int op_truncate(const char *path, off_t size, struct fuse_file_info *fi);
 int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi);
+/* The path a handle was opened with (libfuse passes NULL paths to ops that have a handle). */
+const char *handle_path(struct fuse_file_info *fi);
 /* If fi is an open handle being written, its size and mtime: 1; else 0. */
 int handle_attr(struct fuse_file_info *fi, uint64_t *size, time_t *mtime);
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum hkind { H_READ, H_WRITE, H_STATUS };
+enum hkind { H_READ, H_WRITE, H_STATUS, H_DIR };
 
 /* One per open(): fi->fh. A write handle shares the file's wfile with every other writer; a read
  * handle of a file being written reads through that wfile too. */
@@ -18,6 +18,7 @@ struct handle {
 	struct wfile *wf;
 	struct rfile *rf;
 	pid_t opener;        /* the process that opened: only its flush publishes */
+	char *path;          /* at open: libfuse passes NULL paths to ops that have the handle */
 	char *doc;           /* status document */
 	size_t doc_len;
 };
@@ -25,6 +26,11 @@ struct handle {
 static struct handle *H(struct fuse_file_info *fi)
 {
 	return (struct handle *)(uintptr_t)fi->fh;
+}
+
+const char *handle_path(struct fuse_file_info *fi)
+{
+	return fi && H(fi) ? H(fi)->path : NULL;
 }
 
 int handle_attr(struct fuse_file_info *fi, uint64_t *size, time_t *mtime)
@@ -37,17 +43,29 @@ int handle_attr(struct fuse_file_info *fi, uint64_t *size, time_t *mtime)
 	return 1;
 }
 
-static int new_handle(struct fuse_file_info *fi, enum hkind kind, struct handle **out)
+static int new_handle(const char *path, struct fuse_file_info *fi, enum hkind kind, struct handle **out)
 {
 	struct handle *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return -ENOMEM;
+	h->path = strdup(path);
+	if (!h->path) {
+		free(h);
+		return -ENOMEM;
+	}
 	h->kind = kind;
 	h->opener = tgid_of(fuse_get_context()->pid);
 	fi->fh = (uintptr_t)h;
 	*out = h;
 	return 0;
+}
+
+static void free_handle(struct handle *h)
+{
+	free(h->doc);
+	free(h->path);
+	free(h);
 }
 
 static int open_status(struct fuse_file_info *fi)
@@ -57,12 +75,12 @@ static int open_status(struct fuse_file_info *fi)
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES;
-	rc = new_handle(fi, H_STATUS, &h);
+	rc = new_handle(STATUS_FILE, fi, H_STATUS, &h);
 	if (rc)
 		return rc;
 	h->doc = status_json(sfs(), &h->doc_len);
 	if (!h->doc) {
-		free(h);
+		free_handle(h);
 		return -ENOMEM;
 	}
 	fi->direct_io = 1;   /* generated: its size changes from read to read */
@@ -103,7 +121,7 @@ static int open_write(const char *path, struct fuse_file_info *fi, int creating)
 	key = path_key(path);
 	if (!key)
 		return -ENOMEM;
-	rc = new_handle(fi, H_WRITE, &h);
+	rc = new_handle(path, fi, H_WRITE, &h);
 	if (rc)
 		goto out;
 	oi.size = e.size;
@@ -111,7 +129,7 @@ static int open_write(const char *path, struct fuse_file_info *fi, int creating)
 	rc = wf_open(&s->stage, key, path, e.kind == META_FILE ? &oi : NULL,
 		     creating || (fi->flags & O_TRUNC) || e.kind == META_NONE, &h->wf);
 	if (rc) {
-		free(h);
+		free_handle(h);
 		goto out;
 	}
 	meta_drop(s->meta, path);
@@ -142,7 +160,7 @@ int op_open(const char *path, struct fuse_file_info *fi)
 	key = path_key(path);
 	if (!key)
 		return -ENOMEM;
-	rc = new_handle(fi, H_READ, &h);
+	rc = new_handle(path, fi, H_READ, &h);
 	if (rc)
 		goto out;
 	wf = wf_find(&s->stage, key);
@@ -156,7 +174,7 @@ int op_open(const char *path, struct fuse_file_info *fi)
 	if (!rc)
 		rc = rfile_open(&s->be, s->prefetch, key, e.size, (size_t)s->cfg.read_ahead, &h->rf);
 	if (rc) {
-		free(h);
+		free_handle(h);
 		goto out;
 	}
 out:
@@ -204,7 +222,7 @@ int op_flush(const char *path, struct fuse_file_info *fi)
 	if (tgid_of(fuse_get_context()->pid) != h->opener)
 		return wf_error(h->wf);
 	rc = wf_flush(h->wf);
-	forget(path);
+	forget(h->path);
 	return rc;
 }
 
@@ -221,18 +239,18 @@ int op_release(const char *path, struct fuse_file_info *fi)
 {
 	struct handle *h = H(fi);
 
+	(void)path;
 	if (h->wf) {
 		int rc = wf_close(h->wf);
 
 		if (rc && h->kind == H_WRITE)
-			log_error("%s: closed with an error; the object was not stored", path);
+			log_error("%s: closed with an error; the object was not stored", h->path);
 		if (h->kind == H_WRITE)
-			forget(path);
+			forget(h->path);
 	}
 	if (h->rf)
 		rfile_close(h->rf);
-	free(h->doc);
-	free(h);
+	free_handle(h);
 	return 0;
 }
 
@@ -251,6 +269,10 @@ int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		return -EROFS;
 	if (fi && H(fi)->wf && H(fi)->kind == H_WRITE)
 		return wf_truncate(H(fi)->wf, (uint64_t)size);
+	if (!path)
+		path = handle_path(fi);
+	if (!path)
+		return -EBADF;
 	key = path_key(path);
 	if (!key)
 		return -ENOMEM;
@@ -295,6 +317,10 @@ int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_i
 			wf_set_mtime(wf, tv[1].tv_nsec == UTIME_NOW ? time(NULL) : tv[1].tv_sec);
 		return 0;
 	}
+	if (!path)
+		path = handle_path(fi);
+	if (!path)
+		return 0;
 	key = path_key(path);
 	if (!key)
 		return -ENOMEM;
@@ -305,5 +331,20 @@ int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_i
 			wf_set_mtime(wf, tv[1].tv_nsec == UTIME_NOW ? time(NULL) : tv[1].tv_sec);
 		wf_close(wf);
 	}
+	return 0;
+}
+
+/* readdir gets a NULL path (nullpath_ok): the folder's path travels in a handle */
+int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct handle *h;
+
+	return new_handle(path, fi, H_DIR, &h);
+}
+
+int op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	free_handle(H(fi));
 	return 0;
 }

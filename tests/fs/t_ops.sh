@@ -102,6 +102,19 @@ rm -r "$K/demo/pg/tarsnap"
 check "rm -r removes every object of the snapshot" test -z "$(find "$S/demo/pg/tarsnap" -type f 2>/dev/null)"
 check "rm -r: gone from the mount" test ! -e "$K/demo/pg/tarsnap/a"
 
+# --- rm of a file still open for writing: the writer goes on, nothing is stored at its close
+( head -c $((5 * 1024 * 1024)) /dev/urandom; sleep 1; echo more ) >"$D/open.bin" &
+W=$!
+sleep 0.5
+rm "$D/open.bin"
+set +e
+wait "$W"
+wrc=$?
+set -e
+check "rm of an open file: the writer finishes without error" test "$wrc" -eq 0
+sleep 0.3
+check "rm of an open file: nothing is stored" test ! -e "$S/demo/pg/snap1/open.bin"
+
 # --- statfs and status
 check "df works on the mount" df "$M"
 check "the status file is JSON" python3 -c "import json,sys; d=json.load(open('$M/.snapfs/status')); assert d['totals']['committed'] > 5"

@@ -69,6 +69,11 @@ static void test_small_cap(void **st)
 	for (unsigned i = 1; i <= 1000; i++)
 		assert_true(part_size_of(&p, i) <= 5ULL << 30);
 	assert_true(part_plan_capacity(&p) >= 4000ULL << 30);
+	/* the first part never exceeds the maximum, even when the cap cannot reach 5 TiB */
+	assert_int_equal(part_plan_init(&p, 8 * MIB, 1 * MIB, 5ULL << 30, 1000, &why), 0);
+	assert_true(part_size_of(&p, 1) <= 5ULL << 30);
+	assert_int_equal(part_plan_init(&p, 8 * MIB, 1 * MIB, 100 * MIB, 10, &why), 0);
+	assert_int_equal(part_size_of(&p, 1), 100 * MIB);
 	/* a maximum under 1 MiB cannot be cut */
 	assert_int_equal(part_plan_init(&p, 8 * MIB, 0, 512 * 1024, 10, &why), -22);
 	assert_non_null(why);
