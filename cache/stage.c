@@ -56,6 +56,8 @@ struct wfile {
 	uint64_t uploaded;
 	time_t mtime, started;
 	uint64_t jid;                /* crash journal record of the open upload (0: none) */
+	char *tail;                  /* the committed object's last partial page, [tail_off, base) */
+	uint64_t tail_off;
 };
 
 struct part_job {
@@ -441,6 +443,8 @@ static void wf_reset(struct wfile *wf, int aborted)
 		log_debug("%s: truncate spool: %s", wf->path, strerror(errno));
 	wf_release_locked(wf, wf->reserved);
 	pthread_mutex_unlock(&wf->lock);
+	free(wf->tail);   /* the base changes with a commit or an abort */
+	wf->tail = NULL;
 	if (up && aborted)
 		wf->ctx->be->ops->upload_abort(up);
 	wf_journal_done(wf);
@@ -451,6 +455,7 @@ static void wf_reset(struct wfile *wf, int aborted)
 /* Free a wfile that holds no upload and no cache space. */
 static void wf_discard(struct wfile *wf)
 {
+	free(wf->tail);
 	close(wf->spool);
 	pthread_cond_destroy(&wf->cond);
 	pthread_mutex_destroy(&wf->lock);
@@ -669,8 +674,50 @@ static int wf_prepare(struct wfile *wf, uint64_t off, int whole)
 	return 0;
 }
 
-ssize_t wf_write(struct wfile *wf, const void *buf, size_t len, uint64_t off)
+/* An append through the kernel's writeback cache starts by rewriting the page that held the old end of
+ * file, with the old bytes read back first. Those bytes are already the store's: skip them when they
+ * are unchanged, so the append carries the object instead of staging it whole. Returns the bytes
+ * skipped (0: none or a real change) or -errno. Caller holds wlock. */
+static ssize_t wf_skip_tail(struct wfile *wf, const char **buf, size_t *len, uint64_t *off)
 {
+	struct backend *be = wf->ctx->be;
+	uint64_t base, page;
+	size_t n;
+
+	pthread_mutex_lock(&wf->lock);
+	base = wf->base;
+	n = wf->cut == base && !wf->up ? 1 : 0;
+	pthread_mutex_unlock(&wf->lock);
+	page = base & ~4095ULL;
+	if (!n || !base || *off >= base || *off < page || base < wf->ctx->plan.min_part)
+		return 0;
+	if (!wf->tail) {
+		ssize_t got;
+
+		wf->tail = malloc(4096);
+		if (!wf->tail)
+			return -ENOMEM;
+		got = be->ops->read(be, wf->key, page, (size_t)(base - page), wf->tail);
+		if (got != (ssize_t)(base - page)) {
+			free(wf->tail);
+			wf->tail = NULL;
+			return got < 0 ? got : -EIO;
+		}
+		wf->tail_off = page;
+	}
+	n = (size_t)(base - *off) < *len ? (size_t)(base - *off) : *len;
+	if (memcmp(*buf, wf->tail + (*off - wf->tail_off), n))
+		return 0;
+	*buf += n;
+	*len -= n;
+	*off += n;
+	return (ssize_t)n;
+}
+
+ssize_t wf_write(struct wfile *wf, const void *data, size_t len, uint64_t off)
+{
+	const char *buf = data;
+	size_t total = len;
 	uint64_t end = off + len, fresh;
 	ssize_t rc;
 	int ahead;
@@ -691,11 +738,23 @@ ssize_t wf_write(struct wfile *wf, const void *buf, size_t len, uint64_t off)
 	pthread_mutex_unlock(&wf->lock);
 	if (rc)
 		goto out;
+	rc = wf_skip_tail(wf, &buf, &len, &off);
+	if (rc < 0)
+		goto out;
+	if (rc > 0) {
+		pthread_mutex_lock(&wf->lock);
+		wf_release_locked(wf, (uint64_t)rc);
+		pthread_mutex_unlock(&wf->lock);
+		if (!len) {
+			rc = (ssize_t)total;
+			goto out;
+		}
+	}
 	rc = wf_prepare(wf, off, 0);
 	if (rc)
 		goto out;
 	for (size_t done = 0; done < len;) {
-		ssize_t n = pwrite(wf->spool, (const char *)buf + done, len - done, (off_t)(off + done));
+		ssize_t n = pwrite(wf->spool, buf + done, len - done, (off_t)(off + done));
 
 		if (n < 0) {
 			rc = -errno;
@@ -716,7 +775,7 @@ ssize_t wf_write(struct wfile *wf, const void *buf, size_t len, uint64_t off)
 	len = 0;   /* the reservation now belongs to the staged bytes */
 	rc = wf_cut_ready(wf);
 	if (!rc)
-		rc = (ssize_t)(end - off);
+		rc = (ssize_t)total;
 out:
 	if (len) {
 		pthread_mutex_lock(&wf->lock);

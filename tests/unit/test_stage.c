@@ -201,6 +201,40 @@ static void test_append_after_commit(void **state)
 	check_object(e, "kubedb/a/b/c/app2", total);
 }
 
+static void test_append_rewrites_tail_page(void **state)
+{
+	struct env *e = *state;
+	struct obj_info oi = { 0 };
+	struct wfile *wf;
+	uint64_t first = 3 * 1024 * 1024 + 1000, page = first & ~4095ULL, total = first + 2 * 1024 * 1024;
+	size_t n = (size_t)(total - page);
+	char *buf = malloc(n);
+
+	assert_int_equal(wf_open(&e->ctx, "kubedb/a/b/c/tail", "/kubedb/a/b/c/tail", NULL, 1, &wf), 0);
+	write_range(wf, 0, first, 65536);
+	assert_int_equal(wf_close(wf), 0);
+	/* the kernel appends by writing the whole page that held the old end, old bytes included */
+	parts_seen = 0;
+	oi.size = first;
+	assert_int_equal(wf_open(&e->ctx, "kubedb/a/b/c/tail", "/kubedb/a/b/c/tail", &oi, 0, &wf), 0);
+	pattern(buf, n, page);
+	assert_int_equal(wf_write(wf, buf, n, page), (ssize_t)n);
+	assert_int_equal(wf_close(wf), 0);
+	check_object(e, "kubedb/a/b/c/tail", total);
+	/* only the new 2 MiB went out (2 parts of 1 MiB): the old object was carried, not re-uploaded */
+	assert_int_equal(parts_seen, 2);
+	/* a real change in that page is a rewrite, staged whole: this 5 MiB object does not fit the 3 MiB
+	 * cache, so the write says so and the object stays as it was */
+	oi.size = total;
+	assert_int_equal(wf_open(&e->ctx, "kubedb/a/b/c/tail", "/kubedb/a/b/c/tail", &oi, 0, &wf), 0);
+	pattern(buf, 100, total - 100);
+	buf[0] ^= 1;
+	assert_int_equal(wf_write(wf, buf, 100, total - 100), -ENOSPC);
+	assert_int_equal(wf_close(wf), 0);
+	check_object(e, "kubedb/a/b/c/tail", total);
+	free(buf);
+}
+
 static void test_out_of_order_and_rewrite(void **state)
 {
 	struct env *e = *state;
@@ -285,6 +319,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_small_and_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_after_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_rewrites_tail_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_order_and_rewrite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_whole_file_fallback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sticky_error, setup, teardown),
