@@ -155,10 +155,7 @@ int op_rmdir(const char *path)
 			goto out;
 		}
 	}
-	if (c.n == 0 && depth >= 5) {
-		rc = -ENOENT;
-		goto out;
-	}
+	/* nothing listed: a folder that was only a prefix went away with its last object */
 	if (c.n)
 		rc = s->be.ops->remove(&s->be, (const char *const *)&dk, 1);
 	meta_drop_tree(s->meta, path);
