@@ -39,7 +39,7 @@ echo "== unit tests under valgrind (no leaks, no memory errors)"
 echo "== integration tests (real FUSE mounts, real servers)"
 cd build
 if [ -n "$FILTER" ]; then
-	ctest -L integration -R "$FILTER" --output-on-failure
+	ctest -L integration -R "$FILTER" --output-on-failure -j"$JOBS"
 else
-	ctest -L integration --output-on-failure
+	ctest -L integration --output-on-failure -j"$JOBS"
 fi
