@@ -52,6 +52,12 @@ struct http_req {
 	http_sign_fn sign;
 	void *sign_arg;
 	int no_retry;                  /* the caller retries itself (e.g. a resumable upload) */
+	/* Extensions (zero keeps the old behaviour). */
+	int deadline_s;                /* the whole call, retries included, ends within this (0: none);
+					* mount-time checks use it to fail fast */
+	int slow_s;                    /* low-speed timeout for this request instead of conf.timeout_s
+					* (0: that one): for replies a server may think over for long,
+					* such as completing a multipart upload */
 };
 
 struct http_resp {
@@ -60,9 +66,10 @@ struct http_resp {
 	size_t out_len;                /* bytes stored in req->out */
 	struct buf headers;            /* raw reply header lines of the last attempt */
 	int attempts;
+	char error[256];               /* transport error text of the last attempt; "" when a reply came */
 };
 
-#define HTTP_RESP_INIT { 0, BUF_INIT, 0, BUF_INIT, 0 }
+#define HTTP_RESP_INIT { 0, BUF_INIT, 0, BUF_INIT, 0, "" }
 
 /* Perform req with the retry policy. Returns 0 when a reply arrived (any status: check
  * resp->status; after retries it is the last attempt's), or -errno when no reply could be had
@@ -84,5 +91,7 @@ int http_retryable(long status);
 
 /* Sleep for the backoff of attempt n (0-based) with full jitter. */
 void http_backoff(const struct http *h, int attempt);
+/* The delay http_backoff would sleep: uniform in [0, min(20 s, first * 2^attempt)] ms. */
+unsigned http_backoff_ms(const struct http *h, int attempt);
 
 #endif

@@ -77,8 +77,6 @@ int meta_get(struct meta *m, const char *path, struct meta_entry *out)
 	uint64_t now = now_ms();
 	int hit = 0;
 
-	if (!m->ttl_ms)
-		return 0;
 	pthread_mutex_lock(&m->lock);
 	for (struct ment *e = m->b[h]; e; e = e->next) {
 		if (!strcmp(e->path, path)) {
@@ -95,10 +93,16 @@ int meta_get(struct meta *m, const char *path, struct meta_entry *out)
 
 void meta_put(struct meta *m, const char *path, enum meta_kind kind, uint64_t size, time_t mtime)
 {
+	meta_put_ttl(m, path, kind, size, mtime, m->ttl_ms);
+}
+
+void meta_put_ttl(struct meta *m, const char *path, enum meta_kind kind, uint64_t size, time_t mtime,
+		  unsigned ttl_ms)
+{
 	unsigned h = hash(path);
 	struct ment *e;
 
-	if (!m->ttl_ms)
+	if (!ttl_ms)
 		return;
 	pthread_mutex_lock(&m->lock);
 	for (e = m->b[h]; e; e = e->next)
@@ -118,7 +122,7 @@ void meta_put(struct meta *m, const char *path, enum meta_kind kind, uint64_t si
 	e->e.kind = kind;
 	e->e.size = size;
 	e->e.mtime = mtime;
-	e->expires_ms = now_ms() + m->ttl_ms;
+	e->expires_ms = now_ms() + ttl_ms;
 out:
 	pthread_mutex_unlock(&m->lock);
 }

@@ -22,6 +22,9 @@ void meta_free(struct meta *m);
 /* 1 and *out filled on a fresh hit, 0 on a miss */
 int meta_get(struct meta *m, const char *path, struct meta_entry *out);
 void meta_put(struct meta *m, const char *path, enum meta_kind kind, uint64_t size, time_t mtime);
+/* The same with a lifetime of its own (a folder emptied by unlink stays until its rmdir). */
+void meta_put_ttl(struct meta *m, const char *path, enum meta_kind kind, uint64_t size, time_t mtime,
+		  unsigned ttl_ms);
 void meta_drop(struct meta *m, const char *path);
 /* Forget path and everything below it (rename and removal of folders). */
 void meta_drop_tree(struct meta *m, const char *path);

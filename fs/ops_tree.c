@@ -187,6 +187,17 @@ int op_unlink(const char *path)
 	if (rc == -ENOENT && wf)
 		rc = 0;
 	forget(path);
+	if (!rc) {
+		/* a folder that was only a prefix vanishes with its last object; `rm -r` still has to
+		 * rmdir it, so it stays a folder here for a while (until that rmdir) */
+		char *parent = strdup(path), *slash = parent ? strrchr(parent, '/') : NULL;
+
+		if (slash && slash != parent) {
+			*slash = 0;
+			meta_put_ttl(s->meta, parent, META_DIR, 0, s->started, 60 * 1000);
+		}
+		free(parent);
+	}
 	free(key);
 	return rc;
 }

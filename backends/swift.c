@@ -1,0 +1,494 @@
+/* swift://container/prefix: OpenStack Swift with TempAuth or Keystone (swift_auth.c).
+ *
+ * Small files are one PUT. Bigger ones are uploaded as segments into the hidden container
+ * "<container>_segments" (made on demand), named "<key>/<upload id>/<part, 8 digits>" so that a rewrite
+ * never touches the segments of the object it replaces, several in flight; the commit writes a Static
+ * Large Object manifest, or a Dynamic Large Object (X-Object-Manifest) where /info says SLO is off.
+ * More parts than one manifest may list (max_manifest_segments) go into sub-manifests that the top
+ * manifest lists (Swift nests SLOs), so the part cap is not the store's 1000. An append lists the old
+ * manifest's entries first, or copies the old plain object into the segment area as segment 0.
+ *
+ * Remove reads each key's HEAD: plain objects (and disowned manifests, below) go in one bulk-delete
+ * request where /info offers it; a manifest is deleted first, then the segments it owns. Bulk delete
+ * has no ?multipart-manifest=delete mode, and that mode would not honour the ownership rule below.
+ *
+ * Segment ownership. Every manifest owns the segments it lists, so removing it removes them
+ * too, and replacing it (put, commit, copy onto it) deletes the old segments
+ * the new object does not list. The one exception is a copy: copy(A, B) of a manifest copies the
+ * manifest only (no data moves) and hands the segments to B; A is then marked
+ * X-Object-Meta-Snapfs-Disowned, and removing or replacing a disowned manifest deletes the manifest
+ * alone. Rename is copy then remove, so the segments end up owned by exactly one manifest. The order
+ * is chosen so a crash never loses data: the copy is made first, then the source disowned (a failure
+ * there removes the copy again); at worst segments leak, they are never deleted under a live manifest.
+ * A disowned manifest is copied by value (a server-side copy of its bytes), so no chain of sharers
+ * arises. Callers that keep both A and B after a copy must delete B last.
+ */
+#include "swift_priv.h"
+#include "buf.h"
+#include "crypto.h"
+#include "secret.h"
+#include "swift_auth.h"
+#include "../fs/log.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+static void set_why(char **why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_why(char **why, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why)
+		return;
+	free(*why);
+	va_start(ap, fmt);
+	if (vasprintf(why, fmt, ap) < 0)
+		*why = NULL;
+	va_end(ap);
+}
+
+/* ---------- open ---------- */
+
+static void sw_free(struct sw *sw)
+{
+	if (!sw)
+		return;
+	swift_auth_free(sw->auth);
+	http_free(sw->http);
+	free(sw->container);
+	free(sw->cont_enc);
+	free(sw->segc);
+	free(sw->segc_enc);
+	pthread_mutex_destroy(&sw->seg_lock);
+	free(sw);
+}
+
+/* GET /info at the cluster's root: is SLO on, is bulk delete on, and their limits. A cluster that
+ * hides /info is taken to have SLO (the common case) and no bulk delete. */
+static void read_info(struct sw *sw)
+{
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	char *tok = NULL, *base = NULL, *url = NULL, *v1;
+	json_t *root = NULL, *slo, *bulk, *sw_info;
+	json_error_t err;
+
+	sw->slo = 1;
+	sw->bulk = 0;
+	sw->max_segments = SW_MAX_SEGMENTS;
+	sw->listing_limit = 10000;
+	if (swift_auth_get(sw->auth, &tok, &base, NULL))
+		goto out;
+	/* the cluster root: the storage URL up to its "/v1/", else up to the path */
+	v1 = strstr(base, "/v1/");
+	if (!v1) {
+		const char *host = strstr(base, "://");
+
+		v1 = host ? strchr(host + 3, '/') : NULL;
+		if (!v1)
+			v1 = base + strlen(base);
+	}
+	if (asprintf(&url, "%.*s/info", (int)(v1 - base), base) < 0) {
+		url = NULL;
+		goto out;
+	}
+	sw_req_init(&req, "GET", NULL);
+	req.deadline_s = SW_OPEN_DEADLINE_S;
+	if (sw_do(sw, &req, url, &resp) || resp.status != 200)
+		goto out;
+	root = json_loadb(resp.body.data, resp.body.len, 0, &err);
+	if (!json_is_object(root)) {
+		log_warn("swift: /info is not JSON; assuming SLO and no bulk delete");
+		goto out;
+	}
+	slo = json_object_get(root, "slo");
+	bulk = json_object_get(root, "bulk_delete");
+	sw_info = json_object_get(root, "swift");
+	sw->slo = slo != NULL;
+	if (json_integer_value(json_object_get(slo, "max_manifest_segments")) > 0)
+		sw->max_segments = (unsigned)json_integer_value(json_object_get(slo, "max_manifest_segments"));
+	if (bulk) {
+		json_int_t m = json_integer_value(json_object_get(bulk, "max_deletes_per_request"));
+
+		sw->bulk = 1;
+		sw->bulk_max = m > 0 ? (unsigned)(m < 10000 ? m : 10000) : 1000;
+	}
+	if (json_integer_value(json_object_get(sw_info, "container_listing_limit")) > 0)
+		sw->listing_limit = (unsigned)json_integer_value(json_object_get(sw_info, "container_listing_limit"));
+out:
+	log_info("swift: large objects as %s, %s delete", sw->slo ? "SLO" : "DLO (SLO is off)",
+		 sw->bulk ? "bulk" : "per-object");
+	json_decref(root);
+	free(tok);
+	free(base);
+	free(url);
+	http_resp_free(&resp);
+}
+
+static int check_container(struct sw *sw, char **why)
+{
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	char *path = NULL, *tok = NULL, *base = NULL, *err = NULL;
+	int rc;
+
+	/* authenticate first: its errors (credentials, region, reachability) are the clearest */
+	rc = swift_auth_get(sw->auth, &tok, &base, &err);
+	if (rc) {
+		set_why(why, "%s", err ? err : strerror(-rc));
+		goto out;
+	}
+	if (asprintf(&path, "/%s", sw->cont_enc) < 0) {
+		path = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	sw_req_init(&req, "HEAD", NULL);
+	req.deadline_s = SW_OPEN_DEADLINE_S;
+	rc = sw_do(sw, &req, path, &resp);
+	if (rc) {
+		set_why(why, "swift: cannot reach the storage URL %s: %s", base, resp.error[0] ? resp.error :
+			strerror(-rc));
+		goto out;
+	}
+	if (resp.status / 100 == 2)
+		goto out;
+	rc = http_errno(resp.status) ? http_errno(resp.status) : -EIO;
+	if (resp.status == 404)
+		set_why(why, "swift: container '%s' does not exist in %s (create it first)", sw->container, base);
+	else if (resp.status == 401 || resp.status == 403)
+		set_why(why, "swift: %s may not read container '%s' at %s (HTTP %ld)",
+			swift_auth_who(sw->auth), sw->container, base, resp.status);
+	else
+		set_why(why, "swift: checking container '%s' at %s: HTTP %ld", sw->container, base, resp.status);
+out:
+	free(err);
+	free(tok);
+	free(base);
+	free(path);
+	http_resp_free(&resp);
+	return rc;
+}
+
+static int sw_open(struct backend *b, const struct backend_conf *conf, char **why)
+{
+	struct http_conf hc = { 0 };
+	unsigned max_seg_knob = 0;
+	const char *pg;
+	struct sw *sw;
+	int rc = -ENOMEM;
+
+	*why = NULL;
+	if (!conf->src->bucket || !*conf->src->bucket || strchr(conf->src->bucket, '/')) {
+		set_why(why, "swift: SOURCE needs a container: swift://CONTAINER[/PREFIX]");
+		return -EINVAL;
+	}
+	sw = calloc(1, sizeof(*sw));
+	if (!sw)
+		return -ENOMEM;
+	pthread_mutex_init(&sw->seg_lock, NULL);
+	sw->container = strdup(conf->src->bucket);
+	sw->cont_enc = uri_encode(conf->src->bucket, 0);
+	if (asprintf(&sw->segc, "%s%s", conf->src->bucket, SW_SEG_SUFFIX) < 0)
+		sw->segc = NULL;
+	sw->segc_enc = sw->segc ? uri_encode(sw->segc, 0) : NULL;
+	if (!sw->container || !sw->cont_enc || !sw->segc || !sw->segc_enc)
+		goto err;
+	/* a test knob: small listing pages exercise the marker pagination cheaply */
+	pg = getenv("SNAPFS_SWIFT_PAGE");
+	if (pg && *pg)
+		sw->page = (unsigned)strtoul(pg, NULL, 10);
+	/* and few segments per manifest exercise the nesting without thousands of parts */
+	pg = getenv("SNAPFS_SWIFT_MAX_SEGMENTS");
+	if (pg && *pg)
+		max_seg_knob = (unsigned)strtoul(pg, NULL, 10);
+	hc.ca_pem = secret_get(conf->secret, "CA_CERT_DATA");
+	hc.timeout_s = conf->timeout_s;
+	hc.retries = conf->retries;
+	rc = http_new(&sw->http, &hc, why);
+	if (rc)
+		goto err;
+	rc = swift_auth_new(&sw->auth, sw->http, conf->secret, conf->region, conf->endpoint, why);
+	if (rc)
+		goto err;
+	rc = check_container(sw, why);
+	if (rc)
+		goto err;
+	read_info(sw);
+	if (max_seg_knob > 1 && max_seg_knob < sw->max_segments)
+		sw->max_segments = max_seg_knob;
+	log_info("swift: container %s as %s", sw->container, swift_auth_who(sw->auth));
+	b->priv = sw;
+	return 0;
+err:
+	if (!*why)
+		set_why(why, "swift: %s", strerror(-rc));
+	sw_free(sw);
+	return rc;
+}
+
+static void sw_close(struct backend *b)
+{
+	sw_free(b->priv);
+	b->priv = NULL;
+}
+
+/* ---------- stat, read, put ---------- */
+
+static int sw_stat(struct backend *b, const char *key, struct obj_info *out)
+{
+	struct sw_objkind k;
+	int rc = sw_head(b->priv, key, &k);
+
+	if (rc)
+		return rc;
+	if (!k.exists)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	out->size = k.size;
+	out->mtime = k.mtime;
+	snprintf(out->etag, sizeof(out->etag), "%s", k.etag);
+	sw_objkind_free(&k);
+	return 0;
+}
+
+static ssize_t sw_read(struct backend *b, const char *key, uint64_t off, size_t len, void *buf)
+{
+	struct sw *sw = b->priv;
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	char range[80], *path = NULL;
+	const char *hdrs[] = { range, NULL };
+	ssize_t rc = -ENOMEM;
+
+	if (!len)
+		return 0;
+	path = sw_obj_path(sw->cont_enc, key, NULL);
+	if (!path)
+		goto out;
+	snprintf(range, sizeof(range), "Range: bytes=%llu-%llu", (unsigned long long)off,
+		 (unsigned long long)(off + len - 1));
+	sw_req_init(&req, "GET", hdrs);
+	req.out = buf;
+	req.out_cap = len;
+	rc = sw_do(sw, &req, path, &resp);
+	if (rc)
+		goto out;
+	if (resp.status == 416)
+		rc = 0;     /* at or past the end (or an empty object) */
+	else if (resp.status == 200 || resp.status == 206)
+		rc = (ssize_t)resp.out_len;
+	else
+		rc = resp.status == 404 ? -ENOENT : sw_fail("read", key, &resp);
+out:
+	free(path);
+	http_resp_free(&resp);
+	return rc;
+}
+
+static int sw_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len)
+{
+	static const char *const hdrs[] = { "Content-Type: application/octet-stream", NULL };
+	struct sw *sw = b->priv;
+	struct sw_strv old = { 0 };
+	struct sw_objkind k;
+	char *path = sw_obj_path(sw->cont_enc, key, NULL);
+	int rc = -ENOMEM;
+
+	if (!path)
+		return -ENOMEM;
+	/* what this replaces: a manifest's segments go once the new object is in place (a folder
+	 * marker "x/" is never a manifest of ours: no need to look) */
+	memset(&k, 0, sizeof(k));
+	rc = *key && key[strlen(key) - 1] == '/' ? 0 : sw_head(sw, key, &k);
+	if (!rc)
+		rc = sw_owned_segments(sw, key, &k, &old);
+	if (rc)
+		goto out;
+	rc = sw_put_path(sw, path, key, hdrs, fd, fd_off, len, NULL, 0);
+	if (!rc && old.n)
+		sw_drop_replaced(sw, key, &old, NULL);
+out:
+	sw_objkind_free(&k);
+	sw_strv_free(&old);
+	free(path);
+	return rc;
+}
+
+/* ---------- remove, copy ---------- */
+
+struct rm_job {
+	struct sw *sw;
+	const char *const *keys;
+	pthread_mutex_t lock;
+	struct sw_strv plain;     /* "container/key" for one bulk request */
+};
+
+/* One key: a manifest that owns segments takes them along; anything else joins the bulk list. */
+static int rm_one(void *arg, size_t i)
+{
+	struct rm_job *j = arg;
+	struct sw *sw = j->sw;
+	const char *key = j->keys[i];
+	struct sw_strv segs = { 0 };
+	struct sw_objkind k;
+	char *p = NULL;
+	int rc;
+
+	rc = sw_head(sw, key, &k);
+	if (rc || !k.exists)
+		goto out;
+	if (k.disowned || (!k.slo && !k.dlo)) {
+		if (asprintf(&p, "%s/%s", sw->container, key) < 0) {
+			p = NULL;
+			rc = -ENOMEM;
+			goto out;
+		}
+		if (sw->bulk) {
+			pthread_mutex_lock(&j->lock);
+			rc = sw_strv_add(&j->plain, p);
+			pthread_mutex_unlock(&j->lock);
+		} else {
+			char *one[] = { p };
+
+			rc = sw_delete_paths(sw, one, 1);
+		}
+		goto out;
+	}
+	/* manifest first, then its segments: a failure between leaves no manifest with holes */
+	rc = sw_owned_segments(sw, key, &k, &segs);
+	if (!rc && asprintf(&p, "%s/%s", sw->container, key) < 0) {
+		p = NULL;
+		rc = -ENOMEM;
+	}
+	if (!rc) {
+		char *one[] = { p };
+
+		rc = sw_delete_paths(sw, one, 1);
+	}
+	if (!rc)
+		rc = sw_delete_paths(sw, segs.v, segs.n);
+out:
+	free(p);
+	sw_strv_free(&segs);
+	sw_objkind_free(&k);
+	return rc;
+}
+
+static int sw_remove(struct backend *b, const char *const *keys, size_t n)
+{
+	struct rm_job j = { .sw = b->priv, .keys = keys };
+	int rc, rc2;
+
+	pthread_mutex_init(&j.lock, NULL);
+	rc = sw_par_for(n, rm_one, &j);
+	rc2 = sw_delete_paths(j.sw, j.plain.v, j.plain.n);
+	sw_strv_free(&j.plain);
+	pthread_mutex_destroy(&j.lock);
+	return rc ? rc : rc2;
+}
+
+/* POST metadata onto an object (replaces its user metadata). */
+static int post_meta(struct sw *sw, const char *key, const char *hdr)
+{
+	const char *hdrs[] = { hdr, NULL };
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	char *path = sw_obj_path(sw->cont_enc, key, NULL);
+	int rc = -ENOMEM;
+
+	if (!path)
+		return -ENOMEM;
+	sw_req_init(&req, "POST", hdrs);
+	rc = sw_do(sw, &req, path, &resp);
+	if (!rc && resp.status / 100 != 2)
+		rc = sw_fail("POST", key, &resp);
+	free(path);
+	http_resp_free(&resp);
+	return rc;
+}
+
+/* Segment ownership across copies: see the comment at the top of this file. */
+static int sw_copy(struct backend *b, const char *from, const char *to)
+{
+	struct sw *sw = b->priv;
+	struct sw_objkind src = { 0 }, dst = { 0 };
+	struct sw_strv old = { 0 }, keep = { 0 };
+	char *dest = NULL;
+	int rc, manifest;
+
+	if (!strcmp(from, to))
+		return 0;
+	rc = sw_head(sw, from, &src);
+	if (!rc && !src.exists)
+		rc = -ENOENT;
+	if (!rc)
+		rc = sw_head(sw, to, &dst);
+	if (!rc)
+		rc = sw_owned_segments(sw, to, &dst, &old);
+	if (rc)
+		goto out;
+	manifest = (src.slo || src.dlo) && !src.disowned;
+	if (manifest)
+		rc = sw_owned_segments(sw, from, &src, &keep);
+	if (!rc && asprintf(&dest, "%s/%s", sw->container, to) < 0) {
+		dest = NULL;
+		rc = -ENOMEM;
+	}
+	if (rc)
+		goto out;
+	/* fresh metadata: the copy must not inherit a disowned mark */
+	rc = sw_copy_obj(sw, from, dest, manifest, 1, NULL, 0);
+	if (rc)
+		goto out;
+	if (manifest) {
+		rc = post_meta(sw, from, SW_DISOWNED ": 1");
+		if (rc) {
+			/* both would own the segments: take the copy back (the manifest alone) */
+			char *one[] = { dest };
+
+			log_warn("swift: copy %s -> %s: cannot hand the segments over: %s", from, to,
+				 strerror(-rc));
+			sw_delete_paths(sw, one, 1);
+			goto out;
+		}
+	}
+	if (old.n)
+		sw_drop_replaced(sw, to, &old, &keep);
+out:
+	sw_objkind_free(&src);
+	sw_objkind_free(&dst);
+	sw_strv_free(&old);
+	sw_strv_free(&keep);
+	free(dest);
+	return rc;
+}
+
+const struct backend_ops swift_backend_ops = {
+	.scheme = "swift",
+	.min_part = 1ull << 20,
+	.max_part = 5ull << 30,
+	.max_parts = SW_MAX_PARTS,
+	.parts_any_order = 1,
+	.open = sw_open,
+	.close = sw_close,
+	.stat = sw_stat,
+	.list = sw_list,
+	.read = sw_read,
+	.put = sw_put,
+	.upload_begin = sw_upload_begin,
+	.upload_part = sw_upload_part,
+	.upload_commit = sw_upload_commit,
+	.upload_abort = sw_upload_abort,
+	.remove = sw_remove,
+	.copy = sw_copy,
+	.list_uploads = sw_list_uploads,
+};

@@ -1,0 +1,441 @@
+/* Swift chunked uploads: segments, then an SLO manifest (nested past the per-manifest cap) or a DLO. */
+#include "swift_priv.h"
+#include "buf.h"
+#include "crypto.h"
+#include "secret.h"
+#include "swift_auth.h"
+#include "../fs/log.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+/* ---------- chunked upload ---------- */
+
+struct seg {
+	uint64_t size;
+	int done;
+	char etag[40];
+};
+
+struct upload {
+	struct sw *sw;
+	char *key;
+	char uid[24];
+	uint64_t base;
+	int dlo;                /* commit a DLO manifest */
+	json_t *base_list;      /* SLO base: the old manifest's entries, listed first */
+	int base_copied;        /* the old bytes were copied to segment 0 */
+	char base_etag[40];
+	pthread_mutex_t lock;
+	struct seg *segs;       /* index n (1-based) */
+	unsigned cap;
+};
+
+/* "<key>/<uid>/<n, 8 digits>" below the segment container, decoded */
+static char *seg_name(const struct upload *up, unsigned n)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s/%s/%08u", up->key, up->uid, n) < 0)
+		return NULL;
+	return s;
+}
+
+static int ensure_seg_container(struct sw *sw)
+{
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	char *path = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&sw->seg_lock);
+	if (sw->seg_ready)
+		goto out;
+	if (asprintf(&path, "/%s", sw->segc_enc) < 0) {
+		path = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	sw_req_init(&req, "PUT", NULL);
+	rc = sw_do(sw, &req, path, &resp);
+	if (!rc && resp.status / 100 != 2)
+		rc = sw_fail("create segment container", sw->segc, &resp);
+	if (!rc)
+		sw->seg_ready = 1;
+out:
+	pthread_mutex_unlock(&sw->seg_lock);
+	free(path);
+	http_resp_free(&resp);
+	return rc;
+}
+
+static void upload_free(struct upload *up)
+{
+	if (!up)
+		return;
+	json_decref(up->base_list);
+	pthread_mutex_destroy(&up->lock);
+	free(up->segs);
+	free(up->key);
+	free(up);
+}
+
+int sw_upload_begin(struct backend *b, const char *key, uint64_t base, struct upload **out)
+{
+	struct sw *sw = b->priv;
+	struct upload *up;
+	unsigned char rnd[8];
+	struct sw_objkind k = { 0 };
+	int rc;
+
+	*out = NULL;
+	rc = ensure_seg_container(sw);
+	if (rc)
+		return rc;
+	up = calloc(1, sizeof(*up));
+	if (!up)
+		return -ENOMEM;
+	pthread_mutex_init(&up->lock, NULL);
+	up->sw = sw;
+	up->base = base;
+	up->dlo = !sw->slo;
+	up->key = strdup(key);
+	if (!up->key) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+		rc = -EIO;
+		goto err;
+	}
+	/* time first: a listing of the segment area shows the upload sets in the order they began */
+	snprintf(up->uid, sizeof(up->uid), "%08llx", (unsigned long long)time(NULL));
+	hex_encode(rnd, sizeof(rnd) / 2, up->uid + 8);
+	if (base) {
+		rc = sw_head(sw, key, &k);
+		if (rc)
+			goto err;
+		if (!k.exists || k.size != base) {
+			log_warn("swift: append to %s: the object is %s, expected %llu bytes", key,
+				 k.exists ? "a different size" : "gone", (unsigned long long)base);
+			rc = k.exists ? -ESTALE : -ENOENT;
+			goto err;
+		}
+		if (k.slo && !k.disowned && !up->dlo) {
+			/* its segments are listed first in the new manifest: no bytes move */
+			rc = sw_slo_manifest(sw, key, &up->base_list);
+		} else {
+			/* a plain object (or a DLO, or one whose segments another copy owns): its bytes
+			 * become segment 0, copied inside the cluster */
+			char *seg = seg_name(up, 0), *dest = NULL;
+
+			if (!seg || asprintf(&dest, "%s/%s", sw->segc, seg) < 0) {
+				dest = NULL;
+				rc = -ENOMEM;
+			} else {
+				rc = sw_copy_obj(sw, key, dest, 0, 1, up->base_etag, sizeof(up->base_etag));
+			}
+			free(seg);
+			free(dest);
+			if (!rc)
+				up->base_copied = 1;
+		}
+		if (rc)
+			goto err;
+	}
+	sw_objkind_free(&k);
+	log_debug("swift: upload %s of %s begins (base %llu)", up->uid, key, (unsigned long long)base);
+	*out = up;
+	return 0;
+err:
+	sw_objkind_free(&k);
+	upload_free(up);
+	return rc;
+}
+
+int sw_upload_part(struct upload *up, const struct part *p)
+{
+	static const char *const hdrs[] = { "Content-Type: application/octet-stream", NULL };
+	struct sw *sw = up->sw;
+	char *seg = seg_name(up, p->n), *path = NULL, etag[40] = "";
+	int rc = -ENOMEM;
+
+	if (!p->n)
+		return -EINVAL;
+	if (!seg || !(path = sw_obj_path(sw->segc_enc, seg, NULL)))
+		goto out;
+	rc = sw_put_path(sw, path, seg, hdrs, p->fd, p->fd_off, p->len, etag, sizeof(etag));
+	if (rc)
+		goto out;
+	pthread_mutex_lock(&up->lock);
+	if (p->n >= up->cap) {
+		unsigned cap = up->cap ? up->cap : 64;
+		struct seg *s;
+
+		while (cap <= p->n)
+			cap *= 2;
+		s = realloc(up->segs, cap * sizeof(*s));
+		if (!s) {
+			rc = -ENOMEM;
+		} else {
+			memset(s + up->cap, 0, (cap - up->cap) * sizeof(*s));
+			up->segs = s;
+			up->cap = cap;
+		}
+	}
+	if (!rc) {
+		up->segs[p->n].size = p->len;
+		up->segs[p->n].done = 1;
+		snprintf(up->segs[p->n].etag, sizeof(up->segs[p->n].etag), "%s", etag);
+	}
+	pthread_mutex_unlock(&up->lock);
+out:
+	free(seg);
+	free(path);
+	return rc;
+}
+
+/* Delete every segment this upload made (segment 0 too), found by listing so that a part whose
+ * reply was lost goes as well. */
+static int drop_upload_segments(struct upload *up)
+{
+	struct sw *sw = up->sw;
+	struct sw_strv names = { 0 };
+	char *prefix = NULL;
+	int rc;
+
+	if (asprintf(&prefix, "%s/%s/", up->key, up->uid) < 0)
+		return -ENOMEM;
+	rc = sw_list_names(sw, sw->segc, prefix, &names);
+	if (!rc)
+		rc = sw_delete_paths(sw, names.v, names.n);
+	if (rc)
+		log_warn("swift: upload %s of %s: %zu segments could not be deleted: %s", up->uid, up->key,
+			 names.n, strerror(-rc));
+	sw_strv_free(&names);
+	free(prefix);
+	return rc;
+}
+
+void sw_upload_abort(struct upload *up)
+{
+	if (!up)
+		return;
+	drop_upload_segments(up);
+	upload_free(up);
+}
+
+/* The SLO manifest entries: the base's (or segment 0), then the new parts. A new JSON list. */
+static json_t *slo_entries(struct upload *up, unsigned nparts)
+{
+	json_t *list = json_array();
+	char *seg = NULL, *p = NULL;
+	int rc = 0;
+
+	if (!list)
+		return NULL;
+	for (size_t i = 0; i < json_array_size(up->base_list) && !rc; i++) {
+		json_t *e = json_deep_copy(json_array_get(up->base_list, i));
+
+		rc = !e || json_array_append_new(list, e) ? -ENOMEM : 0;
+	}
+	for (unsigned n = up->base_copied ? 0 : 1; n <= nparts && !rc; n++) {
+		const char *etag;
+		json_t *e;
+
+		free(seg);
+		free(p);
+		p = NULL;
+		seg = seg_name(up, n);
+		if (!seg || asprintf(&p, "/%s/%s", up->sw->segc, seg) < 0) {
+			p = NULL;
+			rc = -ENOMEM;
+			break;
+		}
+		etag = n ? up->segs[n].etag : up->base_etag;
+		/* null: no check, where a reply had no ETag */
+		e = json_pack("{s:s, s:o, s:I}", "path", p, "etag", *etag ? json_string(etag) : json_null(),
+			      "size_bytes", (json_int_t)(n ? up->segs[n].size : up->base));
+		rc = !e || json_array_append_new(list, e) ? -ENOMEM : 0;
+	}
+	free(seg);
+	free(p);
+	if (rc) {
+		json_decref(list);
+		return NULL;
+	}
+	return list;
+}
+
+/* PUT a manifest (list) at an encoded path; *etag gets the manifest's ETag. */
+static int put_manifest(struct sw *sw, const char *opath, json_t *list, char *etag, size_t ecap)
+{
+	static const char *const hdrs[] = { "Content-Type: application/octet-stream", NULL };
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	char *body = json_dumps(list, JSON_COMPACT), *path = NULL, *v;
+	int rc = -ENOMEM;
+
+	if (!body || asprintf(&path, "%s?multipart-manifest=put", opath) < 0) {
+		path = NULL;
+		goto out;
+	}
+	sw_req_init(&req, "PUT", hdrs);
+	req.body = body;
+	req.body_len = strlen(body);
+	rc = sw_do(sw, &req, path, &resp);
+	if (!rc && resp.status != 201)
+		rc = sw_fail("PUT manifest", opath, &resp);
+	if (!rc && etag) {
+		v = http_header(&resp, "ETag");
+		sw_set_etag(etag, ecap, v);
+		free(v);
+	}
+out:
+	free(body);
+	free(path);
+	http_resp_free(&resp);
+	return rc;
+}
+
+/* More entries than one manifest may hold: put them in sub-manifests "<key>/<uid>/m<i>" of at most
+ * max_segments each (Swift nests SLOs), and return the list of those. */
+static int nest_entries(struct upload *up, json_t **list)
+{
+	struct sw *sw = up->sw;
+	size_t n = json_array_size(*list), per = sw->max_segments;
+	json_t *top = json_array();
+	int rc = 0;
+
+	if (!top)
+		return -ENOMEM;
+	for (size_t i = 0, k = 0; i < n && !rc; i += per, k++) {
+		json_t *sub = json_array(), *e;
+		char *name = NULL, *p = NULL, *opath = NULL, etag[80] = "";
+		json_int_t size = 0;
+
+		for (size_t j = i; j < n && j < i + per && sub; j++) {
+			e = json_array_get(*list, j);
+			size += json_integer_value(json_object_get(e, "size_bytes"));
+			json_array_append(sub, e);
+		}
+		if (!sub || asprintf(&name, "%s/%s/m%05zu", up->key, up->uid, k) < 0 ||
+		    asprintf(&p, "/%s/%s", sw->segc, name) < 0 || !(opath = sw_obj_path(sw->segc_enc, name, NULL))) {
+			rc = -ENOMEM;
+		} else {
+			rc = put_manifest(sw, opath, sub, etag, sizeof(etag));
+		}
+		if (!rc) {
+			e = json_pack("{s:s, s:o, s:I}", "path", p, "etag", *etag ? json_string(etag) : json_null(),
+				      "size_bytes", size);
+			rc = !e || json_array_append_new(top, e) ? -ENOMEM : 0;
+		}
+		json_decref(sub);
+		free(name);
+		free(p);
+		free(opath);
+	}
+	if (rc) {
+		json_decref(top);
+		return rc;
+	}
+	json_decref(*list);
+	*list = top;
+	return json_array_size(top) > sw->max_segments ? -EFBIG : 0;
+}
+
+int sw_upload_commit(struct upload *up, unsigned nparts)
+{
+	struct sw *sw = up->sw;
+	struct sw_strv old = { 0 }, keep = { 0 };
+	struct sw_objkind k = { 0 };
+	char *path = NULL, *mh = NULL, *mprefix = NULL, *menc = NULL;
+	json_t *list = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&up->lock);
+	for (unsigned n = 1; n <= nparts && !rc; n++)
+		if (n >= up->cap || !up->segs[n].done)
+			rc = -EIO;
+	pthread_mutex_unlock(&up->lock);
+	if (rc) {
+		log_warn("swift: commit of %s: not every one of %u parts was uploaded", up->key, nparts);
+		goto fail;
+	}
+	/* what this replaces: segments the new manifest does not list go once it is in place */
+	rc = sw_head(sw, up->key, &k);
+	if (!rc)
+		rc = sw_owned_segments(sw, up->key, &k, &old);
+	if (rc)
+		goto fail;
+	path = sw_obj_path(sw->cont_enc, up->key, NULL);
+	if (!path) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (up->dlo) {
+		/* every object under "<key>/<uid>/" in name order: segment 0 (an appended base) first */
+		if (asprintf(&mprefix, "%s/%s/%s/", sw->segc, up->key, up->uid) < 0) {
+			mprefix = NULL;
+			rc = -ENOMEM;
+			goto fail;
+		}
+		menc = uri_encode(mprefix, 1);
+		if (!menc || asprintf(&mh, "X-Object-Manifest: %s", menc) < 0) {
+			mh = NULL;
+			rc = -ENOMEM;
+			goto fail;
+		}
+		{
+			const char *hdrs[] = { mh, "Content-Type: application/octet-stream", NULL };
+
+			rc = sw_put_path(sw, path, up->key, hdrs, -1, 0, 0, NULL, 0);
+		}
+		if (rc)
+			goto fail;
+	} else {
+		list = slo_entries(up, nparts);
+		if (!list) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		if (json_array_size(list) > sw->max_segments)
+			rc = nest_entries(up, &list);
+		if (!rc)
+			rc = put_manifest(sw, path, list, NULL, 0);
+		if (rc)
+			goto fail;
+	}
+	if (old.n) {
+		/* what the new version lists, read back: nested manifests included */
+		struct sw_objkind now = { .exists = 1, .slo = !up->dlo, .dlo = up->dlo, .dlo_manifest = mprefix };
+
+		if (sw_owned_segments(sw, up->key, &now, &keep))
+			log_warn("swift: %s: cannot read the new manifest back; old segments kept", up->key);
+		else
+			sw_drop_replaced(sw, up->key, &old, &keep);
+	}
+	log_debug("swift: upload %s of %s committed", up->uid, up->key);
+	goto out;
+fail:
+	drop_upload_segments(up);
+out:
+	json_decref(list);
+	sw_objkind_free(&k);
+	sw_strv_free(&old);
+	sw_strv_free(&keep);
+	free(path);
+	free(mh);
+	free(mprefix);
+	free(menc);
+	upload_free(up);
+	return rc;
+}
