@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,12 @@ struct handle {
 	char *path;          /* at open: libfuse passes NULL paths to ops that have the handle */
 	char *doc;           /* status document */
 	size_t doc_len;
+	struct handle *prev, *next;   /* every open handle, so a daemon stopped with files open still
+				       * owns them (the kernel never releases those) */
 };
+
+static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct handle *handles;
 
 static struct handle *H(struct fuse_file_info *fi)
 {
@@ -56,6 +62,12 @@ static int new_handle(const char *path, struct fuse_file_info *fi, enum hkind ki
 	}
 	h->kind = kind;
 	h->opener = tgid_of(fuse_get_context()->pid);
+	pthread_mutex_lock(&handles_lock);
+	h->next = handles;
+	if (handles)
+		handles->prev = h;
+	handles = h;
+	pthread_mutex_unlock(&handles_lock);
 	fi->fh = (uintptr_t)h;
 	*out = h;
 	return 0;
@@ -63,6 +75,14 @@ static int new_handle(const char *path, struct fuse_file_info *fi, enum hkind ki
 
 static void free_handle(struct handle *h)
 {
+	pthread_mutex_lock(&handles_lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&handles_lock);
 	free(h->doc);
 	free(h->path);
 	free(h);
