@@ -36,7 +36,7 @@ secret unreachable ST_AUTH="http://127.0.0.1:9/auth/v1.0" ST_USER=test:tester ST
 
 # tokens live 5 s: the checker's run renews them before they expire
 check "Keystone v3: conformance (tokens renewed on expiry)" "$CHECK" swift://snap --secret-dir "$T_DIR/v3" \
-	--bad-secret-dir "$T_DIR/v3bad" --many 40 --big-mib 8 2>"$T_DIR/v3.log"
+	--bad-secret-dir "$T_DIR/v3bad" --many 40 --big-mib 8 --hold 5 2>"$T_DIR/v3.log"
 check "Keystone v3: the token was renewed before it expired" \
 	test "$(grep -c 'swift: authenticated as' "$T_DIR/v3.log")" -ge 2
 check "Keystone v2: conformance" "$CHECK" swift://snap --secret-dir "$T_DIR/v2" --many 0 --big-mib 4
