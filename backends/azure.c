@@ -148,18 +148,6 @@ char *az_key(const struct az *az, const char *rel)
 }
 
 /* RFC 1123 date of a reply header ("Wed, 25 Nov 2026 16:23:49 GMT"); 0 if absent or odd. */
-time_t az_http_date(const char *s)
-{
-	struct tm tm;
-	const char *end;
-
-	if (!s)
-		return 0;
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%a, %d %b %Y %H:%M:%S", &tm);
-	return end ? timegm(&tm) : 0;
-}
-
 /* HEAD quotes the ETag and List Blobs does not: store it bare so the two compare equal. */
 void az_set_etag(struct obj_info *oi, const char *etag)
 {
@@ -351,7 +339,7 @@ static int az_stat(struct backend *b, const char *rel, struct obj_info *out)
 	out->size = v ? strtoull(v, NULL, 10) : 0;
 	free(v);
 	v = http_header(&resp, "Last-Modified");
-	out->mtime = az_http_date(v);
+	out->mtime = http_date(v);
 	free(v);
 	v = http_header(&resp, "ETag");
 	az_set_etag(out, v);

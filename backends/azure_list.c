@@ -73,7 +73,7 @@ static int parse_entry(xmlNodePtr n, int is_prefix, size_t plen, struct entry *e
 		e->oi.size = strtoull(v, NULL, 10);
 		free(v);
 		v = xml_child_text(pr, "Last-Modified");
-		e->oi.mtime = az_http_date(v);
+		e->oi.mtime = http_date(v);
 		free(v);
 		v = xml_child_text(pr, "Etag");
 		az_set_etag(&e->oi, v);

@@ -56,7 +56,6 @@ char *az_err_code(const struct http_resp *resp);
 int az_fail(const char *what, const char *key, const struct http_resp *resp);
 char *az_blob_url(const struct az *az, const char *key, const char *query);
 char *az_key(const struct az *az, const char *rel);
-time_t az_http_date(const char *s);
 void az_set_etag(struct obj_info *oi, const char *etag);
 ssize_t az_read(struct backend *b, const char *rel, uint64_t off, size_t len, void *buf);
 /* PUT a body (a file range, or memory when mem is set) with its Content-MD5, so the service refuses

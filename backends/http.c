@@ -701,3 +701,12 @@ void http_backoff(const struct http *h, int attempt)
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
 }
+
+time_t http_date(const char *s)
+{
+	struct tm tm = { 0 };
+
+	if (!s || !strptime(s, "%a, %d %b %Y %H:%M:%S", &tm))
+		return 0;
+	return timegm(&tm);
+}

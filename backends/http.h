@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct curl_slist;
 
@@ -88,6 +89,9 @@ int http_errno(long status);
 
 /* Is this status retried by the policy (500-599, 408, 429)? Exposed for callers with no_retry. */
 int http_retryable(long status);
+
+/* An HTTP date (Last-Modified: "Wed, 25 Nov 2026 16:21:20 GMT") as time_t; 0 if NULL or malformed. */
+time_t http_date(const char *s);
 
 /* Sleep for the backoff of attempt n (0-based) with full jitter. */
 void http_backoff(const struct http *h, int attempt);

@@ -554,7 +554,7 @@ static int s3_stat(struct backend *b, const char *key, struct obj_info *out)
 	free(v);
 	v = http_header(&resp, "Last-Modified");
 	if (v)
-		out->mtime = s3_parse_http_date(v);
+		out->mtime = http_date(v);
 	free(v);
 	v = http_header(&resp, "ETag");
 	if (v) {

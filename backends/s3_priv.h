@@ -48,7 +48,6 @@ char *s3_complete_body(char *const *etags, size_t n);
 int s3_code_errno(const char *code);
 
 time_t s3_parse_iso8601(const char *s);     /* 2026-11-25T16:21:20.000Z; 0 if malformed */
-time_t s3_parse_http_date(const char *s);   /* Wed, 25 Nov 2026 16:21:20 GMT; 0 if malformed */
 
 /* Split [0, size) into the fewest ranges of at most max bytes, all but the last equal and 1 MiB
  * aligned when possible (each copied part but the last must be >= 5 MiB). Returns the count; the

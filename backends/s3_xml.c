@@ -422,15 +422,6 @@ time_t s3_parse_iso8601(const char *s)
 	return timegm(&tm);
 }
 
-time_t s3_parse_http_date(const char *s)
-{
-	struct tm tm = { 0 };
-
-	if (!strptime(s, "%a, %d %b %Y %H:%M:%S", &tm))
-		return 0;
-	return timegm(&tm);
-}
-
 unsigned s3_split(uint64_t size, uint64_t max, uint64_t *off, uint64_t *len)
 {
 	uint64_t n, each;

@@ -57,7 +57,6 @@ int sw_do(struct sw *sw, struct http_req *req, const char *path, struct http_res
 void sw_req_init(struct http_req *r, const char *method, const char *const *hdrs);
 char *sw_obj_path(const char *cont_enc, const char *key, const char *query);   /* "/cont/key?query" */
 int sw_fail(const char *what, const char *key, const struct http_resp *resp);    /* log; -errno */
-time_t sw_http_date(const char *s);
 void sw_set_etag(char *dst, size_t cap, const char *etag);
 /* fn(arg, i) for i in [0, n) on up to SW_THREADS threads; the first error wins */
 int sw_par_for(size_t n, int (*fn)(void *, size_t), void *arg);

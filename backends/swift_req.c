@@ -136,18 +136,6 @@ int sw_fail(const char *what, const char *key, const struct http_resp *resp)
 }
 
 /* RFC 1123 date of a reply header; 0 if absent or odd. */
-time_t sw_http_date(const char *s)
-{
-	struct tm tm;
-	const char *end;
-
-	if (!s)
-		return 0;
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%a, %d %b %Y %H:%M:%S", &tm);
-	return end ? timegm(&tm) : 0;
-}
-
 void sw_set_etag(char *dst, size_t cap, const char *etag)
 {
 	size_t n;
@@ -299,7 +287,7 @@ int sw_head(struct sw *sw, const char *key, struct sw_objkind *k)
 	k->size = v ? strtoull(v, NULL, 10) : 0;
 	free(v);
 	v = http_header(&resp, "Last-Modified");
-	k->mtime = sw_http_date(v);
+	k->mtime = http_date(v);
 	free(v);
 	v = http_header(&resp, "ETag");
 	sw_set_etag(k->etag, sizeof(k->etag), v);

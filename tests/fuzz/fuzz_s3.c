@@ -1,6 +1,7 @@
 /* libFuzzer: every S3 reply parser of backends/s3_xml.c (s3_priv.h) on the same bytes, as a hostile
  * server could send them in any reply. */
 #include "fuzz_common.h"
+#include "backends/http.h"
 #include "backends/s3_priv.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -47,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the date parsers see header values and listing fields */
 	cstr = fuzz_cstr(data, size);
 	if (cstr) {
-		sum += (size_t)s3_parse_iso8601(cstr) + (size_t)s3_parse_http_date(cstr);
+		sum += (size_t)s3_parse_iso8601(cstr) + (size_t)http_date(cstr);
 		free(cstr);
 	}
 	(void)sum;
