@@ -17,9 +17,9 @@ start_fault_proxy() {
 	# the control endpoint is always reached in plain text through curl -k when TLS is on
 	FP_CTL=$FP_URL/__fault
 	local n
-	for n in $(seq 100); do
+	for n in $(seq 300); do
 		curl -sk -o /dev/null --max-time 2 "$FP_CTL/stats" && break
-		[ "$n" -lt 100 ] || die "fault proxy did not come up on $FP_PORT"
+		[ "$n" -lt 300 ] || die "fault proxy did not come up on $FP_PORT"
 		sleep 0.1
 	done
 	export FP_PORT FP_URL FP_CTL FP_JOURNAL

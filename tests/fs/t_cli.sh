@@ -48,7 +48,7 @@ check "data written before unmount is stored" cmp -s "$T_DIR/f" "$STORE/kubedb/a
 FG=$!
 T_PIDS+=("$FG")
 T_MOUNTS+=("$T_DIR/mnt")
-for _ in $(seq 50); do mountpoint -q "$T_DIR/mnt" && break; sleep 0.1; done
+for _ in $(seq 300); do mountpoint -q "$T_DIR/mnt" && break; sleep 0.1; done
 check "-f mounts in the foreground" mountpoint -q "$T_DIR/mnt"
 check "files are readable" cmp -s "$T_DIR/f" "$T_DIR/mnt/kubedb/a/b/c/f"
 kill -TERM "$FG"

@@ -14,7 +14,7 @@ PID=$(cat "$T_DIR/snapfs-mnt.pid")
 ( head -c $((40 * 1024 * 1024)) /dev/urandom; sleep 30 ) >"$F" 2>/dev/null &
 WRITER=$!
 T_PIDS+=("$WRITER")
-for _ in $(seq 100); do
+for _ in $(seq 300); do
 	[ -n "$(ls "$STORE/.snapfs/tmp" 2>/dev/null)" ] && break
 	sleep 0.1
 done
@@ -48,13 +48,13 @@ check "... saying why" grep -q "in use by another snapfs" "$T_DIR/second.err"
 ( head -c $((20 * 1024 * 1024)) /dev/urandom; sleep 30 ) >"$T_DIR/mnt/kubedb/demo/pg/term/dumpfile.sql" 2>/dev/null &
 WRITER=$!
 T_PIDS+=("$WRITER")
-for _ in $(seq 100); do
+for _ in $(seq 300); do
 	[ -n "$(ls "$STORE/.snapfs/tmp" 2>/dev/null)" ] && break
 	sleep 0.1
 done
 PID=$(cat "$T_DIR/snapfs-mnt.pid")
 kill -TERM "$PID"
-for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 check "SIGTERM: the daemon exits even with a writer" bash -c "! kill -0 $PID 2>/dev/null"
 kill "$WRITER" 2>/dev/null || true
 check "SIGTERM: the unfinished file is named in the log" grep -q "term/dumpfile.sql: NOT stored: still open for writing" "$T_DIR/snapfs-mnt.log"

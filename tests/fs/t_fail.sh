@@ -31,7 +31,7 @@ head -c $((80 * 1024 * 1024)) /dev/zero | cat >"$D/new.sql" 2>/dev/null
 set -e
 check "a failed new file is not visible in the store" test ! -e "$STORE/kubedb/demo/pg/snap/new.sql"
 # (the kernel may keep the name it created for its 1 s entry timeout)
-gone() { for _ in $(seq 30); do [ ! -e "$1" ] && return 0; sleep 0.1; done; return 1; }
+gone() { for _ in $(seq 100); do [ ! -e "$1" ] && return 0; sleep 0.1; done; return 1; }
 check "a failed new file is not visible in the mount" gone "$D/new.sql"
 
 # the mount still works

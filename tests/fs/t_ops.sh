@@ -59,7 +59,7 @@ check "truncate to zero" test "$(stat -c %s "$S/demo/pg/snap1/big")" = 0
 touch "$D/touched"
 # a bare create is published when the last descriptor is released, which the kernel sends after
 # close() returns: give it a moment
-wait_file() { for _ in $(seq 50); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_file() { for _ in $(seq 300); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
 check "an empty file is stored" wait_file "$S/demo/pg/snap1/empty"
 check "touch creates an empty object" wait_file "$S/demo/pg/snap1/touched"
 

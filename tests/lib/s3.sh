@@ -103,7 +103,7 @@ start_sigv4_proxy() {
 	local pf=$T_DIR/sigv4-proxy.port
 	rm -f "$pf"
 	bg sigv4-proxy python3 "$SNAPFS_SRC/tests/s3/sigv4_proxy.py" "$S3_PORT" "$S3_KEY_ID" "$S3_KEY" "$pf" >/dev/null
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		[ -s "$pf" ] && break
 		sleep 0.1
 	done

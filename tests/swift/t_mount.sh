@@ -72,7 +72,7 @@ cp_pid=$!
 exec 3>"$T_DIR/fifo"
 head -c $((48 * 1024 * 1024)) /dev/urandom >&3
 fprefix=kubedb/demo/pg/snap1/failed.bin/
-for _ in $(seq 100); do [ "$(swift_count snap_segments "$fprefix")" -ge 2 ] && break; sleep 0.2; done
+for _ in $(seq 600); do [ "$(swift_count snap_segments "$fprefix")" -ge 2 ] && break; sleep 0.2; done
 check "failed upload: segments were being uploaded" test "$(swift_count snap_segments "$fprefix")" -ge 2
 first=$(swift_curl "/snap_segments?prefix=$fprefix" | head -n 1)
 swift_curl -X DELETE -o /dev/null "/snap_segments/$first"
