@@ -446,7 +446,7 @@ int az_put_body(struct az *az, const char *url, const char *const *hdrs, int fd,
 	}
 }
 
-static int az_put(struct backend *b, const char *rel, int fd, off_t fd_off, uint64_t len)
+static int az_put(struct backend *b, const char *rel, int fd, off_t fd_off, uint64_t len, const char *sha256)
 {
 	struct az *az = b->priv;
 	const char *hdrs[] = { AZ_VER_HDR, "x-ms-blob-type: BlockBlob",

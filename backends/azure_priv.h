@@ -71,7 +71,7 @@ int az_list_uploads(struct backend *b, const char *prefix, list_fn fn, void *arg
 /* azure_upload.c */
 int az_upload_begin(struct backend *b, const char *rel, uint64_t base, struct upload **out);
 int az_upload_part(struct upload *up, const struct part *p);
-int az_upload_commit(struct upload *up, unsigned nparts);
+int az_upload_commit(struct upload *up, unsigned nparts, const char *sha256);
 void az_upload_abort(struct upload *up);
 
 /* azure_remove.c */

@@ -220,7 +220,7 @@ int az_upload_part(struct upload *up, const struct part *p)
 	return put_block(up, id, p->fd, p->fd_off, NULL, p->len);
 }
 
-int az_upload_commit(struct upload *up, unsigned nparts)
+int az_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 {
 	struct az *az = up->az;
 	char im[128] = "";

@@ -76,8 +76,11 @@ struct backend_ops {
 	/* Read up to len bytes at off; returns bytes read (short only at end of object) or -errno. */
 	ssize_t (*read)(struct backend *b, const char *key, uint64_t off, size_t len, void *buf);
 
-	/* Whole small object in one request (len may be 0). */
-	int (*put)(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len);
+	/* Whole small object in one request (len may be 0). sha256 (here and at upload_commit): the
+	 * whole object's SHA-256 in lower-case hex, or NULL when the cache layer could not compute it
+	 * (an append carries a base it never saw). The store keeps it as the object's "snapfs-sha256"
+	 * metadata where it can take metadata at that point, so a restore can be verified end to end. */
+	int (*put)(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len, const char *sha256);
 
 	/* Chunked upload. base > 0: the existing object at key (exactly base bytes, at least min_part)
 	 * becomes the start of the new object, and parts continue at obj_off >= base.
@@ -86,7 +89,7 @@ struct backend_ops {
 	 * upload_abort discards everything uploaded and frees up. */
 	int (*upload_begin)(struct backend *b, const char *key, uint64_t base, struct upload **up);
 	int (*upload_part)(struct upload *up, const struct part *p);
-	int (*upload_commit)(struct upload *up, unsigned nparts);
+	int (*upload_commit)(struct upload *up, unsigned nparts, const char *sha256);
 	void (*upload_abort)(struct upload *up);
 
 	int (*remove)(struct backend *b, const char *const *keys, size_t n);  /* missing keys are not errors */

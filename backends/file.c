@@ -332,7 +332,7 @@ out:
 	return rc ? rc : (ssize_t)got;
 }
 
-static int file_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len)
+static int file_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len, const char *sha256)
 {
 	struct fb *fb = fb_of(b);
 	char tname[64];

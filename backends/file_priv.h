@@ -52,7 +52,7 @@ int fb_list(struct backend *b, const char *prefix, int delim, unsigned limit, li
 
 int fb_upload_begin(struct backend *b, const char *key, uint64_t base, struct upload **up);
 int fb_upload_part(struct upload *up, const struct part *p);
-int fb_upload_commit(struct upload *up, unsigned nparts);
+int fb_upload_commit(struct upload *up, unsigned nparts, const char *sha256);
 void fb_upload_abort(struct upload *up);
 int fb_list_uploads(struct backend *b, const char *prefix, list_fn fn, void *arg);
 char *fb_upload_token(struct upload *up);

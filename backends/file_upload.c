@@ -145,7 +145,7 @@ int fb_upload_part(struct upload *up, const struct part *p)
 	return fb_copy_range(p->fd, p->fd_off, up->fd, (off_t)p->obj_off, p->len);
 }
 
-int fb_upload_commit(struct upload *up, unsigned nparts)
+int fb_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 {
 	int rc = fb_publish(up->fb, up->fd, up->tname, up->key);
 

@@ -573,7 +573,7 @@ out:
 	return rc;
 }
 
-static int gcs_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len)
+static int gcs_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len, const char *sha256)
 {
 	static const char *const hdrs[] = { "Content-Type: application/octet-stream", NULL };
 	struct gcs *g = b->priv;
@@ -1036,7 +1036,7 @@ static void cancel_session(struct upload *up)
 	http_resp_free(&resp);
 }
 
-static int gcs_upload_commit(struct upload *up, unsigned nparts)
+static int gcs_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 {
 	struct span_src s = { -1, 0, up->tail, up->sent, up->tail_len };
 	int rc;

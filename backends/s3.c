@@ -690,7 +690,7 @@ static ssize_t s3_read(struct backend *b, const char *key, uint64_t off, size_t 
 
 /* ---------- writing ---------- */
 
-static int s3_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len)
+static int s3_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len, const char *sha256)
 {
 	struct s3 *s3 = b->priv;
 	struct http_resp resp = HTTP_RESP_INIT;
@@ -1103,7 +1103,7 @@ static int s3_complete(struct upload *up, unsigned total)
 	return rc;
 }
 
-static int s3_upload_commit(struct upload *up, unsigned nparts)
+static int s3_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 {
 	int rc = s3_complete(up, up->nbase + nparts);
 
@@ -1304,7 +1304,7 @@ static int s3_copy(struct backend *b, const char *from, const char *to)
 		goto out;
 	}
 	up->nbase = n;
-	rc = s3_upload_commit(up, 0);
+	rc = s3_upload_commit(up, 0, NULL);
 out:
 	free(off);
 	free(len);

@@ -294,7 +294,7 @@ out:
 	return rc;
 }
 
-static int sw_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len)
+static int sw_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len, const char *sha256)
 {
 	static const char *const hdrs[] = { "Content-Type: application/octet-stream", NULL };
 	struct sw *sw = b->priv;

@@ -85,7 +85,7 @@ int sw_list_uploads(struct backend *b, const char *prefix, list_fn fn, void *arg
 /* swift_upload.c */
 int sw_upload_begin(struct backend *b, const char *key, uint64_t base, struct upload **out);
 int sw_upload_part(struct upload *up, const struct part *p);
-int sw_upload_commit(struct upload *up, unsigned nparts);
+int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256);
 void sw_upload_abort(struct upload *up);
 
 #endif

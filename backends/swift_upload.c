@@ -352,7 +352,7 @@ static int nest_entries(struct upload *up, json_t **list)
 	return json_array_size(top) > sw->max_segments ? -EFBIG : 0;
 }
 
-int sw_upload_commit(struct upload *up, unsigned nparts)
+int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 {
 	struct sw *sw = up->sw;
 	struct sw_strv old = { 0 }, keep = { 0 };

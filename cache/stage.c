@@ -1,4 +1,5 @@
 #include "cache/stage.h"
+#include "cache/digest.h"
 #include "cache/journal.h"
 #include "cache/pool.h"
 #include "cache/space.h"
@@ -58,6 +59,7 @@ struct wfile {
 	uint64_t jid;                /* crash journal record of the open upload (0: none) */
 	char *tail;                  /* the committed object's last partial page, [tail_off, base) */
 	uint64_t tail_off;
+	struct digest dg;            /* whole-file SHA-256 of [0, cut); guarded by wlock */
 };
 
 struct part_job {
@@ -323,6 +325,25 @@ static void part_done(void *arg)
 	free(j);
 }
 
+/* Feed the digest up to end, from cut: parts leave in object order, so this sees every byte once,
+ * before its part can be acknowledged and punched out of the spool. Caller holds wlock, not lock. */
+static void wf_digest_to(struct wfile *wf, uint64_t end)
+{
+	uint64_t base, cut;
+
+	pthread_mutex_lock(&wf->lock);
+	base = wf->base;
+	cut = wf->cut;
+	pthread_mutex_unlock(&wf->lock);
+	if (base) {
+		wf->dg.broken = 1;   /* an append: the head stays in the store, unseen */
+		return;
+	}
+	if (cut == 0)
+		digest_restart(&wf->dg);
+	digest_feed(&wf->dg, wf->spool, cut, end);
+}
+
 /* Queue [cut, cut+len) as the next part. Caller holds wf->lock and has an upload open. */
 static int wf_queue_part(struct wfile *wf, uint64_t len)
 {
@@ -405,6 +426,9 @@ static int wf_cut_ready(struct wfile *wf)
 				return rc;
 			continue;
 		}
+		pthread_mutex_unlock(&wf->lock);
+		wf_digest_to(wf, wf->cut + psz);
+		pthread_mutex_lock(&wf->lock);
 		rc = wf_queue_part(wf, psz);
 		pthread_mutex_unlock(&wf->lock);
 		if (rc)
@@ -455,6 +479,7 @@ static void wf_reset(struct wfile *wf, int aborted)
 /* Free a wfile that holds no upload and no cache space. */
 static void wf_discard(struct wfile *wf)
 {
+	digest_free(&wf->dg);
 	free(wf->tail);
 	close(wf->spool);
 	pthread_cond_destroy(&wf->cond);
@@ -900,14 +925,20 @@ static int wf_publish(struct wfile *wf)
 {
 	const struct backend_ops *ops = wf->ctx->be->ops;
 	struct backend *be = wf->ctx->be;
+	char sha[65];
+	const char *hex;
 	uint64_t size;
 	int rc = 0;
 
 	pthread_mutex_lock(&wf->lock);
 	size = wf->size;
+	pthread_mutex_unlock(&wf->lock);
+	wf_digest_to(wf, size);
+	hex = digest_final(&wf->dg, size, sha) ? NULL : sha;
+	pthread_mutex_lock(&wf->lock);
 	if (!wf->up && !wf->base && size <= part_size_of(&wf->ctx->plan, 1)) {
 		pthread_mutex_unlock(&wf->lock);
-		rc = ops->put(be, wf->key, wf->spool, 0, size);
+		rc = ops->put(be, wf->key, wf->spool, 0, size, hex);
 		if (rc)
 			log_error("%s: upload failed: %s", wf->path, strerror(-rc));
 		return rc;
@@ -937,7 +968,7 @@ static int wf_publish(struct wfile *wf)
 		log_error("%s: no data for the upload", wf->path);
 		return -EIO;
 	}
-	rc = ops->upload_commit(wf->up, wf->nsubmitted);
+	rc = ops->upload_commit(wf->up, wf->nsubmitted, hex);
 	pthread_mutex_lock(&wf->lock);
 	wf->up = NULL;   /* commit frees it on success and failure (aborting on failure) */
 	pthread_mutex_unlock(&wf->lock);

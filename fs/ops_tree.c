@@ -41,7 +41,7 @@ int op_mkdir(const char *path, mode_t mode)
 	if (!dk)
 		return -ENOMEM;
 	/* an empty folder is a zero-byte "name/" marker, the convention of s3fs and the consoles */
-	rc = s->be.ops->put(&s->be, dk, s->devnull, 0, 0);
+	rc = s->be.ops->put(&s->be, dk, s->devnull, 0, 0, NULL);
 	free(dk);
 	if (rc)
 		return rc;

@@ -288,7 +288,7 @@ static int put_bytes(struct ctx *c, const char *key, const void *p, size_t n)
 {
 	off_t at = spool_add(c, p, n);
 
-	return c->ops->put(&c->b, key, c->spool, at, n);
+	return c->ops->put(&c->b, key, c->spool, at, n, NULL);
 }
 
 /* ---- the checks ---- */
@@ -305,7 +305,7 @@ static void t_small(struct ctx *c)
 	fill(data, sizeof(data), 1);
 	memcpy(data, "hello snapfs\n", 13);
 	at = spool_add(c, data, sizeof(data));
-	rc = c->ops->put(&c->b, KEY("small.bin"), c->spool, at, sizeof(data));
+	rc = c->ops->put(&c->b, KEY("small.bin"), c->spool, at, sizeof(data), NULL);
 	if (rc) {
 		notok(c, "put small object", "%s", err(rc));
 		return;
@@ -530,7 +530,7 @@ static void *many_worker(void *arg)
 		snprintf(rel, sizeof(rel), "many/k%06u", i);
 		/* the spool is shared: pwrite at distinct offsets is safe, but spool_len is not; use
 		 * a fixed range of it (the first bytes, written before the threads start) */
-		rc = c->ops->put(&c->b, KEY(rel), c->spool, 0, i % 7);
+		rc = c->ops->put(&c->b, KEY(rel), c->spool, 0, i % 7, NULL);
 		if (rc)
 			atomic_store(&j->rc, rc);
 	}
@@ -736,7 +736,7 @@ static void t_big(struct ctx *c, struct span *base_out)
 		notok(c, "no object before the commit", "stat gave %s", err(rc));
 	else
 		ok(c, "no object before the commit", NULL);
-	rc = c->ops->upload_commit(up, n);
+	rc = c->ops->upload_commit(up, n, NULL);
 	if (rc) {
 		notok(c, name, "upload_commit %s", err(rc));
 		goto out;
@@ -796,7 +796,7 @@ static void t_append(struct ctx *c, struct span base)
 		c->ops->upload_abort(up);
 		goto out;
 	}
-	rc = c->ops->upload_commit(up, n);
+	rc = c->ops->upload_commit(up, n, NULL);
 	if (rc) {
 		notok(c, "append to an existing object", "upload_commit %s", err(rc));
 		goto out;

@@ -332,7 +332,7 @@ static void test_commit_names_old_blocks_first(void **st)
 	assert_int_equal(fx_open(&f, script, 4, 0), 0);
 	assert_int_equal(azure_backend_ops.upload_begin(&f.b, "k", 10, &up), 0);
 	assert_int_equal(azure_backend_ops.upload_part(up, &p), 0);
-	assert_int_equal(azure_backend_ops.upload_commit(up, 1), 0);
+	assert_int_equal(azure_backend_ops.upload_commit(up, 1, NULL), 0);
 	fclose(spool);
 	assert_non_null(strstr(f.srv.req[2], "comp=block&blockid="));
 	assert_non_null(strstr(f.srv.req[2], "\r\n\r\nnew"));
@@ -436,11 +436,11 @@ static void test_put_md5_resend(void **st)
 	assert_int_equal(fwrite("hello", 1, 5, spool), 5);
 	fflush(spool);
 	assert_int_equal(fx_open(&f, script, 4, 2), 0);
-	assert_int_equal(azure_backend_ops.put(&f.b, "k", fileno(spool), 0, 5), 0);
+	assert_int_equal(azure_backend_ops.put(&f.b, "k", fileno(spool), 0, 5, NULL), 0);
 	assert_non_null(strstr(f.srv.req[1], "Content-MD5: XUFAKrxLKna5cZ2REBfFkg=="));
 	assert_non_null(strstr(f.srv.req[2], "Content-MD5: XUFAKrxLKna5cZ2REBfFkg=="));
 	/* any other 400 is final */
-	assert_int_equal(azure_backend_ops.put(&f.b, "k", fileno(spool), 0, 5), -EIO);
+	assert_int_equal(azure_backend_ops.put(&f.b, "k", fileno(spool), 0, 5, NULL), -EIO);
 	assert_int_equal(f.srv.served, 4);
 	fclose(spool);
 	fx_close(&f);

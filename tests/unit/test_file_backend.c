@@ -77,7 +77,7 @@ static int put_str(struct fx *f, const char *key, const char *s)
 	off_t at = lseek(f->spool, 0, SEEK_END);
 
 	assert_int_equal(pwrite(f->spool, s, strlen(s), at), (ssize_t)strlen(s));
-	return file_backend_ops.put(&f->b, key, f->spool, at, strlen(s));
+	return file_backend_ops.put(&f->b, key, f->spool, at, strlen(s), NULL);
 }
 
 static int path_exists(struct fx *f, const char *rel)
@@ -239,7 +239,7 @@ static void test_put_leaves_no_temp(void **state)
 	assert_int_equal(count_dir(tmp), 0);
 	assert_int_equal(count_dir(f->dir), 2);   /* .snapfs and kubedb */
 	/* a spool shorter than promised fails and publishes nothing */
-	assert_int_equal(file_backend_ops.put(&f->b, "short", f->spool, 0, 1 << 20), -EIO);
+	assert_int_equal(file_backend_ops.put(&f->b, "short", f->spool, 0, 1 << 20, NULL), -EIO);
 	assert_false(path_exists(f, "short"));
 	assert_int_equal(count_dir(tmp), 0);
 }
@@ -267,7 +267,7 @@ static void test_upload_sidecar(void **state)
 	assert_string_equal(l.v[1], "a/b/s10/dump");
 	/* nothing is visible until the commit, and the temp files never show in a listing */
 	assert_false(path_exists(f, "kubedb"));
-	assert_int_equal(file_backend_ops.upload_commit(up, 1), 0);
+	assert_int_equal(file_backend_ops.upload_commit(up, 1, NULL), 0);
 	assert_int_equal(file_backend_ops.read(&f->b, "kubedb/a/b/s1/dump", 0, sizeof(buf), buf), 5);
 	assert_memory_equal(buf, "hello", 5);
 	file_backend_ops.upload_abort(up2);
@@ -299,7 +299,7 @@ static void test_append_rules(void **state)
 	assert_int_equal(file_backend_ops.upload_part(up, &p), 0);
 	/* the old object stays readable as it was until the commit */
 	assert_int_equal(file_backend_ops.read(&f->b, "obj", 0, sizeof(buf), buf), 10);
-	assert_int_equal(file_backend_ops.upload_commit(up, 1), 0);
+	assert_int_equal(file_backend_ops.upload_commit(up, 1, NULL), 0);
 	assert_int_equal(file_backend_ops.read(&f->b, "obj", 0, sizeof(buf), buf), 7);
 	assert_memory_equal(buf, "0123wor", 7);
 }
@@ -396,7 +396,7 @@ static void test_parallel_parts(void **state)
 		pthread_join(th[i], &res);
 		assert_null(res);
 	}
-	assert_int_equal(file_backend_ops.upload_commit(up, 64), 0);
+	assert_int_equal(file_backend_ops.upload_commit(up, 64, NULL), 0);
 	assert_int_equal(file_backend_ops.read(&f->b, "par", 0, 64 * 4096, back), 64 * 4096);
 	assert_memory_equal(back, data, 64 * 4096);
 	free(data);
