@@ -450,13 +450,17 @@ static int az_put(struct backend *b, const char *rel, int fd, off_t fd_off, uint
 {
 	struct az *az = b->priv;
 	const char *hdrs[] = { AZ_VER_HDR, "x-ms-blob-type: BlockBlob",
-			       "Content-Type: application/octet-stream", NULL };
+			       "Content-Type: application/octet-stream", NULL, NULL };
 	struct http_resp resp = HTTP_RESP_INIT;
-	char *key = az_key(az, rel), *url = NULL;
+	char *key = az_key(az, rel), *url = NULL, meta[128];
 	int rc = -ENOMEM;
 
 	if (!key || !(url = az_blob_url(az, key, NULL)))
 		goto out;
+	if (sha256) {
+		snprintf(meta, sizeof(meta), AZ_META_SHA256 ": %s", sha256);
+		hdrs[3] = meta;
+	}
 	rc = az_put_body(az, url, hdrs, fd, fd_off, NULL, len, &resp);
 	if (!rc && resp.status != 201)
 		rc = az_fail("put", key, &resp);

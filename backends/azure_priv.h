@@ -71,6 +71,8 @@ int az_list_uploads(struct backend *b, const char *prefix, list_fn fn, void *arg
 /* azure_upload.c */
 int az_upload_begin(struct backend *b, const char *rel, uint64_t base, struct upload **out);
 int az_upload_part(struct upload *up, const struct part *p);
+/* Metadata names must be C identifiers, so the digest is snapfs_sha256 on Azure. */
+#define AZ_META_SHA256 "x-ms-meta-snapfs_sha256"
 int az_upload_commit(struct upload *up, unsigned nparts, const char *sha256);
 void az_upload_abort(struct upload *up);
 

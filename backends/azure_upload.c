@@ -223,9 +223,10 @@ int az_upload_part(struct upload *up, const struct part *p)
 int az_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 {
 	struct az *az = up->az;
-	char im[128] = "";
+	char im[128] = "", meta[128];
 	const char *hdrs[] = { AZ_VER_HDR, "Content-Type: application/xml",
-			       "x-ms-blob-content-type: application/octet-stream", NULL, NULL };
+			       "x-ms-blob-content-type: application/octet-stream", NULL, NULL, NULL };
+	int h = 3;
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
 	struct buf body = BUF_INIT;
@@ -234,7 +235,12 @@ int az_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 
 	if (up->if_match) {
 		snprintf(im, sizeof(im), "If-Match: %s", up->if_match);
-		hdrs[3] = im;
+		hdrs[h++] = im;
+	}
+	/* Put Block List sets the blob's metadata afresh: an append (no digest) drops a stale one */
+	if (sha256) {
+		snprintf(meta, sizeof(meta), AZ_META_SHA256 ": %s", sha256);
+		hdrs[h++] = meta;
 	}
 	if (!url)
 		goto out;

@@ -16,6 +16,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define COPY_CHUNK (1 << 20)
@@ -172,10 +173,14 @@ static int fsync_parent(struct fb *fb, const char *key)
 	return rc;
 }
 
-int fb_publish(struct fb *fb, int tfd, const char *tname, const char *key)
+int fb_publish(struct fb *fb, int tfd, const char *tname, const char *key, const char *sha256)
 {
 	int rc;
 
+	/* the digest rides with the inode, so a rename keeps it; a file system without user xattrs
+	 * (an old tmpfs) stores the object without it */
+	if (sha256 && fsetxattr(tfd, FB_XATTR_SHA256, sha256, strlen(sha256), 0))
+		log_debug("file: %s: no %s: %s", key, FB_XATTR_SHA256, strerror(errno));
 	/* the data must be on disk before the name is, or a crash could leave a complete-looking object
 	 * with missing bytes */
 	if (fsync(tfd))
@@ -347,7 +352,7 @@ static int file_put(struct backend *b, const char *key, int fd, off_t fd_off, ui
 		return rc;
 	rc = fb_copy_range(fd, fd_off, tfd, 0, len);
 	if (!rc)
-		rc = fb_publish(fb, tfd, tname, key);
+		rc = fb_publish(fb, tfd, tname, key, sha256);
 	if (rc)
 		unlinkat(fb->tmpfd, tname, 0);
 	close(tfd);
@@ -444,8 +449,14 @@ static int file_copy(struct backend *b, const char *from, const char *to)
 	/* a reflink costs nothing where the filesystem shares extents (btrfs, xfs) */
 	if (ioctl(tfd, FICLONE, sfd))
 		rc = fb_copy_range(sfd, 0, tfd, 0, (uint64_t)st.st_size);
-	if (!rc)
-		rc = fb_publish(fb, tfd, tname, to);
+	if (!rc) {
+		char sha[65];
+		ssize_t n = fgetxattr(sfd, FB_XATTR_SHA256, sha, sizeof(sha) - 1);
+
+		if (n > 0)
+			sha[n] = 0;
+		rc = fb_publish(fb, tfd, tname, to, n > 0 ? sha : NULL);
+	}
 	if (rc)
 		unlinkat(fb->tmpfd, tname, 0);
 out:

@@ -37,7 +37,9 @@ int fb_copy_range(int in, off_t in_off, int out, off_t out_off, uint64_t len);
 /* Create a new temp file in FB_HIDDEN/tmp named "<kind>-<random>"; name gets the file name. */
 int fb_tmp_create(struct fb *fb, const char *kind, char *name, size_t cap, int *fdp);
 /* fsync the temp file, rename it to key (creating parents), fsync the key's directory. */
-int fb_publish(struct fb *fb, int tfd, const char *tname, const char *key);
+/* The extended attribute that holds a file's whole-object SHA-256 (hex), when the cache layer knew it. */
+#define FB_XATTR_SHA256 "user.snapfs.sha256"
+int fb_publish(struct fb *fb, int tfd, const char *tname, const char *key, const char *sha256);
 /* size, mtime and a validator (mtime and size, like nginx's ETag) of a file or folder */
 struct stat;
 void fb_fill_info(const struct stat *st, struct obj_info *oi);

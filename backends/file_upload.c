@@ -147,7 +147,7 @@ int fb_upload_part(struct upload *up, const struct part *p)
 
 int fb_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 {
-	int rc = fb_publish(up->fb, up->fd, up->tname, up->key);
+	int rc = fb_publish(up->fb, up->fd, up->tname, up->key, sha256);
 
 	if (rc)
 		log_warn("file: commit of %s failed: %s", up->key, strerror(-rc));

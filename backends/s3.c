@@ -690,23 +690,75 @@ static ssize_t s3_read(struct backend *b, const char *key, uint64_t off, size_t 
 
 /* ---------- writing ---------- */
 
+/* Content-MD5 of a spool range: the store refuses a part damaged on the way (BadDigest). */
+static char *md5_header(int fd, off_t off, uint64_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	char *b64, *h = NULL;
+
+	if (digest_fd("md5", fd, off, len, md, &mdlen))
+		return NULL;
+	b64 = base64_encode(md, mdlen);
+	if (b64 && asprintf(&h, "Content-MD5: %s", b64) < 0)
+		h = NULL;
+	free(b64);
+	return h;
+}
+
+/* Send a request whose body carries Content-MD5: a 400 BadDigest means the bytes were damaged on the
+ * way, so send them again (a few times). */
+static int call_verified(struct s3 *s3, struct call *c, struct http_resp *resp, const char *what,
+			 const char *key)
+{
+	int rc;
+
+	for (int attempt = 0;; attempt++) {
+		rc = s3_call(s3, c, resp);
+		if (rc || resp->status != 400 || attempt >= 3 || !resp->body.data ||
+		    !strstr(resp->body.data, "<Code>BadDigest</Code>"))
+			return rc;
+		log_warn("s3 %s %s: damaged in transit (BadDigest), sending it again", what, key);
+		http_resp_free(resp);
+		*resp = (struct http_resp)HTTP_RESP_INIT;
+	}
+}
+
 static int s3_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len, const char *sha256)
 {
 	struct s3 *s3 = b->priv;
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct call c = { .method = "PUT", .fd = fd, .fd_off = fd_off, .fd_len = len };
-	char *url = s3_url(s3, key, NULL);
-	int rc;
+	char *url = s3_url(s3, key, NULL), *md5h = NULL, meta[128];
+	const char *hdrs[3] = { NULL, NULL, NULL };
+	int rc = -ENOMEM, n = 0;
 
 	if (!url)
-		return -ENOMEM;
+		goto out;
 	if (len > S3_MAX_PART)
 		log_warn("s3 PUT %s: %llu bytes is beyond S3's 5 GiB single-request limit", key,
 			 (unsigned long long)len);
+	if (len) {
+		md5h = md5_header(fd, fd_off, len);
+		if (!md5h) {
+			rc = -EIO;
+			goto out;
+		}
+		hdrs[n++] = md5h;
+	}
+	/* multipart uploads take metadata only at their start, before the digest exists: there the
+	 * parts' Content-MD5 and the ETag check at completion stand in for it */
+	if (sha256) {
+		snprintf(meta, sizeof(meta), "x-amz-meta-snapfs-sha256: %s", sha256);
+		hdrs[n++] = meta;
+	}
 	c.url = url;
-	rc = s3_result("PUT", key, s3_call(s3, &c, &resp), &resp);
+	c.headers = hdrs;
+	rc = s3_result("PUT", key, call_verified(s3, &c, &resp, "PUT", key), &resp);
+out:
 	http_resp_free(&resp);
 	free(url);
+	free(md5h);
 	return rc;
 }
 
@@ -763,22 +815,6 @@ static char *up_url(const struct upload *up, unsigned pn)
 }
 
 /* UploadPart pn from a file range; its ETag is kept for the commit. */
-/* Content-MD5 of a spool range: the store refuses a part damaged on the way (BadDigest). */
-static char *md5_header(int fd, off_t off, uint64_t len)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	char *b64, *h = NULL;
-
-	if (digest_fd("md5", fd, off, len, md, &mdlen))
-		return NULL;
-	b64 = base64_encode(md, mdlen);
-	if (b64 && asprintf(&h, "Content-MD5: %s", b64) < 0)
-		h = NULL;
-	free(b64);
-	return h;
-}
-
 static int put_part(struct upload *up, unsigned pn, int fd, off_t off, uint64_t len)
 {
 	struct s3 *s3 = up->s3;
@@ -801,17 +837,7 @@ static int put_part(struct upload *up, unsigned pn, int fd, off_t off, uint64_t 
 		hdrs[0] = md5h;
 		c.headers = hdrs;
 	}
-	/* a part refused for its digest was damaged in transit: send it again (a few times) */
-	for (int attempt = 0;; attempt++) {
-		rc = s3_call(s3, &c, &resp);
-		if (rc || resp.status != 400 || attempt >= 3 || !resp.body.data ||
-		    !strstr(resp.body.data, "<Code>BadDigest</Code>"))
-			break;
-		log_warn("s3 UploadPart %s part %u: damaged in transit (BadDigest), sending it again", up->key, pn);
-		http_resp_free(&resp);
-		resp = (struct http_resp)HTTP_RESP_INIT;
-	}
-	rc = s3_result("UploadPart", up->key, rc, &resp);
+	rc = s3_result("UploadPart", up->key, call_verified(s3, &c, &resp, "UploadPart", up->key), &resp);
 	if (!rc) {
 		etag = http_header(&resp, "ETag");
 		if (!etag || !*etag) {

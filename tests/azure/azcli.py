@@ -132,6 +132,11 @@ def main(argv):
     elif cmd == "size":
         st, h, _ = request("HEAD", url_of(argv[2], argv[3]))
         print(h["Content-Length"] if st == 200 else "missing")
+    elif cmd == "meta":
+        # one metadata value of a blob (x-ms-meta-NAME), or "none"
+        st, h, _ = request("HEAD", url_of(argv[2], argv[3]))
+        want = "x-ms-meta-" + argv[4].lower()
+        print(next((v for k, v in h.items() if k.lower() == want), "none") if st == 200 else "missing")
     elif cmd == "get":
         with open(argv[4], "wb") as f:
             st, _, data = request("GET", url_of(argv[2], argv[3]), out=f)

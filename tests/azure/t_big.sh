@@ -18,6 +18,11 @@ azcli get kubedb kubedb/demo/pg/big/one-gib "$T_DIR/back"
 check "read back from Azurite: byte for byte" cmp "$T_DIR/src" "$T_DIR/back"
 rm -f "$T_DIR/back"
 check "no uncommitted blocks left" test "$(azcli uncommitted kubedb kubedb/demo/pg/big/one-gib)" = 0
+check "the blob's snapfs_sha256 metadata is the file's SHA-256 (Put Block List)" \
+	test "$(azcli meta kubedb kubedb/demo/pg/big/one-gib snapfs_sha256)" = "$(sha256sum <"$T_DIR/src" | cut -d' ' -f1)"
+echo "a small one" >"$SNAP/small.txt"
+check "a small blob's snapfs_sha256 metadata is its SHA-256 (Put Blob)" \
+	test "$(azcli meta kubedb kubedb/demo/pg/big/small.txt snapfs_sha256)" = "$(echo "a small one" | sha256sum | cut -d' ' -f1)"
 
 umount_snapfs "$MNT"
 mount_snapfs azure://kubedb "$MNT" --secret-dir "$AZ_SECRET" --endpoint "$AZ_ENDPOINT" \

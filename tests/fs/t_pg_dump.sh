@@ -19,11 +19,17 @@ check "pg_dumpall > f: the dump through the mount equals the local one" \
 	cmp -s <(dump_clean "$T_DIR/local.sql") <(dump_clean "$DB/instant-snapshot/dumpfile.sql")
 check "pg_dumpall > f: the stored object is the same bytes" \
 	cmp -s "$DB/instant-snapshot/dumpfile.sql" "$STORE/kubedb/demo/script-postgres/instant-snapshot/dumpfile.sql"
+xattr() { python3 -c 'import os, sys; print(os.getxattr(sys.argv[1], sys.argv[2]).decode())' "$@" 2>/dev/null || echo none; }
+F=$STORE/kubedb/demo/script-postgres/instant-snapshot/dumpfile.sql
+check "the stored dump carries its SHA-256 (user.snapfs.sha256)" \
+	test "$(xattr "$F" user.snapfs.sha256)" = "$(sha256sum <"$F" | cut -d' ' -f1)"
 
 # 2. pg_dumpall -f f: closes and reopens with O_APPEND for every database
 pg_dumpall -f "$DB/snap-append/dumpfile.sql"
 check "pg_dumpall -f f: every database is in the stored dump" \
 	cmp -s <(dump_clean "$T_DIR/local.sql") <(dump_clean "$STORE/kubedb/demo/script-postgres/snap-append/dumpfile.sql")
+check "an appended dump carries no stale digest" \
+	test "$(xattr "$STORE/kubedb/demo/script-postgres/snap-append/dumpfile.sql" user.snapfs.sha256)" = none
 check "the dump is big enough to have been cut into parts" \
 	test "$(stat -c %s "$DB/instant-snapshot/dumpfile.sql")" -gt $((20 * 1024 * 1024))
 

@@ -24,6 +24,10 @@ check "fetch the object with curl" s3get kubedb/kubedb/demo/pg/big/big.bin "$T_D
 check "the object in the bucket is the file, byte for byte" cmp "$T_DIR/big.bin" "$T_DIR/direct.bin"
 rm -f "$T_DIR/direct.bin"
 check "no multipart upload is left open" no_open_uploads kubedb
+echo "a small one" >"$SNAP/small.txt"
+s3curl HEAD kubedb/kubedb/demo/pg/big/small.txt -I | tr -d '\r' >"$T_DIR/small.hdr" || true
+check "a small object's x-amz-meta-snapfs-sha256 is its SHA-256 (PutObject)" grep -qix \
+	"x-amz-meta-snapfs-sha256: $(echo "a small one" | sha256sum | cut -d' ' -f1)" "$T_DIR/small.hdr"
 
 umount_snapfs "$MNT"
 mount_snapfs s3://kubedb "$MNT" --secret-dir "$S3_SECRET" --endpoint "$S3_ENDPOINT" --cache-dir "$T_DIR/cache2"
