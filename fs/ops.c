@@ -1,4 +1,5 @@
 #include "fs/ops.h"
+#include "cache/delq.h"
 #include "cache/pool.h"
 #include "fs/layout.h"
 #include "fs/log.h"
@@ -8,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+
+/* keys whose delete is queued at most; unlink waits beyond (about 2 MB) */
+#define DELQ_CAP 10000
 
 struct snapfs *sfs(void)
 {
@@ -111,6 +115,10 @@ int resolve(const char *path, struct meta_entry *out)
 			return 0;
 		}
 	}
+	if (delq_has(s->delq, key)) {
+		free(key);
+		return 0;   /* unlinked, its delete still on the way: gone already */
+	}
 	if (meta_get(s->meta, path, out)) {
 		free(key);
 		return 0;
@@ -202,6 +210,7 @@ struct dir_fill {
 	struct snapfs *s;
 	const char *path;
 	int depth;            /* of the entries */
+	const char *dk;       /* the folder's key, for the queued deletes */
 	void *buf;
 	fuse_fill_dir_t filler;
 	char **open_names;    /* files being written here, listed with their live size */
@@ -252,6 +261,12 @@ static int fill_one(void *arg, const char *name, const struct obj_info *oi)
 	if (!strcmp(nm, df->last))
 		return 0;
 	snprintf(df->last, sizeof(df->last), "%s", nm);
+	if (!is_dir) {
+		/* unlinked, but its delete is not confirmed yet: the store still lists it */
+		snprintf(child, sizeof(child), "%s%s", df->dk, nm);
+		if (delq_has(df->s->delq, child))
+			return 0;
+	}
 	for (unsigned i = 0; i < df->nopen; i++)
 		if (!strcmp(df->open_names[i], nm))
 			return 0;   /* shown with its live size below */
@@ -299,6 +314,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	dk = dir_key(path);
 	if (!dk)
 		return -ENOMEM;
+	df.dk = dk;
 	df.depth = layout_depth(path) + 1;
 	stage_foreach(&s->stage, collect_open, &oc);
 	df.open_names = oc.names;
@@ -395,6 +411,10 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		log_error("cannot start worker threads");
 		exit(1);
 	}
+	if (delq_new(&s->delq, &s->be, s->meta, DELQ_CAP)) {
+		log_error("cannot start the delete thread");
+		exit(1);
+	}
 	s->stage.pool = s->uploads;
 	s->stage_ready = 1;
 	log_info("mounted %s on %s", s->cfg.source, s->cfg.mountpoint);
@@ -407,6 +427,9 @@ static void op_destroy(void *data)
 
 	/* the upload pool has run every queued part by now (fs/main.c frees it first) */
 	stage_shutdown(&s->stage);
+	/* deletes still queued are done before exit: unlink promised them */
+	delq_free(s->delq);
+	s->delq = NULL;
 	log_info("unmounted %s", s->cfg.mountpoint);
 }
 

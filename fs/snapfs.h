@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+struct delq;
 struct pool;
 
 struct snapfs {
@@ -28,6 +29,7 @@ struct snapfs {
 	int stage_ready;
 	struct journal *journal;
 	struct meta *meta;
+	struct delq *delq;         /* deletes on their way to the store (unlink) */
 	int devnull;               /* an empty body for folder markers */
 	uid_t uid;
 	gid_t gid;
