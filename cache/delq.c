@@ -1,5 +1,6 @@
 #include "cache/delq.h"
 #include "backends/backend.h"
+#include "cache/dirlist.h"
 #include "cache/meta.h"
 #include "fs/log.h"
 
@@ -32,6 +33,7 @@ struct delq {
 	pthread_cond_t done;     /* from the thread: a batch finished */
 	struct backend *be;
 	struct meta *meta;
+	struct dirlist *lists;
 	unsigned cap;
 	unsigned queued;         /* on the queue */
 	unsigned pending;        /* queued or running; read without the lock by delq_has */
@@ -167,6 +169,9 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&q->lock);
 		log_debug("deleting %zu object%s (%s first)", n, n == 1 ? "" : "s", q->keys[0]);
 		rc = q->be->ops->remove(q->be, q->keys, n);
+		/* before the keys leave the queue (which hides them from listings), and outside its lock:
+		 * readdir holds the listing lock while it asks the queue */
+		dirlist_changed(q->lists);
 		pthread_mutex_lock(&q->lock);
 		finish_batch(q, n, rc == -ENOENT ? 0 : rc);
 		pthread_cond_broadcast(&q->done);
@@ -175,7 +180,7 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int delq_new(struct delq **out, struct backend *be, struct meta *meta, unsigned cap)
+int delq_new(struct delq **out, struct backend *be, struct meta *meta, struct dirlist *lists, unsigned cap)
 {
 	struct delq *q = calloc(1, sizeof(*q));
 	pthread_condattr_t ca;
@@ -186,6 +191,7 @@ int delq_new(struct delq **out, struct backend *be, struct meta *meta, unsigned 
 		return -ENOMEM;
 	q->be = be;
 	q->meta = meta;
+	q->lists = lists;
 	q->cap = cap ? cap : 1;
 	q->tail = &q->head;
 	pthread_mutex_init(&q->lock, NULL);

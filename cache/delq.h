@@ -7,13 +7,15 @@
 #define SNAPFS_DELQ_H
 
 struct backend;
+struct dirlist;
 struct meta;
 
 struct delq;
 
-/* cap: keys queued or being deleted at most (delq_add waits beyond it). meta may be NULL; a delete
- * that fails drops its path there, so the object shows again as the store has it. */
-int delq_new(struct delq **out, struct backend *be, struct meta *meta, unsigned cap);
+/* cap: keys queued or being deleted at most (delq_add waits beyond it). meta and lists may be NULL:
+ * a delete that fails drops its path from meta, so the object shows again as the store has it; every
+ * batch done makes the kept listings stale. */
+int delq_new(struct delq **out, struct backend *be, struct meta *meta, struct dirlist *lists, unsigned cap);
 /* Deletes everything still queued, then stops the thread and frees. NULL is fine. */
 void delq_free(struct delq *q);
 /* Queue the delete of key; path is its mount path (for the metadata cache). Waits while full. */

@@ -1,5 +1,6 @@
 #include "fs/ops.h"
 #include "cache/delq.h"
+#include "cache/dirlist.h"
 #include "cache/pool.h"
 #include "fs/layout.h"
 #include "fs/log.h"
@@ -70,6 +71,7 @@ void forget(const char *path)
 {
 	if (path)
 		meta_drop(sfs()->meta, path);
+	dirlist_changed(sfs()->lists);
 }
 
 int resolve(const char *path, struct meta_entry *out)
@@ -215,6 +217,8 @@ struct dir_fill {
 	fuse_fill_dir_t filler;
 	char **open_names;    /* files being written here, listed with their live size */
 	unsigned nopen;
+	struct dirlist_rec *rec;   /* the listing as the store gave it, kept for the next reader */
+	int stopped;
 	char last[1024];      /* a marker and its folder can both come back: one entry */
 };
 
@@ -276,6 +280,15 @@ static int fill_one(void *arg, const char *name, const struct obj_info *oi)
 	return df->filler(df->buf, nm, &st, 0, FUSE_FILL_DIR_PLUS) ? 1 : 0;
 }
 
+static int fill_rec(void *arg, const char *name, const struct obj_info *oi)
+{
+	struct dir_fill *df = arg;
+
+	dirlist_add(df->rec, name, oi);
+	df->stopped = fill_one(arg, name, oi);
+	return df->stopped;
+}
+
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off, struct fuse_file_info *fi,
 		      enum fuse_readdir_flags flags)
 {
@@ -319,7 +332,11 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	stage_foreach(&s->stage, collect_open, &oc);
 	df.open_names = oc.names;
 	df.nopen = oc.n;
-	rc = s->be.ops->list(&s->be, dk, 1, 0, fill_one, &df);
+	if (!dirlist_replay(s->lists, path, fill_one, &df)) {
+		df.rec = dirlist_begin(s->lists, path);
+		rc = s->be.ops->list(&s->be, dk, 1, 0, fill_rec, &df);
+		dirlist_end(s->lists, df.rec, !rc && !df.stopped);
+	}
 	if (rc)
 		log_warn("listing %s failed: %s", path, strerror(-rc));
 	for (unsigned i = 0; i < oc.n && !rc; i++) {
@@ -411,7 +428,7 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		log_error("cannot start worker threads");
 		exit(1);
 	}
-	if (delq_new(&s->delq, &s->be, s->meta, DELQ_CAP)) {
+	if (delq_new(&s->delq, &s->be, s->meta, s->lists, DELQ_CAP)) {
 		log_error("cannot start the delete thread");
 		exit(1);
 	}

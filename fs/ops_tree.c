@@ -1,4 +1,5 @@
 #include "cache/delq.h"
+#include "cache/dirlist.h"
 #include "fs/layout.h"
 #include "fs/log.h"
 #include "fs/ops.h"
@@ -65,6 +66,7 @@ int op_mkdir(const char *path, mode_t mode)
 	free(dk);
 	if (rc)
 		return rc;
+	dirlist_changed(s->lists);
 	meta_put(s->meta, path, META_DIR, 0, time(NULL));
 	return 0;
 }
@@ -186,6 +188,7 @@ int op_rmdir(const char *path)
 	/* nothing listed: a folder that was only a prefix went away with its last object */
 	if (c.n)
 		rc = s->be.ops->remove(&s->be, (const char *const *)&dk, 1);
+	dirlist_changed(s->lists);
 	meta_drop_tree(s->meta, path);
 out:
 	collect_free(&c);
@@ -418,6 +421,7 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 			rc = rename_tree(s, from, to);
 	}
 out:
+	dirlist_changed(s->lists);
 	meta_drop_tree(s->meta, from);
 	meta_drop_tree(s->meta, to);
 	free(fk);

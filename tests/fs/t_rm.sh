@@ -44,6 +44,19 @@ check "rm f; echo new > f; rm f; mv g f: the store has the last file, 30 rounds"
 check "and the mount reads it" test "$(cat "$K/snap1/f")" = "g 30"
 check "a removed file is gone from the mount at once" bash -c "echo x > '$K/snap1/h' && rm '$K/snap1/h' && test ! -e '$K/snap1/h' && ! ls '$K/snap1' | grep -qx h"
 
+# ---------- listings kept for back-to-back readers never hide a change made through the mount ----------
+ls "$K/snap1" >/dev/null
+echo x >"$K/snap1/n1"
+check "a new file is listed right after a listing" bash -c "ls '$K/snap1' | grep -qx n1"
+rm "$K/snap1/n1"
+ls "$K/snap1" >/dev/null   # listed while its delete may still be queued
+for _ in $(seq 300); do [ -e "$S/snap1/n1" ] || break; sleep 0.1; done
+check "a deleted file stays unlisted once its delete is done" bash -c "! ls '$K/snap1' | grep -qx n1"
+mkdir "$K/snap1/d1"
+check "a new folder is listed right after a listing" bash -c "ls '$K/snap1' | grep -qx d1"
+rmdir "$K/snap1/d1"
+check "a removed folder is not" bash -c "! ls '$K/snap1' | grep -qx d1"
+
 # ---------- a store that refuses the deletes ----------
 mkdir -p "$S/ro"
 for i in $(seq 1 20); do echo "$i" >"$S/ro/r$i"; done

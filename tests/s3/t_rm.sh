@@ -2,7 +2,8 @@
 # Deletes through an s3:// mount go through the delete queue (unlink returns at once, DeleteObjects of
 # up to 1,000 keys in the background), checked against s3rver behind the fault proxy:
 # - rm -r of a snapshot of 1,200 objects leaves none in the bucket when rm returns, in a few
-#   DeleteObjects (not one DELETE per file), and a neighbour with a longer name stays;
+#   DeleteObjects (not one DELETE per file), listing the folder once though rm reads it twice, and a
+#   neighbour with a longer name stays;
 # - a file whose delete is still queued (the DELETE held back by the proxy) is gone from the mount
 #   (stat, ls) while the bucket still has it; a new file of that name (rm f; echo new > f) and a rename
 #   onto it wait for the delete and are never deleted by it;
@@ -44,6 +45,8 @@ delete_landed() {
 	done
 	return 1
 }
+# listings PREFIX: delimited listings of PREFIX sent (first pages only)
+listings() { grep -cE "^GET /kubedb\?list-type=2&max-keys=1000&prefix=$(urlq "$1")&delimiter=%2F [0-9]+\$" "$FP_JOURNAL" || true; }
 deletes_sent() { grep -cE '^(POST [^ ]*\?delete|DELETE) ' "$FP_JOURNAL" || true; }
 
 # ---------- rm -r of 1,200 objects ----------
@@ -52,7 +55,11 @@ put_many "$P/snap1/sub/" 100
 put_many "$P/snap10/" 5
 check "the bucket holds 1,200 objects below snap1/" test "$(count "$P/snap1/")" = 1200
 before=$(deletes_sent)
+lists_before=$(listings "$P/snap1/")
 check "rm -r of the snapshot" rm -r "$DB/snap1"
+# rm reads the folder twice (is it empty? then its entries), rmdir checks it is empty
+check "rm -r listed snap1/ twice, not three times (its second reader got the kept listing)" \
+	test "$(($(listings "$P/snap1/") - lists_before))" = 2
 check "right after rm -r, no object is left below snap1/ in the bucket" test "$(count "$P/snap1/")" = 0
 sent=$(($(deletes_sent) - before))
 log "rm -r of 1,200 objects sent $sent delete requests"

@@ -85,7 +85,7 @@ static void test_batches(void **st)
 
 	(void)st;
 	reset(1, 0);
-	assert_int_equal(delq_new(&q, &fake, NULL, 10000), 0);
+	assert_int_equal(delq_new(&q, &fake, NULL, NULL, 10000), 0);
 	add_n(q, "p/snap", 2500);   /* the gate holds the first batch: the rest piles up */
 	assert_true(delq_has(q, "p/snap/f0"));
 	assert_true(delq_has(q, "p/snap/f2499"));
@@ -106,7 +106,7 @@ static void test_lone_delete_goes_alone(void **st)
 
 	(void)st;
 	reset(0, 0);
-	assert_int_equal(delq_new(&q, &fake, NULL, 10), 0);
+	assert_int_equal(delq_new(&q, &fake, NULL, NULL, 10), 0);
 	assert_int_equal(delq_add(q, "p/one", "/one"), 0);
 	/* nobody waits for it: it still goes, after a few ms */
 	for (n = 0; n < 600 && get(&removed) < 1; n++)
@@ -139,7 +139,7 @@ static void test_wait_covers_the_folder_only(void **st)
 
 	(void)st;
 	reset(1, 0);
-	assert_int_equal(delq_new(&q, &fake, NULL, 100), 0);
+	assert_int_equal(delq_new(&q, &fake, NULL, NULL, 100), 0);
 	add_n(q, "p/snap", 3);
 	other.q = mine.q = q;
 	pthread_create(&t1, NULL, wait_thread, &other);
@@ -164,7 +164,7 @@ static void test_failure_is_reported_once(void **st)
 	(void)st;
 	reset(0, -EIO);
 	meta_put(m, "/ns/db/snap/f0", META_NONE, 0, 0);
-	assert_int_equal(delq_new(&q, &fake, m, 100), 0);
+	assert_int_equal(delq_new(&q, &fake, m, NULL, 100), 0);
 	assert_int_equal(delq_add(q, "k/ns/db/snap/f0", "/ns/db/snap/f0"), 0);
 	assert_int_equal(delq_wait(q, "k/ns/db/snap"), -EIO);
 	/* the object exists again: not hidden, and what the cache said about it is gone */
@@ -201,7 +201,7 @@ static void test_full_queue_waits(void **st)
 
 	(void)st;
 	reset(1, 0);
-	assert_int_equal(delq_new(&a.q, &fake, NULL, 10), 0);
+	assert_int_equal(delq_new(&a.q, &fake, NULL, NULL, 10), 0);
 	add_n(a.q, "p/full", 10);
 	pthread_create(&t, NULL, add_thread, &a);
 	usleep(100 * 1000);
@@ -220,7 +220,7 @@ static void test_free_drains(void **st)
 
 	(void)st;
 	reset(0, 0);
-	assert_int_equal(delq_new(&q, &fake, NULL, 5000), 0);
+	assert_int_equal(delq_new(&q, &fake, NULL, NULL, 5000), 0);
 	add_n(q, "p/exit", 1500);
 	delq_free(q);   /* no wait: freeing deletes what is queued */
 	assert_int_equal(get(&removed), 1500);
