@@ -86,6 +86,7 @@ struct call {
 	size_t out_cap;
 	int deadline_s;
 	int slow;                /* the server may think long before it answers (assembling, copying) */
+	int once;                /* no retries: the caller decides */
 };
 
 static int s3_call(struct s3 *s3, const struct call *c, struct http_resp *resp)
@@ -95,7 +96,7 @@ static int s3_call(struct s3 *s3, const struct call *c, struct http_resp *resp)
 	struct http_req req = {
 		.method = c->method, .url = c->url, .headers = c->headers, .body = c->body,
 		.body_len = c->body_len, .body_fd = -1, .out = c->out, .out_cap = c->out_cap,
-		.sign = s3_sign, .sign_arg = &sc, .deadline_s = c->deadline_s,
+		.sign = s3_sign, .sign_arg = &sc, .deadline_s = c->deadline_s, .no_retry = c->once,
 	};
 
 	if (c->slow)
@@ -1196,12 +1197,12 @@ static int delete_one(struct s3 *s3, const char *key)
 	return rc == -ENOENT ? 0 : rc;
 }
 
+/* DeleteObjects. Sending it again is safe: keys an earlier attempt already deleted come back as
+ * deleted (or NoSuchKey, which counts as done), so a reply lost after the server acted (s3rver may
+ * answer 500 once it has deleted everything) and keys the server failed for a moment are retried. */
 static int delete_batch(struct s3 *s3, const char *const *keys, size_t n)
 {
-	struct http_resp resp = HTTP_RESP_INIT;
-	struct call c = { .method = "POST", .fd = -1 };
 	char *body = s3_delete_body(keys, n), *url = s3_url(s3, NULL, "delete"), *b64 = NULL, *md5h = NULL;
-	char code[S3_CODE_MAX] = "", *bad = NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
 	int rc = -ENOMEM;
@@ -1215,28 +1216,44 @@ static int delete_batch(struct s3 *s3, const char *const *keys, size_t n)
 		md5h = NULL;
 		goto out;
 	}
-	{
+	for (int t = 0; t < S3_COMMIT_TRIES; t++) {
 		const char *hdrs[] = { md5h, "Content-Type: application/xml", NULL };
+		struct call c = { .method = "POST", .url = url, .headers = hdrs, .body = body,
+				  .body_len = strlen(body), .fd = -1 };
+		struct http_resp resp = HTTP_RESP_INIT;
+		char code[S3_CODE_MAX] = "", *bad = NULL;
 
-		c.url = url;
-		c.headers = hdrs;
-		c.body = body;
-		c.body_len = strlen(body);
-		rc = s3_result("DeleteObjects", keys[0], s3_call(s3, &c, &resp), &resp);
+		/* the first failure goes again at once, before the backoff of the usual retries: the
+		 * request is idempotent and the reply is often lost after the work was done (s3rver
+		 * answers 500 when two of its deletes race to remove the folder they emptied) */
+		c.once = 1;
+		rc = s3_call(s3, &c, &resp);
+		if (rc || http_retryable(resp.status)) {
+			http_resp_free(&resp);
+			resp = (struct http_resp)HTTP_RESP_INIT;
+			c.once = 0;
+			rc = s3_call(s3, &c, &resp);
+		}
+		rc = s3_result("DeleteObjects", keys[0], rc, &resp);
+		if (!rc) {
+			rc = s3_parse_delete(resp.body.data, resp.body.len, code, &bad);
+			if (rc)
+				log_warn("s3 DeleteObjects: %s%s%s", code[0] ? code : "malformed reply",
+					 bad ? " for " : "", bad ? bad : "");
+		}
+		free(bad);
+		http_resp_free(&resp);
+		if (rc != -EAGAIN)
+			break;
+		rc = -EIO;   /* unless a later try goes through */
+		if (t + 1 < S3_COMMIT_TRIES)
+			http_backoff(s3->http, t);
 	}
-	if (rc)
-		goto out;
-	rc = s3_parse_delete(resp.body.data, resp.body.len, code, &bad);
-	if (rc)
-		log_warn("s3 DeleteObjects: %s%s%s", code[0] ? code : "malformed reply", bad ? " for " : "",
-			 bad ? bad : "");
 out:
-	free(bad);
 	free(body);
 	free(url);
 	free(b64);
 	free(md5h);
-	http_resp_free(&resp);
 	return rc;
 }
 

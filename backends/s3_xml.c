@@ -319,6 +319,10 @@ int s3_parse_delete(const char *body, size_t len, char code[S3_CODE_MAX], char *
 		rc = s3_code_errno(code);
 		if (!rc || rc == -ENOENT)
 			rc = -EIO;
+		/* S3 may fail single keys of a batch for a moment: the whole batch can be sent again */
+		if (!strcmp(code, "InternalError") || !strcmp(code, "SlowDown") ||
+		    !strcmp(code, "ServiceUnavailable"))
+			rc = -EAGAIN;
 		break;
 	}
 	xmlFreeDoc(doc);

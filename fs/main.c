@@ -1,6 +1,7 @@
 /* snapfs: mount an object store as kubedb/NAMESPACE/DATABASE/SNAPSHOT/ files.
  * The store is opened and checked before the daemon forks, so a bad secret or a missing bucket fails
  * the mount command itself with a one-line reason. */
+#include "cache/dirlist.h"
 #include "cache/journal.h"
 #include "cache/pool.h"
 #include "fs/log.h"
@@ -181,7 +182,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	s->meta = meta_new(s->cfg.meta_ttl_ms);
-	if (!s->meta || build_fuse_args(s, &args, argv[0])) {
+	/* listings are kept only long enough for back-to-back readers (rm -r), like the kernel's entries */
+	s->lists = dirlist_new(s->cfg.meta_ttl_ms < 1000 ? s->cfg.meta_ttl_ms : 1000);
+	if (!s->meta || !s->lists || build_fuse_args(s, &args, argv[0])) {
 		ret = die("out of memory", NULL);
 		goto out;
 	}
@@ -237,6 +240,7 @@ out:
 	if (s->stage.cache_dir)
 		stage_destroy(&s->stage);
 	meta_free(s->meta);
+	dirlist_free(s->lists);
 	secret_free(&s->secret);
 	source_free(&s->src);
 	if (s->cfg.pid_file && mounted)

@@ -1,4 +1,6 @@
 #include "fs/ops.h"
+#include "cache/delq.h"
+#include "cache/dirlist.h"
 #include "cache/pool.h"
 #include "fs/layout.h"
 #include "fs/log.h"
@@ -8,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+
+/* keys whose delete is queued at most; unlink waits beyond (about 2 MB) */
+#define DELQ_CAP 10000
 
 struct snapfs *sfs(void)
 {
@@ -66,6 +71,7 @@ void forget(const char *path)
 {
 	if (path)
 		meta_drop(sfs()->meta, path);
+	dirlist_changed(sfs()->lists);
 }
 
 int resolve(const char *path, struct meta_entry *out)
@@ -110,6 +116,10 @@ int resolve(const char *path, struct meta_entry *out)
 			free(key);
 			return 0;
 		}
+	}
+	if (delq_has(s->delq, key)) {
+		free(key);
+		return 0;   /* unlinked, its delete still on the way: gone already */
 	}
 	if (meta_get(s->meta, path, out)) {
 		free(key);
@@ -202,10 +212,13 @@ struct dir_fill {
 	struct snapfs *s;
 	const char *path;
 	int depth;            /* of the entries */
+	const char *dk;       /* the folder's key, for the queued deletes */
 	void *buf;
 	fuse_fill_dir_t filler;
 	char **open_names;    /* files being written here, listed with their live size */
 	unsigned nopen;
+	struct dirlist_rec *rec;   /* the listing as the store gave it, kept for the next reader */
+	int stopped;
 	char last[1024];      /* a marker and its folder can both come back: one entry */
 };
 
@@ -252,6 +265,12 @@ static int fill_one(void *arg, const char *name, const struct obj_info *oi)
 	if (!strcmp(nm, df->last))
 		return 0;
 	snprintf(df->last, sizeof(df->last), "%s", nm);
+	if (!is_dir) {
+		/* unlinked, but its delete is not confirmed yet: the store still lists it */
+		snprintf(child, sizeof(child), "%s%s", df->dk, nm);
+		if (delq_has(df->s->delq, child))
+			return 0;
+	}
 	for (unsigned i = 0; i < df->nopen; i++)
 		if (!strcmp(df->open_names[i], nm))
 			return 0;   /* shown with its live size below */
@@ -259,6 +278,15 @@ static int fill_one(void *arg, const char *name, const struct obj_info *oi)
 	fill_stat(df->s, &st, is_dir ? META_DIR : META_FILE, oi->size, oi->mtime ? oi->mtime : df->s->started);
 	meta_put(df->s->meta, child, is_dir ? META_DIR : META_FILE, oi->size, st.st_mtime);
 	return df->filler(df->buf, nm, &st, 0, FUSE_FILL_DIR_PLUS) ? 1 : 0;
+}
+
+static int fill_rec(void *arg, const char *name, const struct obj_info *oi)
+{
+	struct dir_fill *df = arg;
+
+	dirlist_add(df->rec, name, oi);
+	df->stopped = fill_one(arg, name, oi);
+	return df->stopped;
 }
 
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off, struct fuse_file_info *fi,
@@ -299,11 +327,16 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	dk = dir_key(path);
 	if (!dk)
 		return -ENOMEM;
+	df.dk = dk;
 	df.depth = layout_depth(path) + 1;
 	stage_foreach(&s->stage, collect_open, &oc);
 	df.open_names = oc.names;
 	df.nopen = oc.n;
-	rc = s->be.ops->list(&s->be, dk, 1, 0, fill_one, &df);
+	if (!dirlist_replay(s->lists, path, fill_one, &df)) {
+		df.rec = dirlist_begin(s->lists, path);
+		rc = s->be.ops->list(&s->be, dk, 1, 0, fill_rec, &df);
+		dirlist_end(s->lists, df.rec, !rc && !df.stopped);
+	}
 	if (rc)
 		log_warn("listing %s failed: %s", path, strerror(-rc));
 	for (unsigned i = 0; i < oc.n && !rc; i++) {
@@ -395,6 +428,10 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		log_error("cannot start worker threads");
 		exit(1);
 	}
+	if (delq_new(&s->delq, &s->be, s->meta, s->lists, DELQ_CAP)) {
+		log_error("cannot start the delete thread");
+		exit(1);
+	}
 	s->stage.pool = s->uploads;
 	s->stage_ready = 1;
 	log_info("mounted %s on %s", s->cfg.source, s->cfg.mountpoint);
@@ -407,6 +444,9 @@ static void op_destroy(void *data)
 
 	/* the upload pool has run every queued part by now (fs/main.c frees it first) */
 	stage_shutdown(&s->stage);
+	/* deletes still queued are done before exit: unlink promised them */
+	delq_free(s->delq);
+	s->delq = NULL;
 	log_info("unmounted %s", s->cfg.mountpoint);
 }
 

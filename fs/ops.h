@@ -16,6 +16,8 @@ int resolve(const char *path, struct meta_entry *out);
 /* Does the store hold anything for the folder at path (its marker, or objects below it)? 1, 0 or
  * -errno. */
 int folder_in_store(const char *path);
+/* Wait for the queued deletes of path and below it (fs/ops_tree.c): 0, or -EIO if one failed. */
+int settle(const char *path);
 /* Forget what the cache knows of path and of its parent folder listing. */
 void forget(const char *path);
 

@@ -141,6 +141,9 @@ static int open_write(const char *path, struct fuse_file_info *fi, int creating)
 	key = path_key(path);
 	if (!key)
 		return -ENOMEM;
+	/* a delete still queued for this name must not take the new file with it (a failed one does
+	 * not matter: the new file replaces the object) */
+	settle(path);
 	rc = new_handle(path, fi, H_WRITE, &h);
 	if (rc)
 		goto out;

@@ -1,3 +1,5 @@
+#include "cache/delq.h"
+#include "cache/dirlist.h"
 #include "fs/layout.h"
 #include "fs/log.h"
 #include "fs/ops.h"
@@ -16,6 +18,25 @@ static int refuse(const char *op, const char *path, int is_dir)
 
 	if (rc && rc != -EEXIST)
 		log_warn("%s refused: %s", op, why);
+	return rc;
+}
+
+/* Wait until no delete of path, or of anything below it, is still queued: what rmdir and rename
+ * list must be the store after those deletes, and a new object must not meet a stale delete.
+ * -EIO if one of those deletes failed. */
+int settle(const char *path)
+{
+	struct snapfs *s = sfs();
+	char *key;
+	int rc;
+
+	if (!s->delq)
+		return 0;
+	key = path_key(path);
+	if (!key)
+		return -ENOMEM;
+	rc = delq_wait(s->delq, key);
+	free(key);
 	return rc;
 }
 
@@ -45,6 +66,7 @@ int op_mkdir(const char *path, mode_t mode)
 	free(dk);
 	if (rc)
 		return rc;
+	dirlist_changed(s->lists);
 	meta_put(s->meta, path, META_DIR, 0, time(NULL));
 	return 0;
 }
@@ -140,6 +162,14 @@ int op_rmdir(const char *path)
 	stage_foreach(&s->stage, find_open_under, &ou);
 	if (ou.found)
 		return -ENOTEMPTY;
+	/* `rm -r` unlinked the files: their deletes must be done (or have failed) before the folder
+	 * is looked at, so the objects are gone when rmdir returns */
+	rc = settle(path);
+	if (rc) {
+		log_error("rmdir %s: deletes below it failed; the folder keeps those objects", path);
+		meta_drop_tree(s->meta, path);
+		return rc;
+	}
 	dk = dir_key(path);
 	if (!dk)
 		return -ENOMEM;
@@ -158,6 +188,7 @@ int op_rmdir(const char *path)
 	/* nothing listed: a folder that was only a prefix went away with its last object */
 	if (c.n)
 		rc = s->be.ops->remove(&s->be, (const char *const *)&dk, 1);
+	dirlist_changed(s->lists);
 	meta_drop_tree(s->meta, path);
 out:
 	collect_free(&c);
@@ -165,28 +196,46 @@ out:
 	return rc;
 }
 
+/* A file still open for writing: its data is dropped at close instead of published, and what the
+ * store holds under its name (an earlier version) goes now. */
+static int unlink_open(struct snapfs *s, struct wfile *wf, const char *key, const char *path)
+{
+	int rc;
+
+	wf_unlink(wf);
+	wf_close(wf);
+	rc = s->be.ops->remove(&s->be, &key, 1);
+	forget(path);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/* unlink returns once the delete is queued: the file is gone from the mount at once and the queue
+ * deletes it with others in one request (`rm -r` sends one unlink per file). */
 int op_unlink(const char *path)
 {
 	struct snapfs *s = sfs();
-	char *key = path_key(path);
+	struct meta_entry e;
 	struct wfile *wf;
+	char *key;
 	int rc;
 
+	if (s->cfg.read_only)
+		return -EROFS;
+	key = path_key(path);
 	if (!key)
 		return -ENOMEM;
-	if (s->cfg.read_only) {
-		free(key);
-		return -EROFS;
-	}
 	wf = wf_find(&s->stage, key);
 	if (wf) {
-		wf_unlink(wf);   /* still open: its data is dropped at close instead of published */
-		wf_close(wf);
+		rc = unlink_open(s, wf, key, path);
+	} else {
+		rc = resolve(path, &e);
+		if (!rc && e.kind != META_FILE)
+			rc = e.kind == META_DIR ? -EISDIR : -ENOENT;
+		if (!rc)
+			rc = delq_add(s->delq, key, path);
+		if (!rc)
+			meta_put(s->meta, path, META_NONE, 0, 0);
 	}
-	rc = s->be.ops->remove(&s->be, (const char *const *)&key, 1);
-	if (rc == -ENOENT && wf)
-		rc = 0;
-	forget(path);
 	if (!rc) {
 		/* a folder that was only a prefix vanishes with its last object; `rm -r` still has to
 		 * rmdir it, so it stays a folder here for a while (until that rmdir) */
@@ -313,6 +362,12 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 		return -EPERM;
 	if (fe.kind == META_DIR && implicit_target(from, to, &retarget))
 		to = retarget;
+	/* nothing the rename lists or writes may still have a delete queued */
+	rc = settle(from);
+	if (!rc)
+		rc = settle(to);
+	if (rc)
+		return rc;
 	rc = refuse("rename", to, fe.kind == META_DIR);
 	if (rc)
 		return rc == -EEXIST ? -EPERM : rc;
@@ -366,6 +421,7 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 			rc = rename_tree(s, from, to);
 	}
 out:
+	dirlist_changed(s->lists);
 	meta_drop_tree(s->meta, from);
 	meta_drop_tree(s->meta, to);
 	free(fk);

@@ -12,6 +12,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+struct delq;
+struct dirlist;
 struct pool;
 
 struct snapfs {
@@ -28,6 +30,8 @@ struct snapfs {
 	int stage_ready;
 	struct journal *journal;
 	struct meta *meta;
+	struct dirlist *lists;     /* recent folder listings */
+	struct delq *delq;         /* deletes on their way to the store (unlink) */
 	int devnull;               /* an empty body for folder markers */
 	uid_t uid;
 	gid_t gid;

@@ -575,6 +575,14 @@ class Proxy:
             self.log("refused %s %s: %s does not match the body" % (method, path, bad))
             return not client_close
 
+        if action == "stall" and rule.get("forward", True) is False:
+            # as documented: the upstream never sees it (a request held back, then lost)
+            secs = float(rule.get("seconds", 30))
+            self.log("holding %s %s for %gs without forwarding it" % (method, path, secs))
+            time.sleep(secs)
+            c.close()
+            raise ClientGone("stalled")
+
         # forward with the request's own framing
         try:
             rhead, status, rh, raw, rdata, up_close = up.exchange(head, raw_body, method)
