@@ -213,6 +213,7 @@ static int sw_open(struct backend *b, const struct backend_conf *conf, char **wh
 	hc.ca_pem = secret_get(conf->secret, "CA_CERT_DATA");
 	hc.timeout_s = conf->timeout_s;
 	hc.retries = conf->retries;
+	sw->retries = conf->retries;
 	rc = http_new(&sw->http, &hc, why);
 	if (rc)
 		goto err;
@@ -296,18 +297,22 @@ out:
 
 static int sw_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len, const char *sha256)
 {
-	static const char *const hdrs[] = { "Content-Type: application/octet-stream", NULL };
 	struct sw *sw = b->priv;
 	struct sw_strv old = { 0 };
 	struct sw_objkind k;
-	char *path = sw_obj_path(sw->cont_enc, key, NULL);
+	char *path = sw_obj_path(sw->cont_enc, key, NULL), *sh = NULL;
+	const char *hdrs[] = { "Content-Type: application/octet-stream", NULL, NULL };
 	int rc = -ENOMEM;
 
+	memset(&k, 0, sizeof(k));
 	if (!path)
 		return -ENOMEM;
+	rc = sw_sha256_header(sha256, &sh);
+	if (rc)
+		goto out;
+	hdrs[1] = sh;
 	/* what this replaces: a manifest's segments go once the new object is in place (a folder
 	 * marker "x/" is never a manifest of ours: no need to look) */
-	memset(&k, 0, sizeof(k));
 	rc = *key && key[strlen(key) - 1] == '/' ? 0 : sw_head(sw, key, &k);
 	if (!rc)
 		rc = sw_owned_segments(sw, key, &k, &old);
@@ -320,6 +325,7 @@ out:
 	sw_objkind_free(&k);
 	sw_strv_free(&old);
 	free(path);
+	free(sh);
 	return rc;
 }
 
@@ -396,10 +402,10 @@ static int sw_remove(struct backend *b, const char *const *keys, size_t n)
 	return rc ? rc : rc2;
 }
 
-/* POST metadata onto an object (replaces its user metadata). */
-static int post_meta(struct sw *sw, const char *key, const char *hdr)
+/* POST metadata onto an object (replaces its user metadata); hdr2 may be NULL. */
+static int post_meta(struct sw *sw, const char *key, const char *hdr, const char *hdr2)
 {
-	const char *hdrs[] = { hdr, NULL };
+	const char *hdrs[] = { hdr, hdr2, NULL };
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
 	char *path = sw_obj_path(sw->cont_enc, key, NULL);
@@ -422,7 +428,7 @@ static int sw_copy(struct backend *b, const char *from, const char *to)
 	struct sw *sw = b->priv;
 	struct sw_objkind src = { 0 }, dst = { 0 };
 	struct sw_strv old = { 0 }, keep = { 0 };
-	char *dest = NULL;
+	char *dest = NULL, *sh = NULL;
 	int rc, manifest;
 
 	if (!strcmp(from, to))
@@ -443,14 +449,18 @@ static int sw_copy(struct backend *b, const char *from, const char *to)
 		dest = NULL;
 		rc = -ENOMEM;
 	}
+	/* the whole-object digest travels with the bytes (a rename keeps it) */
+	if (!rc && src.sha256[0])
+		rc = sw_sha256_header(src.sha256, &sh);
 	if (rc)
 		goto out;
 	/* fresh metadata: the copy must not inherit a disowned mark */
-	rc = sw_copy_obj(sw, from, dest, manifest, 1, NULL, 0);
+	rc = sw_copy_obj(sw, from, dest, manifest, 1, sh, NULL, 0);
 	if (rc)
 		goto out;
 	if (manifest) {
-		rc = post_meta(sw, from, SW_DISOWNED ": 1");
+		/* a POST replaces all user metadata: the digest is set again */
+		rc = post_meta(sw, from, SW_DISOWNED ": 1", sh);
 		if (rc) {
 			/* both would own the segments: take the copy back (the manifest alone) */
 			char *one[] = { dest };
@@ -469,6 +479,7 @@ out:
 	sw_strv_free(&old);
 	sw_strv_free(&keep);
 	free(dest);
+	free(sh);
 	return rc;
 }
 

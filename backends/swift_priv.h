@@ -16,6 +16,8 @@
 #define SW_THREADS 8
 #define SW_SEG_SUFFIX "_segments"
 #define SW_DISOWNED "X-Object-Meta-Snapfs-Disowned"
+/* the whole object's SHA-256 (hex), as the cache layer computed it, for verifying a restore */
+#define SW_SHA256 "X-Object-Meta-Snapfs-Sha256"
 #define SW_MAX_SEGMENTS 1000
 /* Parts per object: more than one manifest holds are nested into sub-manifests at commit */
 #define SW_MAX_PARTS 10000
@@ -26,6 +28,7 @@ struct sw {
 	char *container, *cont_enc;
 	char *segc, *segc_enc;      /* the segment container */
 	int slo, bulk;
+	int retries;                /* resends of a body Swift received damaged (422) */
 	unsigned bulk_max;          /* deletes per bulk request */
 	unsigned max_segments;      /* SLO max_manifest_segments */
 	unsigned listing_limit;     /* the server's page size */
@@ -47,6 +50,7 @@ struct sw_objkind {
 	uint64_t size;
 	time_t mtime;
 	char etag[80];
+	char sha256[65];      /* SW_SHA256, "" when absent */
 	char *dlo_manifest;   /* X-Object-Manifest, decoded "container/prefix" */
 };
 
@@ -70,10 +74,22 @@ int sw_slo_manifest(struct sw *sw, const char *key, json_t **out);     /* raw en
 int sw_owned_segments(struct sw *sw, const char *key, const struct sw_objkind *k, struct sw_strv *out);
 int sw_delete_paths(struct sw *sw, char *const *paths, size_t n);       /* bulk where offered */
 void sw_drop_replaced(struct sw *sw, const char *key, struct sw_strv *old, const struct sw_strv *keep);
+/* PUT bytes from a file range (or an empty body) with "ETag: <MD5>": Swift refuses a body damaged on
+ * the way (422), which is sent again up to sw->retries times, and the reply's ETag must be that MD5.
+ * *etag (may be NULL) gets the MD5. hdrs: at most SW_MAX_HDRS. */
+#define SW_MAX_HDRS 6
 int sw_put_path(struct sw *sw, const char *path, const char *what, const char *const *hdrs, int fd,
 		off_t fd_off, uint64_t len, char *etag, size_t ecap);
+/* The resend loop of a PUT (req carries its ETag header): 201 with the reply's ETag equal to want
+ * (NULL: not compared) is success; 422 or another ETag are sent again, up to sw->retries times. */
+int sw_put_checked(struct sw *sw, struct http_req *req, const char *path, const char *what, const char *want,
+		   struct http_resp *resp);
+/* *out = "X-Object-Meta-Snapfs-Sha256: <hex>" (malloc'd), or NULL when sha256 is NULL or not 64 hex
+ * digits (logged). 0 or -ENOMEM. */
+int sw_sha256_header(const char *sha256, char **out);
+/* meta_hdr: a header for the copy (metadata), or NULL */
 int sw_copy_obj(struct sw *sw, const char *key, const char *dest, int manifest, int fresh_meta,
-		char *etag, size_t ecap);
+		const char *meta_hdr, char *etag, size_t ecap);
 
 /* swift_list.c */
 int sw_list_cont(struct sw *sw, const char *cont_enc, const char *prefix, int delim, unsigned limit,

@@ -135,7 +135,7 @@ int sw_fail(const char *what, const char *key, const struct http_resp *resp)
 	return http_errno(resp->status) ? http_errno(resp->status) : -EIO;
 }
 
-/* RFC 1123 date of a reply header; 0 if absent or odd. */
+/* an ETag header's value without its quotes ("" if absent) */
 void sw_set_etag(char *dst, size_t cap, const char *etag)
 {
 	size_t n;
@@ -302,6 +302,10 @@ int sw_head(struct sw *sw, const char *key, struct sw_objkind *k)
 	}
 	v = http_header(&resp, SW_DISOWNED);
 	k->disowned = v && *v;
+	free(v);
+	v = http_header(&resp, SW_SHA256);
+	if (v && strlen(v) == 64 && !v[strspn(v, "0123456789abcdef")])
+		strcpy(k->sha256, v);
 	free(v);
 out:
 	free(path);
@@ -548,43 +552,116 @@ void sw_drop_replaced(struct sw *sw, const char *key, struct sw_strv *old, const
 	sw_strv_free(&gone);
 }
 
-/* PUT of bytes from a file (or an empty body) to an encoded path; *etag gets the reply's ETag. */
+int sw_sha256_header(const char *sha256, char **out)
+{
+	*out = NULL;
+	if (!sha256)
+		return 0;
+	if (strlen(sha256) != 64 || sha256[strspn(sha256, "0123456789abcdef")]) {
+		log_warn("swift: a malformed SHA-256 was handed over; the object is stored without it");
+		return 0;
+	}
+	return asprintf(out, SW_SHA256 ": %s", sha256) < 0 ? (*out = NULL, -ENOMEM) : 0;
+}
+
+/* MD5 of a body as lower-case hex (33 bytes) */
+static int body_md5(int fd, off_t fd_off, uint64_t len, char *hex)
+{
+	unsigned char md[64];
+	unsigned mdlen = 0;
+	int rc;
+
+	if (!len) {
+		strcpy(hex, "d41d8cd98f00b204e9800998ecf8427e");
+		return 0;
+	}
+	rc = digest_fd("md5", fd, fd_off, len, md, &mdlen);
+	if (!rc && mdlen != 16)
+		rc = -EIO;
+	if (!rc)
+		hex_encode(md, 16, hex);
+	return rc;
+}
+
+int sw_put_checked(struct sw *sw, struct http_req *req, const char *path, const char *what, const char *want,
+		   struct http_resp *resp)
+{
+	char got[80];
+	int rc;
+
+	for (int attempt = 0;; attempt++) {
+		const char *damage;
+		char *v;
+
+		rc = sw_do(sw, req, path, resp);
+		if (rc)
+			return rc;
+		if (resp->status == 201) {
+			v = http_header(resp, "ETag");
+			sw_set_etag(got, sizeof(got), v);
+			free(v);
+			/* no ETag in the reply: nothing to compare (Swift checked ours) */
+			if (!want || !*got || !strcasecmp(got, want))
+				return 0;
+			damage = "the stored object's ETag is not the one sent";
+		} else if (resp->status == 422) {
+			damage = "Swift refused the body: it does not match its ETag (422)";
+		} else {
+			return sw_fail("PUT", what, resp);
+		}
+		if (attempt >= sw->retries) {
+			log_warn("swift: PUT %s: %s; given up after %d attempts", what, damage, attempt + 1);
+			return -EIO;
+		}
+		log_warn("swift: PUT %s: %s: damaged on the way, sending it again", what, damage);
+		http_backoff(sw->http, attempt);
+		http_resp_free(resp);
+		*resp = (struct http_resp)HTTP_RESP_INIT;
+	}
+}
+
 int sw_put_path(struct sw *sw, const char *path, const char *what, const char *const *hdrs, int fd,
 		    off_t fd_off, uint64_t len, char *etag, size_t ecap)
 {
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	char *v;
+	const char *all[SW_MAX_HDRS + 2];
+	char md5[33], eh[48];
+	size_t n = 0;
 	int rc;
 
-	sw_req_init(&req, "PUT", hdrs);
+	rc = body_md5(fd, fd_off, len, md5);
+	if (rc)
+		return rc;
+	snprintf(eh, sizeof(eh), "ETag: %s", md5);
+	for (; hdrs && hdrs[n] && n < SW_MAX_HDRS; n++)
+		all[n] = hdrs[n];
+	all[n++] = eh;
+	all[n] = NULL;
+	sw_req_init(&req, "PUT", all);
 	if (len) {
 		req.body_fd = fd;
 		req.body_off = fd_off;
 		req.body_fd_len = len;
 	}
-	rc = sw_do(sw, &req, path, &resp);
-	if (!rc && resp.status != 201)
-		rc = sw_fail("PUT", what, &resp);
-	if (!rc && etag) {
-		v = http_header(&resp, "ETag");
-		sw_set_etag(etag, ecap, v);
-		free(v);
-	}
+	rc = sw_put_checked(sw, &req, path, what, md5, &resp);
+	if (!rc && etag)
+		snprintf(etag, ecap, "%s", md5);
 	http_resp_free(&resp);
 	return rc;
 }
 
 /* Server-side copy of an object to "container/object" (decoded dest); manifest: copy the manifest
- * itself, not the bytes. *etag gets the new object's ETag. */
+ * itself, not the bytes; meta_hdr (or NULL) is set on the copy. *etag gets the new object's ETag. */
 int sw_copy_obj(struct sw *sw, const char *key, const char *dest, int manifest, int fresh_meta,
-		    char *etag, size_t ecap)
+		    const char *meta_hdr, char *etag, size_t ecap)
 {
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
 	char *path = sw_obj_path(sw->cont_enc, key, manifest ? "multipart-manifest=get" : NULL);
 	char *denc = uri_encode(dest, 1), *dh = NULL, *v;
-	const char *hdrs[] = { NULL, fresh_meta ? "X-Fresh-Metadata: true" : NULL, NULL };
+	const char *hdrs[4] = { NULL };
+	size_t nh = 1;
 	int rc = -ENOMEM;
 
 	if (!path || !denc || asprintf(&dh, "Destination: %s", denc) < 0) {
@@ -592,6 +669,10 @@ int sw_copy_obj(struct sw *sw, const char *key, const char *dest, int manifest, 
 		goto out;
 	}
 	hdrs[0] = dh;
+	if (fresh_meta)
+		hdrs[nh++] = "X-Fresh-Metadata: true";
+	if (meta_hdr)
+		hdrs[nh++] = meta_hdr;
 	sw_req_init(&req, "COPY", hdrs);
 	rc = sw_do(sw, &req, path, &resp);
 	if (rc)

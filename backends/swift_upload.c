@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -141,7 +142,7 @@ int sw_upload_begin(struct backend *b, const char *key, uint64_t base, struct up
 				dest = NULL;
 				rc = -ENOMEM;
 			} else {
-				rc = sw_copy_obj(sw, key, dest, 0, 1, up->base_etag, sizeof(up->base_etag));
+				rc = sw_copy_obj(sw, key, dest, 0, 1, NULL, up->base_etag, sizeof(up->base_etag));
 			}
 			free(seg);
 			free(dest);
@@ -261,7 +262,8 @@ static json_t *slo_entries(struct upload *up, unsigned nparts)
 			break;
 		}
 		etag = n ? up->segs[n].etag : up->base_etag;
-		/* null: no check, where a reply had no ETag */
+		/* Swift checks every listed segment's ETag (our MD5) at the manifest PUT; null: no
+		 * check, only where a base copy's reply had no ETag */
 		e = json_pack("{s:s, s:o, s:I}", "path", p, "etag", *etag ? json_string(etag) : json_null(),
 			      "size_bytes", (json_int_t)(n ? up->segs[n].size : up->base));
 		rc = !e || json_array_append_new(list, e) ? -ENOMEM : 0;
@@ -275,25 +277,59 @@ static json_t *slo_entries(struct upload *up, unsigned nparts)
 	return list;
 }
 
-/* PUT a manifest (list) at an encoded path; *etag gets the manifest's ETag. */
-static int put_manifest(struct sw *sw, const char *opath, json_t *list, char *etag, size_t ecap)
+/* The ETag Swift gives a manifest: the MD5 of its entries' ETags in order (hex, 33 bytes). "" when an
+ * entry has none or a range (counted differently): then Swift checks the segments only. */
+static void slo_etag(json_t *list, char *hex)
 {
-	static const char *const hdrs[] = { "Content-Type: application/octet-stream", NULL };
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	size_t i;
+
+	*hex = 0;
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL))
+		goto out;
+	for (i = 0; i < json_array_size(list); i++) {
+		json_t *e = json_array_get(list, i);
+		const char *etag = json_string_value(json_object_get(e, "etag"));
+
+		if (!etag || json_object_get(e, "range") || !EVP_DigestUpdate(ctx, etag, strlen(etag)))
+			break;
+	}
+	if (i == json_array_size(list) && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 16)
+		hex_encode(md, 16, hex);
+out:
+	EVP_MD_CTX_free(ctx);
+}
+
+/* PUT a manifest (list) at an encoded path, with its ETag when it can be told beforehand (Swift
+ * refuses a mismatch with 422, which is sent again); meta_hdr (or NULL) is set on it; *etag gets the
+ * manifest's ETag. */
+static int put_manifest(struct sw *sw, const char *opath, json_t *list, const char *meta_hdr, char *etag,
+			size_t ecap)
+{
+	const char *hdrs[] = { "Content-Type: application/octet-stream", NULL, NULL, NULL };
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	char *body = json_dumps(list, JSON_COMPACT), *path = NULL, *v;
+	char *body = json_dumps(list, JSON_COMPACT), *path = NULL, *v, want[33], eh[48];
+	size_t nh = 1;
 	int rc = -ENOMEM;
 
 	if (!body || asprintf(&path, "%s?multipart-manifest=put", opath) < 0) {
 		path = NULL;
 		goto out;
 	}
+	slo_etag(list, want);
+	if (*want) {
+		snprintf(eh, sizeof(eh), "ETag: %s", want);
+		hdrs[nh++] = eh;
+	}
+	if (meta_hdr)
+		hdrs[nh++] = meta_hdr;
 	sw_req_init(&req, "PUT", hdrs);
 	req.body = body;
 	req.body_len = strlen(body);
-	rc = sw_do(sw, &req, path, &resp);
-	if (!rc && resp.status != 201)
-		rc = sw_fail("PUT manifest", opath, &resp);
+	rc = sw_put_checked(sw, &req, path, opath, *want ? want : NULL, &resp);
 	if (!rc && etag) {
 		v = http_header(&resp, "ETag");
 		sw_set_etag(etag, ecap, v);
@@ -331,7 +367,7 @@ static int nest_entries(struct upload *up, json_t **list)
 		    asprintf(&p, "/%s/%s", sw->segc, name) < 0 || !(opath = sw_obj_path(sw->segc_enc, name, NULL))) {
 			rc = -ENOMEM;
 		} else {
-			rc = put_manifest(sw, opath, sub, etag, sizeof(etag));
+			rc = put_manifest(sw, opath, sub, NULL, etag, sizeof(etag));
 		}
 		if (!rc) {
 			e = json_pack("{s:s, s:o, s:I}", "path", p, "etag", *etag ? json_string(etag) : json_null(),
@@ -357,7 +393,7 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 	struct sw *sw = up->sw;
 	struct sw_strv old = { 0 }, keep = { 0 };
 	struct sw_objkind k = { 0 };
-	char *path = NULL, *mh = NULL, *mprefix = NULL, *menc = NULL;
+	char *path = NULL, *mh = NULL, *mprefix = NULL, *menc = NULL, *sh = NULL;
 	json_t *list = NULL;
 	int rc = 0;
 
@@ -381,6 +417,9 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 		rc = -ENOMEM;
 		goto fail;
 	}
+	rc = sw_sha256_header(sha256, &sh);
+	if (rc)
+		goto fail;
 	if (up->dlo) {
 		/* every object under "<key>/<uid>/" in name order: segment 0 (an appended base) first */
 		if (asprintf(&mprefix, "%s/%s/%s/", sw->segc, up->key, up->uid) < 0) {
@@ -395,7 +434,7 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 			goto fail;
 		}
 		{
-			const char *hdrs[] = { mh, "Content-Type: application/octet-stream", NULL };
+			const char *hdrs[] = { mh, "Content-Type: application/octet-stream", sh, NULL };
 
 			rc = sw_put_path(sw, path, up->key, hdrs, -1, 0, 0, NULL, 0);
 		}
@@ -410,7 +449,7 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 		if (json_array_size(list) > sw->max_segments)
 			rc = nest_entries(up, &list);
 		if (!rc)
-			rc = put_manifest(sw, path, list, NULL, 0);
+			rc = put_manifest(sw, path, list, sh, NULL, 0);
 		if (rc)
 			goto fail;
 	}
@@ -436,6 +475,7 @@ out:
 	free(mh);
 	free(mprefix);
 	free(menc);
+	free(sh);
 	upload_free(up);
 	return rc;
 }
