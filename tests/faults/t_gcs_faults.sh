@@ -234,9 +234,9 @@ check "and reads" cmp "$T_DIR/after.txt" "$SNAP/after.txt"
 fp_rules '{"rules": [
  {"method": "GET", "query": "alt=media", "skip": 1, "times": 2, "action": "status", "status": 503,
   "content_type": "application/json", "body": '"$("$GCS_PY" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$E503")"'},
- {"method": "GET", "query": "alt=media", "skip": 4, "times": 2, "action": "reset_reply", "at": 0.3},
- {"method": "GET", "query": "alt=media", "skip": 8, "times": 2, "action": "truncate", "at": 0.6},
- {"method": "GET", "query": "alt=media", "skip": 12, "times": 1, "action": "stall", "seconds": 6}
+ {"method": "GET", "query": "alt=media", "skip": 3, "times": 2, "action": "reset_reply", "at": 0.3},
+ {"method": "GET", "query": "alt=media", "skip": 5, "times": 2, "action": "truncate", "at": 0.6},
+ {"method": "GET", "query": "alt=media", "skip": 7, "times": 1, "action": "stall", "seconds": 6}
 ]}'
 MNT2=$T_DIR/mnt2
 mount_snapfs gs://kubedb "$MNT2" --secret-dir "$GCS_SECRET" --endpoint "$FP_URL" --cache-dir "$T_DIR/cache2" \
