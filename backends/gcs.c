@@ -586,7 +586,6 @@ out:
 	return rc;
 }
 
-
 /* ---------- checksums, deletes, metadata ---------- */
 
 /* GCS refuses an upload whose bytes do not match the checksum sent with it: 400, with a message that
