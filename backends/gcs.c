@@ -1,8 +1,16 @@
 /* gs://bucket/prefix: Google Cloud Storage over the JSON API, authorized with a service account's
  * OAuth2 token (oauth2.c). Chunked uploads are resumable sessions: every chunk but the last is a
  * multiple of 256 KiB, and after an interrupted chunk the server is asked what it kept (308 + Range)
- * and the rest is sent again. An append uploads the new bytes to a temporary object and composes. */
+ * and the rest is sent again. An append uploads the new bytes to a temporary object and composes.
+ *
+ * Integrity: every upload carries the CRC32C of the whole object, which GCS checks before it makes the
+ * object (400 otherwise): a small object in the metadata part of a multipart upload, a session in an
+ * X-Goog-Hash header on its final request (the resumable protocol has no per-chunk check, so a chunk
+ * corrupted on the way is found only there). The SHA-256 the cache layer computes is kept as the
+ * object's custom metadata "snapfs-sha256": in the multipart metadata, at session start for a whole
+ * object, or by an objects.patch on exactly the generation a streamed session made. */
 #include "backend.h"
+#include "crc32c.h"
 #include "crypto.h"
 #include "http.h"
 #include "oauth2.h"
@@ -25,6 +33,8 @@
 #define GCS_ALIGN (256 * 1024ULL)
 #define GCS_OPEN_DEADLINE_S 60
 #define GCS_TMP_DIR ".snapfs/tmp/"    /* below the source prefix, outside the kubedb/ layout */
+#define GCS_INLINE_MAX (8ULL << 20)   /* a put up to this size is one multipart request, built in memory */
+#define GCS_SHA_KEY "snapfs-sha256"
 #define ULL(x) ((unsigned long long)(x))
 
 struct gcs {
@@ -48,6 +58,9 @@ struct upload {
 	uint64_t sent;      /* bytes of the session the server has persisted */
 	unsigned char *tail;/* the unaligned end of the last part, sent with the total at commit */
 	size_t tail_len;
+	uint32_t crc;       /* CRC32C of every byte given to the session so far (tail included) */
+	char gen[32];       /* generation and metageneration of the object the final request made */
+	char metagen[32];
 	pthread_mutex_t lock;   /* parts come one at a time; this keeps a misbehaving caller safe */
 };
 
@@ -536,7 +549,7 @@ static int gcs_list(struct backend *b, const char *prefix, int delim, unsigned l
 	return rc;
 }
 
-/* ---------- read, put ---------- */
+/* ---------- read ---------- */
 
 static ssize_t gcs_read(struct backend *b, const char *key, uint64_t off, size_t len, void *buf)
 {
@@ -573,67 +586,177 @@ out:
 	return rc;
 }
 
-static int gcs_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len, const char *sha256)
+/* ---------- checksums, deletes, metadata ---------- */
+
+/* GCS refuses an upload whose bytes do not match the checksum sent with it: 400, with a message that
+ * names the hash ("Provided CRC32C \"...\" doesn't match calculated CRC32C \"...\"."). */
+static int hash_refused(const struct http_resp *resp)
 {
-	static const char *const hdrs[] = { "Content-Type: application/octet-stream", NULL };
-	struct gcs *g = b->priv;
+	char *m;
+	int yes;
+
+	if (resp->status != 400)
+		return 0;
+	m = err_msg(resp);
+	yes = m && (strstr(m, "CRC32C") || strstr(m, "MD5"));
+	free(m);
+	return yes;
+}
+
+/* What an upload's reply says about the object it made: its size and CRC32C must be what was sent.
+ * gen/metagen are filled in whenever the reply names them, even when the check fails, so the caller
+ * can delete exactly that generation. -EBADMSG: the object exists with other bytes. */
+static int check_made(const char *key, const struct http_resp *resp, uint64_t size, uint32_t crc,
+		      char gen[32], char metagen[32])
+{
+	json_t *j = reply_json(resp), *v;
+	struct obj_info oi;
+	uint32_t have;
+	int rc = 0;
+
+	gen[0] = metagen[0] = 0;
+	if (!j || obj_from_json(j, &oi)) {
+		log_error("gcs: upload %s: the reply is not the object just written", key);
+		json_decref(j);
+		return -EIO;
+	}
+	v = json_object_get(j, "generation");
+	if (json_is_string(v) && json_string_length(v) < 32)
+		snprintf(gen, 32, "%s", json_string_value(v));
+	v = json_object_get(j, "metageneration");
+	if (json_is_string(v) && json_string_length(v) < 32)
+		snprintf(metagen, 32, "%s", json_string_value(v));
+	v = json_object_get(j, "crc32c");
+	if (oi.size != size) {
+		log_error("gcs: upload %s: the server made %llu bytes of %llu", key, ULL(oi.size), ULL(size));
+		rc = -EBADMSG;
+	} else if (v && (crc32c_from_base64(json_string_value(v), &have) || have != crc)) {
+		/* a store that did not check the hash sent: the object is not the bytes we had */
+		char want[9];
+
+		crc32c_base64(crc, want);
+		log_error("gcs: upload %s: the server made an object with CRC32C %s; the bytes sent have %s",
+			  key, json_is_string(v) ? json_string_value(v) : "(malformed)", want);
+		rc = -EBADMSG;
+	}
+	json_decref(j);
+	return rc;
+}
+
+/* objects.delete, of one generation when gen is given (a newer object by someone else stays). */
+static int delete_obj(struct gcs *g, const char *key, const char *gen)
+{
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	char *enc = uri_encode(key, 0), *url = NULL;
-	json_t *j = NULL;
-	struct obj_info oi;
+	char sfx[64] = "", *url;
 	int rc = -ENOMEM;
 
-	if (!enc || asprintf(&url, "%s/upload/storage/v1/b/%s/o?uploadType=media&name=%s", g->api,
-			     g->bucket_enc, enc) < 0) {
-		url = NULL;
-		goto out;
-	}
-	req_init(&req, "POST", url, hdrs);
-	req.body_fd = fd;
-	req.body_off = fd_off;
-	req.body_fd_len = len;
+	if (gen && *gen)
+		snprintf(sfx, sizeof(sfx), "?ifGenerationMatch=%s", gen);
+	url = obj_url(g, key, sfx);
+	if (!url)
+		return rc;
+	req_init(&req, "DELETE", url, NULL);
 	rc = gcs_do(g, &req, &resp);
-	if (rc)
-		goto out;
-	if (resp.status != 200 && resp.status != 201) {
-		rc = fail("put", key, &resp);
-		goto out;
-	}
-	j = reply_json(&resp);
-	if (!j || obj_from_json(j, &oi) || oi.size != len) {
-		log_error("gcs: put %s: the reply is not the object just written", key);
-		rc = -EIO;
-	}
-out:
-	json_decref(j);
+	if (!rc && resp.status != 204 && resp.status != 200 && resp.status != 404)
+		rc = fail("delete", key, &resp);
 	http_resp_free(&resp);
 	free(url);
-	free(enc);
 	return rc;
+}
+
+static int remove_one(struct gcs *g, const char *key)
+{
+	return delete_obj(g, key, NULL);
+}
+
+/* An upload made an object that is not what was sent: take it away again, so a failed close()
+ * never leaves a published object behind. */
+static void unmake(struct gcs *g, const char *key, const char *gen)
+{
+	if (delete_obj(g, key, gen))
+		log_error("gcs: %s: could not delete the bad generation %s", key, gen);
+	else
+		log_warn("gcs: %s: deleted generation %s, which did not match what was sent", key, gen);
+}
+
+/* {"metadata": {"snapfs-sha256": SHA}} into the object resource j (sha256 may be NULL: nothing). */
+static int add_sha(json_t *j, const char *sha256)
+{
+	if (!j)
+		return -ENOMEM;
+	if (sha256 && json_object_set_new(j, "metadata", json_pack("{s:s}", GCS_SHA_KEY, sha256)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Record the SHA-256 on exactly the generation and metageneration a streamed session made (its
+ * metadata was fixed before the bytes were known). A newer write by someone else fails the
+ * preconditions (412) and is left alone. A failure is only logged: the object is complete and its
+ * CRC32C was checked; the SHA-256 is the extra that lets a restore verify end to end. */
+static void patch_sha(struct gcs *g, const char *key, const char *gen, const char *metagen,
+		      const char *sha256)
+{
+	static const char *const hdrs[] = { "Content-Type: application/json; charset=UTF-8", NULL };
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	char sfx[128], *url, *body = NULL;
+	json_t *j = json_object();
+
+	if (!gen[0])
+		return;
+	snprintf(sfx, sizeof(sfx), "?ifGenerationMatch=%s%s%s", gen, metagen[0] ? "&ifMetagenerationMatch=" : "",
+		 metagen);
+	url = obj_url(g, key, sfx);
+	if (!add_sha(j, sha256))
+		body = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!url || !body) {
+		log_warn("gcs: %s: out of memory recording its SHA-256", key);
+		goto out;
+	}
+	req_init(&req, "PATCH", url, hdrs);
+	req.body = body;
+	req.body_len = strlen(body);
+	if (gcs_do(g, &req, &resp) || resp.status != 200) {
+		char *m = err_msg(&resp);
+
+		log_warn("gcs: %s: stored, but its SHA-256 could not be recorded as metadata (%s)", key,
+			 resp.status ? (m ? m : "?") : (resp.error[0] ? resp.error : "no reply"));
+		free(m);
+	}
+out:
+	http_resp_free(&resp);
+	free(body);
+	free(url);
 }
 
 /* ---------- resumable uploads ---------- */
 
-static int open_session(struct upload *up)
+/* Start a session; sha256 (or NULL) becomes the object's metadata, which a session fixes here. */
+static int open_session(struct upload *up, const char *sha256)
 {
 	static const char *const hdrs[] = { "Content-Type: application/json; charset=UTF-8",
 					     "X-Upload-Content-Type: application/octet-stream", NULL };
-	static const char body[] = "{\"contentType\":\"application/octet-stream\"}";
 	struct gcs *g = up->g;
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	char *enc = uri_encode(up->target, 0), *url = NULL;
+	char *enc = uri_encode(up->target, 0), *url = NULL, *body = NULL;
+	json_t *j = json_pack("{s:s}", "contentType", "application/octet-stream");
 	int rc = -ENOMEM;
 
-	if (!enc || asprintf(&url, "%s/upload/storage/v1/b/%s/o?uploadType=resumable&name=%s", g->api,
-			     g->bucket_enc, enc) < 0) {
+	if (!add_sha(j, sha256))
+		body = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!body || !enc ||
+	    asprintf(&url, "%s/upload/storage/v1/b/%s/o?uploadType=resumable&name=%s", g->api,
+		     g->bucket_enc, enc) < 0) {
 		url = NULL;
 		goto out;
 	}
 	req_init(&req, "POST", url, hdrs);
 	req.body = body;
-	req.body_len = sizeof(body) - 1;
+	req.body_len = strlen(body);
 	rc = gcs_do(g, &req, &resp);
 	if (rc)
 		goto out;
@@ -648,6 +771,7 @@ static int open_session(struct upload *up)
 	}
 out:
 	http_resp_free(&resp);
+	free(body);
 	free(url);
 	free(enc);
 	return rc;
@@ -673,23 +797,10 @@ static int persisted_of(const struct http_resp *resp, uint64_t *out)
 	return rc;
 }
 
-/* Checks a final reply: the object the session made has the size we sent. */
+/* Checks a final reply: the object the session made has the size and CRC32C we sent. */
 static int check_final(struct upload *up, const struct http_resp *resp, uint64_t total)
 {
-	json_t *j = reply_json(resp);
-	struct obj_info oi;
-	int rc = 0;
-
-	if (!j || obj_from_json(j, &oi)) {
-		log_error("gcs: upload %s: malformed final reply", up->key);
-		rc = -EIO;
-	} else if (oi.size != total) {
-		log_error("gcs: upload %s: the server made %llu bytes of %llu", up->key,
-			  ULL(oi.size), ULL(total));
-		rc = -EIO;
-	}
-	json_decref(j);
-	return rc;
+	return check_made(up->key, resp, total, up->crc, up->gen, up->metagen);
 }
 
 /* Ask the session what it has (PUT, Content-Range: bytes * / *). Sets up->sent; 1 when the upload
@@ -732,17 +843,21 @@ struct span_src {
 	uint64_t from, len;
 };
 
-/* Send a span; with final, it ends the upload at from+len bytes (len may be 0). Resumes from what the
- * server reports after a short write or a broken connection, up to conf->retries failed attempts. */
+/* Send a span; with final, it ends the upload at from+len bytes (len may be 0) and carries the CRC32C
+ * of the whole session (X-Goog-Hash), which the server checks before it makes the object. Resumes from
+ * what the server reports after a short write or a broken connection, up to conf->retries failed
+ * attempts. -EBADMSG: the server refused the bytes for their checksum, or made other bytes. */
 static int send_span(struct upload *up, const struct span_src *s, int final)
 {
 	uint64_t end = s->from + s->len, cur;
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	char cr[96];
-	const char *hdrs[] = { cr, NULL };
+	char cr[96], hash[64], crcb[9];
+	const char *hdrs[] = { cr, final ? hash : NULL, NULL };
 	int fails = 0, rc = 0;
 
+	crc32c_base64(up->crc, crcb);
+	snprintf(hash, sizeof(hash), "X-Goog-Hash: crc32c=%s", crcb);
 	for (;;) {
 		cur = up->sent;
 		if (cur < s->from || cur > end) {
@@ -804,6 +919,18 @@ static int send_span(struct upload *up, const struct span_src *s, int final)
 				up->sent = end;
 			break;
 		}
+		if (!rc && final && hash_refused(&resp)) {
+			/* the bytes the server holds are not the ones read from the spool: a chunk was
+			 * changed on the way. Earlier chunks are gone from the spool, so this is final. */
+			char *m = err_msg(&resp);
+
+			log_error("gcs: upload %s: the store refused the object for its checksum (%s): bytes "
+				  "were changed on the way",
+				  up->key, m ? m : "?");
+			free(m);
+			rc = -EBADMSG;
+			break;
+		}
 		if (!rc && !http_retryable(resp.status)) {
 			long st = resp.status;
 			int sync;
@@ -822,7 +949,7 @@ static int send_span(struct upload *up, const struct span_src *s, int final)
 				break;
 			}
 			if (sync || up->sent == cur) {
-				rc = fail("upload chunk", up->key, &resp);
+				rc = sync == -EBADMSG ? sync : fail("upload chunk", up->key, &resp);
 				break;
 			}
 			log_warn("gcs: upload %s: the session has %llu bytes, not %llu; going on from there",
@@ -852,6 +979,33 @@ static int send_span(struct upload *up, const struct span_src *s, int final)
 	return rc;
 }
 
+static void cancel_session(struct upload *up)
+{
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+
+	req_init(&req, "DELETE", up->session, NULL);
+	/* 499 is the documented answer to a cancel; 404/410: already gone */
+	if (!gcs_do(up->g, &req, &resp) && resp.status != 499 && resp.status != 404 && resp.status != 410 &&
+	    resp.status / 100 != 2)
+		fail("cancel upload", up->key, &resp);
+	http_resp_free(&resp);
+}
+
+/* The final request: the last bytes (maybe none) and the whole session's CRC32C. On failure the
+ * session is cancelled, or, when it made an object anyway that is not what was sent, that object is
+ * deleted again: a failed commit leaves neither a session nor an object. */
+static int finalize(struct upload *up, const struct span_src *s)
+{
+	int rc = send_span(up, s, 1);
+
+	if (rc && up->gen[0])
+		unmake(up->g, up->target, up->gen);
+	else if (rc)
+		cancel_session(up);
+	return rc;
+}
+
 static void upload_free(struct upload *up)
 {
 	pthread_mutex_destroy(&up->lock);
@@ -862,21 +1016,32 @@ static void upload_free(struct upload *up)
 	free(up);
 }
 
+static struct upload *upload_new(struct gcs *g, const char *key, uint64_t base)
+{
+	struct upload *up = calloc(1, sizeof(*up));
+
+	if (!up)
+		return NULL;
+	pthread_mutex_init(&up->lock, NULL);
+	up->g = g;
+	up->base = base;
+	up->key = strdup(key);
+	if (!up->key) {
+		upload_free(up);
+		return NULL;
+	}
+	return up;
+}
+
 static int gcs_upload_begin(struct backend *b, const char *key, uint64_t base, struct upload **out)
 {
 	struct gcs *g = b->priv;
-	struct upload *up = calloc(1, sizeof(*up));
+	struct upload *up = upload_new(g, key, base);
 	int rc = -ENOMEM;
 
 	*out = NULL;
 	if (!up)
 		return -ENOMEM;
-	pthread_mutex_init(&up->lock, NULL);
-	up->g = g;
-	up->base = base;
-	up->key = strdup(key);
-	if (!up->key)
-		goto err;
 	if (base) {
 		struct obj_info oi;
 		uint64_t rnd = 0;
@@ -901,7 +1066,8 @@ static int gcs_upload_begin(struct backend *b, const char *key, uint64_t base, s
 		rc = -ENOMEM;
 		goto err;
 	}
-	rc = open_session(up);
+	/* the SHA-256 is not known yet: it is patched on after the final request */
+	rc = open_session(up, NULL);
 	if (rc)
 		goto err;
 	*out = up;
@@ -915,6 +1081,7 @@ static int upload_part_locked(struct upload *up, const struct part *p)
 {
 	uint64_t at = p->obj_off - up->base, aligned = p->len / GCS_ALIGN * GCS_ALIGN;
 	struct span_src s = { p->fd, p->fd_off, NULL, at, aligned };
+	uint32_t crc = up->crc;
 	int rc;
 
 	/* sessions take bytes in order; only the last part may be unaligned */
@@ -924,10 +1091,17 @@ static int upload_part_locked(struct upload *up, const struct part *p)
 			  up->tail_len ? " and an unaligned part" : "");
 		return -EINVAL;
 	}
+	/* the CRC32C of the whole session grows part by part, in order, from the bytes in the spool;
+	 * the final request carries it */
+	rc = crc32c_fd(&crc, p->fd, p->fd_off, p->len);
+	if (rc) {
+		log_error("gcs: upload %s: reading part %u from the cache: %s", up->key, p->n, strerror(-rc));
+		return rc;
+	}
 	if (aligned) {
 		rc = send_span(up, &s, 0);
 		if (rc)
-			return rc;
+			return rc == -EBADMSG ? -EIO : rc;
 	}
 	if (p->len > aligned) {
 		size_t n = (size_t)(p->len - aligned);
@@ -945,6 +1119,7 @@ static int upload_part_locked(struct upload *up, const struct part *p)
 		}
 		up->tail_len = n;
 	}
+	up->crc = crc;
 	return 0;
 }
 
@@ -958,26 +1133,8 @@ static int gcs_upload_part(struct upload *up, const struct part *p)
 	return rc;
 }
 
-static int remove_one(struct gcs *g, const char *key)
-{
-	struct http_resp resp = HTTP_RESP_INIT;
-	struct http_req req;
-	char *url = obj_url(g, key, "");
-	int rc = -ENOMEM;
-
-	if (!url)
-		return rc;
-	req_init(&req, "DELETE", url, NULL);
-	rc = gcs_do(g, &req, &resp);
-	if (!rc && resp.status != 204 && resp.status != 200 && resp.status != 404)
-		rc = fail("delete", key, &resp);
-	http_resp_free(&resp);
-	free(url);
-	return rc;
-}
-
 /* key = base object (the generation seen at begin) + the temporary; then drop the temporary. */
-static int compose_append(struct upload *up)
+static int compose_append(struct upload *up, const char *sha256)
 {
 	static const char *const hdrs[] = { "Content-Type: application/json; charset=UTF-8", NULL };
 	struct gcs *g = up->g;
@@ -989,10 +1146,12 @@ static int compose_append(struct upload *up)
 	int rc = -ENOMEM;
 
 	snprintf(sfx, sizeof(sfx), "/compose?ifGenerationMatch=%s", up->base_gen);
+	/* the destination's metadata is what this request gives: an old SHA-256 is not carried over */
 	j = json_pack("{s:[{s:s, s:{s:s}}, {s:s}], s:{s:s}}", "sourceObjects", "name", up->key,
 		      "objectPreconditions", "ifGenerationMatch", up->base_gen, "name", up->target,
 		      "destination", "contentType", "application/octet-stream");
-	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (!add_sha(json_object_get(j, "destination"), sha256))
+		body = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	url = obj_url(g, up->key, sfx);
 	if (!body || !url)
@@ -1023,19 +1182,6 @@ out:
 	return rc;
 }
 
-static void cancel_session(struct upload *up)
-{
-	struct http_resp resp = HTTP_RESP_INIT;
-	struct http_req req;
-
-	req_init(&req, "DELETE", up->session, NULL);
-	/* 499 is the documented answer to a cancel; 404/410: already gone */
-	if (!gcs_do(up->g, &req, &resp) && resp.status != 499 && resp.status != 404 && resp.status != 410 &&
-	    resp.status / 100 != 2)
-		fail("cancel upload", up->key, &resp);
-	http_resp_free(&resp);
-}
-
 static int gcs_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 {
 	struct span_src s = { -1, 0, up->tail, up->sent, up->tail_len };
@@ -1048,13 +1194,13 @@ static int gcs_upload_commit(struct upload *up, unsigned nparts, const char *sha
 		upload_free(up);
 		return 0;
 	}
-	rc = send_span(up, &s, 1);
+	rc = finalize(up, &s);
 	if (!rc && up->base)
-		rc = compose_append(up);
-	else if (rc)
-		cancel_session(up);
+		rc = compose_append(up, sha256);
+	else if (!rc && sha256)
+		patch_sha(up->g, up->key, up->gen, up->metagen, sha256);
 	upload_free(up);
-	return rc;
+	return rc == -EBADMSG ? -EIO : rc;
 }
 
 static void gcs_upload_abort(struct upload *up)
@@ -1063,6 +1209,147 @@ static void gcs_upload_abort(struct upload *up)
 		return;
 	cancel_session(up);
 	upload_free(up);
+}
+
+/* ---------- put ---------- */
+
+/* A small object in one multipart/related request: a JSON part with its metadata (name, CRC32C, the
+ * SHA-256) and the bytes, built in one buffer (at most GCS_INLINE_MAX). */
+static int put_inline(struct gcs *g, const char *key, int fd, off_t fd_off, uint64_t len, const char *sha256)
+{
+	static const char meta_hdr[] = "Content-Type: application/json; charset=UTF-8\r\n\r\n";
+	static const char media_hdr[] = "Content-Type: application/octet-stream\r\n\r\n";
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	const char *hdrs[] = { NULL, NULL };
+	char bnd[48], ctype[96], crcb[9], gen[32], metagen[32], *meta = NULL, *url = NULL, *head = NULL;
+	unsigned char *buf = NULL, rnd[16];
+	size_t room, hlen, tlen, done = 0;
+	uint32_t crc;
+	json_t *j;
+	int rc = -ENOMEM;
+
+	/* the JSON part is at most the key escaped (6 bytes a byte), the SHA-256 and a few names */
+	room = 512 + 6 * strlen(key) + 2 * sizeof(bnd);
+	buf = malloc(room + len + sizeof(bnd) + 16);
+	if (!buf)
+		goto out;
+	while (done < len) {
+		ssize_t got = pread(fd, buf + room + done, (size_t)(len - done), fd_off + (off_t)done);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			rc = got < 0 ? -errno : -EIO;
+			log_error("gcs: put %s: reading the cache: %s", key, strerror(-rc));
+			goto out;
+		}
+		done += (size_t)got;
+	}
+	crc = crc32c_update(0, buf + room, (size_t)len);
+	crc32c_base64(crc, crcb);
+	j = json_pack("{s:s, s:s, s:s}", "name", key, "contentType", "application/octet-stream", "crc32c", crcb);
+	if (!add_sha(j, sha256))
+		meta = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!meta)
+		goto out;
+	/* a boundary that occurs in neither part */
+	for (unsigned n = 0;; n++) {
+		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+			memset(rnd, 0x5a, sizeof(rnd));
+			memcpy(rnd, &n, sizeof(n));
+		}
+		memcpy(bnd, "snapfs_", 7);
+		hex_encode(rnd, sizeof(rnd), bnd + 7);
+		if (!strstr(meta, bnd) && !memmem(buf + room, (size_t)len, bnd, strlen(bnd)))
+			break;
+	}
+	if (asprintf(&head, "--%s\r\n%s%s\r\n--%s\r\n%s", bnd, meta_hdr, meta, bnd, media_hdr) < 0) {
+		head = NULL;
+		goto out;
+	}
+	hlen = strlen(head);
+	if (hlen > room) {
+		rc = -ENAMETOOLONG;
+		goto out;
+	}
+	memcpy(buf + room - hlen, head, hlen);
+	tlen = (size_t)snprintf((char *)buf + room + len, sizeof(bnd) + 16, "\r\n--%s--\r\n", bnd);
+	snprintf(ctype, sizeof(ctype), "Content-Type: multipart/related; boundary=%s", bnd);
+	hdrs[0] = ctype;
+	if (asprintf(&url, "%s/upload/storage/v1/b/%s/o?uploadType=multipart", g->api, g->bucket_enc) < 0) {
+		url = NULL;
+		goto out;
+	}
+	req_init(&req, "POST", url, hdrs);
+	req.body = buf + room - hlen;
+	req.body_len = hlen + (size_t)len + tlen;
+	rc = gcs_do(g, &req, &resp);
+	if (rc)
+		goto out;
+	if (resp.status == 200 || resp.status == 201) {
+		rc = check_made(key, &resp, len, crc, gen, metagen);
+		if (rc == -EBADMSG && gen[0])
+			unmake(g, key, gen);
+	} else if (hash_refused(&resp)) {
+		char *m = err_msg(&resp);
+
+		log_warn("gcs: put %s: the store refused the bytes for their checksum (%s)", key, m ? m : "?");
+		free(m);
+		rc = -EBADMSG;
+	} else {
+		rc = fail("put", key, &resp);
+	}
+out:
+	http_resp_free(&resp);
+	free(url);
+	free(head);
+	free(meta);
+	free(buf);
+	return rc;
+}
+
+/* A whole object too big to hold in memory: a session whose metadata carries the SHA-256 from the
+ * start, and one final request straight from the cache with the CRC32C. */
+static int put_session(struct gcs *g, const char *key, int fd, off_t fd_off, uint64_t len, const char *sha256)
+{
+	struct upload *up = upload_new(g, key, 0);
+	struct span_src s = { fd, fd_off, NULL, 0, len };
+	int rc = -ENOMEM;
+
+	if (!up || !(up->target = strdup(key)))
+		goto out;
+	rc = crc32c_fd(&up->crc, fd, fd_off, len);
+	if (rc) {
+		log_error("gcs: put %s: reading the cache: %s", key, strerror(-rc));
+		goto out;
+	}
+	rc = open_session(up, sha256);
+	if (!rc)
+		rc = finalize(up, &s);
+out:
+	if (up)
+		upload_free(up);
+	return rc;
+}
+
+/* A bad checksum here means bytes changed on the way; the cache still has them all, so send again. */
+static int gcs_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len, const char *sha256)
+{
+	struct gcs *g = b->priv;
+	int rc;
+
+	for (int tries = 0;; tries++) {
+		if (len <= GCS_INLINE_MAX)
+			rc = put_inline(g, key, fd, fd_off, len, sha256);
+		else
+			rc = put_session(g, key, fd, fd_off, len, sha256);
+		if (rc != -EBADMSG || tries >= g->retries)
+			break;
+		log_warn("gcs: put %s: sending it again", key);
+	}
+	return rc == -EBADMSG ? -EIO : rc;
 }
 
 /* ---------- remove, copy ---------- */

@@ -20,6 +20,35 @@ RO = "https://www.googleapis.com/auth/devstorage.read_only"
 KEY = serialization.load_pem_private_key(open(KEY_PEM, "rb").read(), None)
 OTHER = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 failed = 0
+# CRC32C in GCS's form (base64, big-endian) of known texts: the values Google's tools print
+HELLO_CRC = "yZRlqg=="                       # b"hello world"
+FOX = b"The quick brown fox jumps over the lazy dog"
+FOX_CRC = "ImIEBA=="
+
+
+def crc32c(data):
+    """A plain bitwise CRC32C, independent of the server's, for bodies with no published value."""
+    c = 0xFFFFFFFF
+    for b in data:
+        c ^= b
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    return base64.b64encode((c ^ 0xFFFFFFFF).to_bytes(4, "big")).decode()
+
+
+def mismatch(st, body, kind):
+    try:
+        e = json.loads(body)["error"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return (st == 400 and e.get("code") == 400 and ("Provided %s" % kind) in e.get("message", "")
+            and "doesn't match calculated" in e["message"] and e["errors"][0]["reason"] == "invalid")
+
+
+def multipart(meta, data, bnd="probe_boundary_1"):
+    body = ("--%s\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n%s\r\n--%s\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n" % (bnd, json.dumps(meta), bnd)).encode()
+    return body + data + ("\r\n--%s--\r\n" % bnd).encode(), "multipart/related; boundary=" + bnd
 
 
 def check(name, cond, detail=""):
@@ -50,7 +79,7 @@ def jwt(claims=None, header=None, key=KEY, tamper=None):
 
 
 def call(method, path, body=b"", headers=None, url=None):
-    req = urllib.request.Request(url or URL + path, data=body if method in ("POST", "PUT") else None,
+    req = urllib.request.Request(url or URL + path, data=body if method in ("POST", "PUT", "PATCH") else None,
                                  method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req) as r:
@@ -191,11 +220,116 @@ def main():
     st, _, _ = call("GET", "/storage/v1/b/kubedb/o?pageToken=garbage", headers=auth)
     check("a forged pageToken: 400", st == 400, st)
 
+    checksums(auth)
+
     # tokens expire
     time.sleep(TTL + 1)
     st, _, _ = call("GET", "/storage/v1/b/kubedb", headers=auth)
     check("an expired token: 401", st == 401, st)
     return 1 if failed else 0
+
+
+def checksums(auth):
+    """Checksums as GCS checks them: declared hashes that do not match are refused with 400 and no
+    object; every object resource carries its CRC32C."""
+    up = "/upload/storage/v1/b/kubedb/o?uploadType=media&name="
+    get = "/storage/v1/b/kubedb/o/"
+    st, b, _ = call("POST", up + "probe%2Fh1", b"hello world", dict(auth, **{"X-Goog-Hash": "crc32c=" + HELLO_CRC}))
+    check("simple upload with the right X-Goog-Hash crc32c", st == 200 and json.loads(b)["crc32c"] == HELLO_CRC,
+          (st, b[:200]))
+    st, b, _ = call("POST", up + "probe%2Fh2", b"hello world", dict(auth, **{"X-Goog-Hash": "crc32c=" + FOX_CRC}))
+    check("simple upload with a wrong crc32c: 400 with GCS's message", mismatch(st, b, "CRC32C"), (st, b[:300]))
+    st, _, _ = call("GET", get + "probe%2Fh2", headers=auth)
+    check("the refused upload made no object", st == 404, st)
+    md5 = base64.b64encode(hashlib.md5(b"hello world").digest()).decode()
+    st, b, _ = call("POST", up + "probe%2Fh2", b"hello world!",
+                    dict(auth, **{"X-Goog-Hash": "crc32c=%s, md5=%s" % (crc32c(b"hello world!"), md5)}))
+    check("a wrong md5 next to a right crc32c: 400", mismatch(st, b, "MD5 hash"), (st, b[:300]))
+    st, b, _ = call("POST", up + "probe%2Fh2", b"x", dict(auth, **{"X-Goog-Hash": "crc32c=notbase64"}))
+    check("a malformed X-Goog-Hash: 400", st == 400, st)
+    st, b, _ = call("GET", get + "probe%2Fh1", headers=auth)
+    check("objects.get shows the crc32c and md5Hash", st == 200 and json.loads(b)["crc32c"] == HELLO_CRC
+          and json.loads(b)["md5Hash"] == md5, b[:300])
+
+    # multipart: name, crc32c and custom metadata in the JSON part
+    mp = "/upload/storage/v1/b/kubedb/o?uploadType=multipart"
+    meta = {"name": "probe/h3", "crc32c": FOX_CRC, "metadata": {"snapfs-sha256": hashlib.sha256(FOX).hexdigest()}}
+    body, ct = multipart(meta, FOX)
+    st, b, _ = call("POST", mp, body, dict(auth, **{"Content-Type": ct}))
+    j = json.loads(b) if st == 200 else {}
+    check("multipart upload with the right crc32c and metadata", st == 200 and j.get("name") == "probe/h3"
+          and j.get("size") == str(len(FOX)) and j.get("crc32c") == FOX_CRC
+          and j.get("metadata") == meta["metadata"], (st, b[:300]))
+    bad = FOX[:10] + b"X" + FOX[11:]
+    body, ct = multipart(dict(meta, name="probe/h4"), bad)
+    st, b, _ = call("POST", mp, body, dict(auth, **{"Content-Type": ct}))
+    check("multipart upload whose bytes do not match its crc32c: 400", mismatch(st, b, "CRC32C"), (st, b[:300]))
+    st, _, _ = call("GET", get + "probe%2Fh4", headers=auth)
+    check("and no object", st == 404, st)
+    body, ct = multipart(dict(meta, name="probe/h4", md5Hash=base64.b64encode(hashlib.md5(bad).digest()).decode(),
+                              crc32c=crc32c(bad)), bad)
+    st, b, _ = call("POST", mp, body, dict(auth, **{"Content-Type": ct}))
+    check("multipart with matching crc32c and md5Hash", st == 200, (st, b[:200]))
+    st, b, _ = call("POST", mp, b"--x\r\nContent-Type: application/json\r\n\r\n{}\r\n--x--\r\n",
+                    dict(auth, **{"Content-Type": "multipart/related; boundary=x"}))
+    check("multipart without a media part: 400", st == 400, st)
+
+    # resumable: the finishing request's X-Goog-Hash covers the whole object
+    st, _, h = call("POST", "/upload/storage/v1/b/kubedb/o?uploadType=resumable&name=probe%2Fh5",
+                    json.dumps({"metadata": {"k": "v"}}).encode(), dict(auth, **{"Content-Type": "application/json"}))
+    loc = h.get("Location", "")
+    chunk = bytes(range(256)) * 1024
+    st, _, h = call("PUT", None, chunk, dict(auth, **{"Content-Range": "bytes 0-262143/*",
+                                                      "X-Goog-Hash": "crc32c=AAAAAA=="}), loc)
+    check("a chunk that does not finish the session is not checked (no per-chunk hash)", st == 308, st)
+    whole = chunk + FOX
+    st, b, _ = call("PUT", None, FOX, dict(auth, **{"Content-Range": "bytes 262144-%d/%d" % (len(whole) - 1, len(whole)),
+                                                    "X-Goog-Hash": "crc32c=" + HELLO_CRC}), loc)
+    check("a finishing chunk whose X-Goog-Hash does not match the object: 400", mismatch(st, b, "CRC32C"),
+          (st, b[:300]))
+    st, _, _ = call("GET", get + "probe%2Fh5", headers=auth)
+    check("the refused session made no object", st == 404, st)
+    st, _, h = call("PUT", None, b"", dict(auth, **{"Content-Range": "bytes */*"}), loc)
+    check("the refused request's bytes are not kept", st == 308 and h.get("Range") == "bytes=0-262143",
+          (st, h.get("Range")))
+    st, b, _ = call("PUT", None, FOX, dict(auth, **{"Content-Range": "bytes 262144-%d/%d" % (len(whole) - 1, len(whole)),
+                                                    "X-Goog-Hash": "crc32c=" + crc32c(whole)}), loc)
+    j = json.loads(b) if st == 200 else {}
+    check("the session finishes with the right hash", st == 200 and j.get("crc32c") == crc32c(whole)
+          and j.get("metadata") == {"k": "v"}, (st, b[:300]))
+    st, _, h = call("POST", "/upload/storage/v1/b/kubedb/o?uploadType=resumable&name=probe%2Fh6", b"", auth)
+    loc = h.get("Location", "")
+    call("PUT", None, chunk, dict(auth, **{"Content-Range": "bytes 0-262143/*"}), loc)
+    st, b, _ = call("PUT", None, b"", dict(auth, **{"Content-Range": "bytes */262144", "X-Goog-Hash": "crc32c=" + FOX_CRC}),
+                    loc)
+    check("finishing with no bytes and a wrong X-Goog-Hash: 400", mismatch(st, b, "CRC32C"), (st, b[:300]))
+    st, _, _ = call("DELETE", None, b"", auth, loc)
+    check("and the session can still be cancelled", st == 499, st)
+
+    # compose keeps a CRC32C of the whole; patch changes metadata under preconditions
+    body = json.dumps({"sourceObjects": [{"name": "probe/h1"}, {"name": "probe/h3"}],
+                       "destination": {"metadata": {"a": "b"}}}).encode()
+    st, b, _ = call("POST", get + "probe%2Fh7/compose", body, dict(auth, **{"Content-Type": "application/json"}))
+    j = json.loads(b) if st == 200 else {}
+    check("a composed object has the CRC32C of its bytes and no md5Hash", st == 200
+          and j.get("crc32c") == crc32c(b"hello world" + FOX) and "md5Hash" not in j and j.get("metadata") == {"a": "b"},
+          (st, b[:300]))
+    gen, mg = j.get("generation"), j.get("metageneration")
+    patch = json.dumps({"metadata": {"snapfs-sha256": "ab" * 32}}).encode()
+    jh = dict(auth, **{"Content-Type": "application/json"})
+    st, _, _ = call("PATCH", get + "probe%2Fh7?ifGenerationMatch=1", patch, jh)
+    check("patch of another generation: 412", st == 412, st)
+    st, _, _ = call("PATCH", get + "probe%2Fh7" + "?ifGenerationMatch=%s&ifMetagenerationMatch=9" % gen, patch, jh)
+    check("patch of another metageneration: 412", st == 412, st)
+    st, b, _ = call("PATCH", get + "probe%2Fh7" + "?ifGenerationMatch=%s&ifMetagenerationMatch=%s" % (gen, mg), patch, jh)
+    j = json.loads(b) if st == 200 else {}
+    check("patch adds metadata and bumps the metageneration", st == 200
+          and j.get("metadata") == {"a": "b", "snapfs-sha256": "ab" * 32} and int(j["metageneration"]) == int(mg) + 1
+          and j.get("generation") == gen, (st, b[:300]))
+    st, b, _ = call("GET", "/storage/v1/b/kubedb/o?prefix=probe%2Fh", headers=auth)
+    items = {i["name"]: i for i in json.loads(b).get("items", [])}
+    check("listings carry every object's crc32c", st == 200 and items.get("probe/h1", {}).get("crc32c") == HELLO_CRC
+          and all("crc32c" in i for i in items.values()), list(items))
 
 
 if __name__ == "__main__":

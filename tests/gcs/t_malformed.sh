@@ -34,7 +34,7 @@ check "no object from the failed upload" [ ! -e "$(gcs_obj_path kubedb/demo/pg/s
 check "its session was cancelled" [ "$(gcs_stat sessions_cancelled)" -ge 1 ]
 check "no session left open" [ "$(gcs_stat sessions_open)" -eq 0 ]
 
-gcs_fault '{"garbage": 1, "match": "uploadType=media", "body": "{\"kind\": \"storage#object\"}"}'
+gcs_fault '{"garbage": 1, "match": "uploadType=multipart", "body": "{\"kind\": \"storage#object\"}"}'
 check "a simple upload answered with no object: the writer gets EIO" \
 	fails_eio cp "$T_DIR/seed.txt" "$D/s1/small.txt"
 check "a later write works" cp "$T_DIR/big.bin" "$D/s1/big2.bin"

@@ -11,7 +11,18 @@ JSON API. What it enforces:
     download with Range (206/416), simple upload, resumable sessions (chunks a multiple of 256 KiB
     except the last, 308 with a Range header, status query with bytes */*, the next chunk must start
     at the persisted offset, DELETE cancels with 499), generations (new per write, ifGenerationMatch),
-    compose (at most 32 sources), rewrite (in steps, with rewriteToken), delete.
+    compose (at most 32 sources), rewrite (in steps, with rewriteToken), delete, patch (custom
+    metadata, ifGenerationMatch/ifMetagenerationMatch), multipart uploads (a JSON metadata part and
+    the media part).
+  * checksums as GCS checks them: every object keeps its CRC32C (base64 of the big-endian value, in
+    every object resource) and, unless composite, its MD5. An upload that declares a hash (crc32c or
+    md5Hash in the metadata of a multipart upload or of a session's first request, or an X-Goog-Hash
+    header "crc32c=B64,md5=B64" on a simple upload or on the request that finishes a session) is
+    refused with 400 and GCS's message ("Provided CRC32C \"x\" doesn't match calculated CRC32C
+    \"y\".") when the bytes differ, and no object is made. An X-Goog-Hash on a chunk that does not
+    finish the session is not checked (the resumable protocol has no per-chunk check). A session
+    whose finishing request is refused keeps the bytes it had before that request, so the client can
+    cancel it (or finish it again).
   * object names travel percent-encoded in one path segment ('/' as %2F).
 Objects are stored on disk: DATA/BUCKET/<name percent-encoded, safe=''>.
 Test hooks (no auth): GET /_test/stats, GET /_test/sessions, POST /_test/faults with a JSON object:
@@ -25,6 +36,9 @@ Test hooks (no auth): GET /_test/stats, GET /_test/sessions, POST /_test/faults 
   {"garbage": N, "match": "substring", "status": S, "body": "..."}  answer the next N matching
                          requests with status S (default 200) and this body: a malformed reply
   {"bad_range": N}       the next N 308 replies carry a malformed Range header
+  {"ignore_hashes": true|false}  accept declared hashes without checking them (a store that does not
+                         verify): the object keeps the CRC32C of the bytes that arrived
+GET /_test/sessions lists every session with its state (open, final, cancelled) and bytes persisted.
 Usage: gcs_server.py --port P --data DIR --bucket B [--bucket B2] --public-key PEM --client-email E
                      [--token-ttl S] [--max-results N] [--rewrite-step BYTES] [--forbidden-bucket B]
 Prints "ready" when listening.
@@ -34,6 +48,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import socket
 import sys
@@ -46,6 +61,27 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography import x509
+
+try:
+    import crcmod.predefined   # Debian python3-crcmod: a C extension, ~100 MB/s
+
+    _crc32c = crcmod.predefined.mkPredefinedCrcFun("crc-32c")
+
+    def crc32c(data, crc=0):
+        return _crc32c(data, crc)
+except ImportError:   # pure Python: right, but slow for big objects
+    _TAB = []
+    for _i in range(256):
+        _c = _i
+        for _k in range(8):
+            _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
+        _TAB.append(_c)
+
+    def crc32c(data, crc=0):
+        c = crc ^ 0xFFFFFFFF
+        for b in data:
+            c = _TAB[(c ^ b) & 0xFF] ^ (c >> 8)
+        return c ^ 0xFFFFFFFF
 
 CHUNK_ALIGN = 256 * 1024
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -67,7 +103,8 @@ stats = {"tokens_issued": 0, "token_refused": {}, "unauthorized": 0, "chunks": 0
          "short_persists": 0, "status_queries": 0, "sessions_opened": 0, "sessions_cancelled": 0,
          "sessions_finalized": 0, "simple_uploads": 0, "composes": 0, "rewrite_calls": 0, "deletes": 0,
          "lists": 0, "media_gets": 0, "injected": 0, "misaligned_chunks": 0,
-         "offset_mismatches": 0, "chunk_fails": 0}
+         "offset_mismatches": 0, "chunk_fails": 0, "multipart_uploads": 0, "hashes_checked": 0,
+         "hash_mismatches": 0, "patches": 0}
 gen_counter = [int(time.time() * 1e6)]
 
 
@@ -86,6 +123,96 @@ def rfc3339(t):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
 
 
+def crc_b64(crc):
+    return base64.b64encode(crc.to_bytes(4, "big")).decode()
+
+
+class Digest:
+    """MD5 and CRC32C of a byte stream, grown as it arrives."""
+
+    def __init__(self):
+        self.md5 = hashlib.md5()
+        self.crc = 0
+
+    def update(self, b):
+        self.md5.update(b)
+        self.crc = crc32c(b, self.crc)
+
+    def copy(self):
+        d = Digest()
+        d.md5, d.crc = self.md5.copy(), self.crc
+        return d
+
+    def md5_b64(self):
+        return base64.b64encode(self.md5.digest()).decode()
+
+
+def parse_hash_header(values):
+    """X-Goog-Hash values ("crc32c=B64,md5=B64", possibly repeated) into {"crc32c": ..., "md5": ...}."""
+    out = {}
+    for v in values or []:
+        for item in v.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            k, eq, val = item.partition("=")
+            if not eq or k.strip().lower() not in ("crc32c", "md5"):
+                raise Fail(400, "Invalid X-Goog-Hash header: %s" % v, "invalid")
+            out[k.strip().lower()] = val.strip()
+    return out
+
+
+def check_hashes(declared, digest):
+    """Refuse (400, as GCS words it) when a declared crc32c/md5 does not match the bytes received."""
+    if not declared:
+        return
+    with lock:
+        stats["hashes_checked"] += 1
+        if faults.get("ignore_hashes"):
+            return
+    for kind in ("crc32c", "md5"):
+        want = declared.get(kind)
+        if want is None:
+            continue
+        size = 4 if kind == "crc32c" else 16
+        try:
+            raw = base64.b64decode(want, validate=True)
+        except ValueError:
+            raw = b""
+        if len(raw) != size:
+            raise Fail(400, "Invalid %s hash value: %s" % ("CRC32C" if size == 4 else "MD5", want), "invalid")
+        got = crc_b64(digest.crc) if kind == "crc32c" else digest.md5_b64()
+        if base64.b64encode(raw).decode() != got:
+            stat_inc("hash_mismatches")
+            if kind == "crc32c":
+                msg = "Provided CRC32C \"%s\" doesn't match calculated CRC32C \"%s\"." % (want, got)
+            else:
+                msg = "Provided MD5 hash \"%s\" doesn't match calculated MD5 hash \"%s\"." % (want, got)
+            raise HashFail(400, msg, "invalid")
+
+
+def declared_in(meta):
+    """The hashes an object resource in a request declares (crc32c, md5Hash)."""
+    out = {}
+    if "crc32c" in meta:
+        out["crc32c"] = meta["crc32c"]
+    if "md5Hash" in meta:
+        out["md5"] = meta["md5Hash"]
+    for v in out.values():
+        if not isinstance(v, str):
+            raise Fail(400, "Invalid value for a hash field", "invalid")
+    return out
+
+
+def custom_metadata(meta):
+    md = meta.get("metadata")
+    if md is None:
+        return None
+    if not isinstance(md, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in md.items()):
+        raise Fail(400, "Invalid value for metadata: a map of strings is expected", "invalid")
+    return dict(md)
+
+
 def obj_path(bucket, name):
     return os.path.join(args.data, bucket, urllib.parse.quote(name, safe=""))
 
@@ -102,6 +229,10 @@ class Fail(Exception):
         self.code, self.message, self.reason, self.extra_headers = code, message, reason, extra_headers
 
 
+class HashFail(Fail):
+    pass
+
+
 class Dropped(Exception):
     pass
 
@@ -116,11 +247,13 @@ def resource(bucket, name, m):
         "name": name,
         "bucket": bucket,
         "generation": str(m["generation"]),
-        "metageneration": "1",
+        "metageneration": str(m.get("metageneration", 1)),
         "contentType": m.get("contentType", "application/octet-stream"),
         "storageClass": "STANDARD",
         "size": str(m["size"]),
         **({"md5Hash": m["md5"]} if m.get("md5") else {}),
+        "crc32c": crc_b64(m["crc32c"]),
+        **({"metadata": dict(m["metadata"])} if m.get("metadata") else {}),
         **({"componentCount": m["components"]} if m.get("components") else {}),
         "etag": base64.b64encode(("%d/1" % m["generation"]).encode()).decode(),
         "timeCreated": rfc3339(m["created"]),
@@ -129,14 +262,15 @@ def resource(bucket, name, m):
     }
 
 
-def commit_object(bucket, name, tmp_path, size, md5, precond, components=0, content_type=None):
+def commit_object(bucket, name, tmp_path, size, md5, precond, components=0, content_type=None, crc=0,
+                  metadata=None):
     """Make tmp_path the new generation of (bucket, name), honouring ifGenerationMatch."""
     with lock:
         cur = objects.get((bucket, name))
         check_generation(bucket, name, cur, precond)
         now = time.time()
         m = {"generation": next_generation(), "size": size, "md5": md5, "created": now, "updated": now,
-             "components": components}
+             "components": components, "crc32c": crc, "metadata": metadata or None, "metageneration": 1}
         if content_type:
             m["contentType"] = content_type
         os.replace(tmp_path, obj_path(bucket, name))
@@ -332,6 +466,8 @@ class Handler(BaseHTTPRequestHandler):
                                          "match": req.get("match", ""), "body": req.get("body", "{")}
                 if "bad_range" in req:
                     faults["bad_range"] = int(req["bad_range"])
+                if "ignore_hashes" in req:
+                    faults["ignore_hashes"] = bool(req["ignore_hashes"])
                 if req.get("revoke_next"):
                     faults["revoke_next"] = True
                 if req.get("revoke_tokens"):
@@ -455,6 +591,9 @@ class Handler(BaseHTTPRequestHandler):
             if not rest and self.command == "DELETE":
                 self.need(scopes, True)
                 return self.delete_object(b, name)
+            if not rest and self.command == "PATCH":
+                self.need(scopes, True)
+                return self.patch_object(b, name)
             if rest == ["compose"] and self.command == "POST":
                 self.need(scopes, True)
                 return self.compose(b, name)
@@ -578,6 +717,34 @@ class Handler(BaseHTTPRequestHandler):
             stats["deletes"] += 1
         self.send(204)
 
+    def patch_object(self, b, name):
+        req = self.json_body()
+        with lock:
+            m = self.lookup(b, name)
+            if "ifMetagenerationMatch" in self.q and int(self.q["ifMetagenerationMatch"]) != m["metageneration"]:
+                raise Fail(412, "At least one of the pre-conditions you specified did not hold.", "conditionNotMet")
+            if "metadata" in req:
+                raw = req["metadata"]
+                if raw is None:
+                    m["metadata"] = None
+                else:
+                    if not isinstance(raw, dict) or not all(isinstance(v, (str, type(None))) for v in raw.values()):
+                        raise Fail(400, "Invalid value for metadata: a map of strings is expected", "invalid")
+                    cur = dict(m.get("metadata") or {})
+                    for k, v in raw.items():
+                        if v is None:
+                            cur.pop(k, None)
+                        else:
+                            cur[k] = v
+                    m["metadata"] = cur or None
+            if isinstance(req.get("contentType"), str):
+                m["contentType"] = req["contentType"]
+            m["metageneration"] += 1
+            m["updated"] = time.time()
+            stats["patches"] += 1
+            r = resource(b, name, m)
+        self.send(200, r)
+
     def compose(self, b, name):
         req = self.json_body()
         srcs = req.get("sourceObjects")
@@ -586,8 +753,12 @@ class Handler(BaseHTTPRequestHandler):
         if len(srcs) > 32:
             raise Fail(400, "The number of source components provided (%d) exceeds the maximum (32)."
                        % len(srcs), "invalid")
+        dest = req.get("destination") or {}
+        if not isinstance(dest, dict):
+            raise Fail(400, "Invalid destination", "invalid")
+        md = custom_metadata(dest)
         tmp = os.path.join(args.data, ".tmp", secrets.token_hex(8))
-        total, comps = 0, 0
+        total, comps, crc = 0, 0, 0
         with lock:
             metas = []
             for s in srcs:
@@ -609,6 +780,7 @@ class Handler(BaseHTTPRequestHandler):
                     with open(obj_path(b, n), "rb") as f:
                         for blk in iter(lambda: f.read(1 << 20), b""):
                             out.write(blk)
+                            crc = crc32c(blk, crc)
                     total += m["size"]
                     comps += m.get("components") or 1
             if comps > 1024:
@@ -617,7 +789,7 @@ class Handler(BaseHTTPRequestHandler):
             stats["composes"] += 1
             # composite objects carry no MD5, as in GCS
             r = commit_object(b, name, tmp, total, None, self.q.get("ifGenerationMatch"), comps,
-                              (req.get("destination") or {}).get("contentType"))
+                              dest.get("contentType"), crc, md)
         self.send(200, r)
 
     def rewrite(self, sb, src, db, dst):
@@ -653,7 +825,7 @@ class Handler(BaseHTTPRequestHandler):
                 del rewrites[tok]
                 out["resource"] = commit_object(db, dst, st["tmp"], m["size"], m.get("md5"),
                                                 self.q.get("ifGenerationMatch"), m.get("components", 0),
-                                                m.get("contentType"))
+                                                m.get("contentType"), m["crc32c"], m.get("metadata"))
         self.send(200, out)
 
     def json_body(self):
@@ -677,6 +849,8 @@ class Handler(BaseHTTPRequestHandler):
         kind = self.q.get("uploadType")
         if self.command == "POST" and kind == "media":
             return self.simple_upload(b)
+        if self.command == "POST" and kind == "multipart":
+            return self.multipart_upload(b)
         if self.command == "POST" and kind == "resumable":
             return self.open_session(b)
         if kind == "resumable" and "upload_id" in self.q and self.command in ("PUT", "POST"):
@@ -689,10 +863,11 @@ class Handler(BaseHTTPRequestHandler):
     def simple_upload(self, b):
         name = self.q.get("name", "")
         check_name(name)
+        declared = parse_hash_header(self.headers.get_all("X-Goog-Hash"))
         n = self.content_length()
         tmp = os.path.join(args.data, ".tmp", secrets.token_hex(8))
         with open(tmp, "wb") as f:
-            h = hashlib.md5()
+            h = Digest()
             try:
                 self.body_to_file(f, n, None, h)
             except Dropped:
@@ -700,18 +875,87 @@ class Handler(BaseHTTPRequestHandler):
                 os.unlink(tmp)
                 raise
         try:
-            r = commit_object(b, name, tmp, n, base64.b64encode(h.digest()).decode(),
-                              self.q.get("ifGenerationMatch"), content_type=self.headers.get("Content-Type"))
+            check_hashes(declared, h)
+            r = commit_object(b, name, tmp, n, h.md5_b64(), self.q.get("ifGenerationMatch"),
+                              content_type=self.headers.get("Content-Type"), crc=h.crc)
         except Fail:
             os.unlink(tmp)
             raise
         stat_inc("simple_uploads")
         self.send(200, r)
 
+    def multipart_upload(self, b):
+        """uploadType=multipart: multipart/related, a JSON object resource, then the bytes."""
+        ctype = self.headers.get("Content-Type", "")
+        kind, _, params = ctype.partition(";")
+        bnd = None
+        for p in params.split(";"):
+            k, _, v = p.strip().partition("=")
+            if k.lower() == "boundary":
+                bnd = v.strip().strip('"')
+        if kind.strip().lower() != "multipart/related" or not bnd:
+            raise Fail(400, "Multipart uploads need Content-Type multipart/related with a boundary.", "invalid")
+        body = self.read_body(256 << 20)
+        delim = b"--" + bnd.encode()
+        parts = []
+        segs = (b"\r\n" + body).split(b"\r\n" + delim)[1:] if body.startswith(delim) else []
+        # segs: what follows each delimiter; the last is the close delimiter's "--"
+        if len(segs) >= 2 and segs[-1].startswith(b"--"):
+            for seg in segs[:-1]:
+                if not seg.startswith(b"\r\n"):
+                    parts = []
+                    break
+                seg = seg[2:]
+                if seg.startswith(b"\r\n"):
+                    parts.append(("", seg[2:]))   # a part with no headers
+                    continue
+                head, sep, content = seg.partition(b"\r\n\r\n")
+                if not sep:
+                    parts = []
+                    break
+                parts.append((head.decode("latin-1"), content))
+        if len(parts) != 2 or "application/json" not in parts[0][0].lower():
+            raise Fail(400, "Invalid multipart request: expected a JSON metadata part and a media part.",
+                       "invalid")
+        try:
+            meta = json.loads(parts[0][1])
+        except ValueError:
+            raise Fail(400, "Parse Error", "parseError")
+        if not isinstance(meta, dict):
+            raise Fail(400, "Parse Error", "parseError")
+        name = self.q.get("name") or meta.get("name") or ""
+        if not isinstance(name, str):
+            raise Fail(400, "Invalid object name", "invalid")
+        check_name(name)
+        declared = declared_in(meta)
+        md = custom_metadata(meta)
+        data = parts[1][1]
+        media_ct = None
+        for ln in parts[1][0].split("\r\n"):
+            k, _, v = ln.partition(":")
+            if k.strip().lower() == "content-type":
+                media_ct = v.strip()
+        h = Digest()
+        h.update(data)
+        check_hashes(declared, h)
+        tmp = os.path.join(args.data, ".tmp", secrets.token_hex(8))
+        with open(tmp, "wb") as f:
+            f.write(data)
+        try:
+            r = commit_object(b, name, tmp, len(data), h.md5_b64(), self.q.get("ifGenerationMatch"),
+                              content_type=meta.get("contentType") or media_ct, crc=h.crc, metadata=md)
+        except Fail:
+            os.unlink(tmp)
+            raise
+        stat_inc("multipart_uploads")
+        self.send(200, r)
+
     def open_session(self, b):
         meta = self.json_body()
         name = self.q.get("name") or meta.get("name", "")
         check_name(name)
+        declared = declared_in(meta)
+        md = custom_metadata(meta)
         total = self.headers.get("X-Upload-Content-Length")
         sid = secrets.token_urlsafe(18)
         with lock:
@@ -720,11 +964,16 @@ class Handler(BaseHTTPRequestHandler):
                              "total": int(total) if total and total.isdigit() else None,
                              "precond": self.q.get("ifGenerationMatch"),
                              "tmp": os.path.join(args.data, ".uploads", sid), "lock": threading.Lock(),
-                             "ctype": meta.get("contentType"), "result": None, "md5": hashlib.md5()}
+                             "ctype": meta.get("contentType"), "result": None, "md5": Digest(),
+                             "declared": declared, "metadata": md}
             open(sessions[sid]["tmp"], "wb").close()
             stats["sessions_opened"] += 1
+        # the session URI names the host the client reached (GCS answers on the host it was asked), so a
+        # proxy in front of this server stays in the path of every chunk
+        host = self.headers.get("Host", "")
+        base = "http://" + host if re.fullmatch(r"(127\.0\.0\.1|localhost):[0-9]{1,5}", host) else args.base
         loc = "%s/upload/storage/v1/b/%s/o?uploadType=resumable&name=%s&upload_id=%s" % (
-            args.base, b, urllib.parse.quote(name, safe=""), sid)
+            base, b, urllib.parse.quote(name, safe=""), sid)
         self.send(200, b"", "text/plain; charset=utf-8", (("Location", loc), ("X-GUploader-UploadID", sid)))
 
     def session(self, b):
@@ -782,7 +1031,7 @@ class Handler(BaseHTTPRequestHandler):
                     if total != s["persisted"]:
                         raise Fail(400, "Invalid request. The total size %d does not match the %d bytes "
                                    "uploaded." % (total, s["persisted"]), "invalid")
-                    return self.finalize(s)
+                    return self.finalize(s, parse_hash_header(self.headers.get_all("X-Goog-Hash")))
                 return self.incomplete(s)
             if last - first + 1 != n:
                 raise Fail(400, "Content-Range length %d does not match Content-Length %d."
@@ -804,6 +1053,9 @@ class Handler(BaseHTTPRequestHandler):
                 drop = faults.get("drop_chunk") == k
                 short = faults.get("short_persist") == k
                 failc = faults.get("fail_chunk") == k
+            # what the session was before this request: a finishing request refused for its hashes
+            # leaves the session as it was
+            before = (s["persisted"], s["md5"].copy())
             with open(s["tmp"], "r+b") as f:
                 f.seek(s["persisted"])
                 if drop:
@@ -826,19 +1078,27 @@ class Handler(BaseHTTPRequestHandler):
             if short:
                 stat_inc("short_persists")
             if total is not None and s["persisted"] == total:
-                return self.finalize(s)
+                try:
+                    return self.finalize(s, parse_hash_header(self.headers.get_all("X-Goog-Hash")))
+                except HashFail:
+                    s["persisted"], s["md5"] = before
+                    with open(s["tmp"], "r+b") as f:
+                        f.truncate(s["persisted"])
+                    raise
             return self.incomplete(s)
 
-    def finalize(self, s):
+    def finalize(self, s, header_hashes):
         with lock:
             cur = objects.get((s["bucket"], s["name"]))
             check_generation(s["bucket"], s["name"], cur, s["precond"])
         if s["total"] is not None and s["total"] != s["persisted"]:
             raise Fail(400, "The upload size differs from X-Upload-Content-Length.", "invalid")
-        # the digest grew with the chunks (they arrive in order)
-        md5 = base64.b64encode(s["md5"].digest()).decode()
-        r = commit_object(s["bucket"], s["name"], s["tmp"], s["persisted"], md5, s["precond"],
-                          content_type=s["ctype"])
+        # the digest grew with the chunks (they arrive in order); the hashes declared at the start
+        # and on this finishing request both hold the whole object to it
+        check_hashes(s["declared"], s["md5"])
+        check_hashes(header_hashes, s["md5"])
+        r = commit_object(s["bucket"], s["name"], s["tmp"], s["persisted"], s["md5"].md5_b64(), s["precond"],
+                          content_type=s["ctype"], crc=s["md5"].crc, metadata=s["metadata"])
         s["state"], s["result"] = "final", r
         stat_inc("sessions_finalized")
         self.send(200, r)
