@@ -40,3 +40,27 @@ daemon_alive() {
 	pid=$(cat "$T_DIR/snapfs-$tag.pid" 2>/dev/null) || return 1
 	kill -0 "$pid" 2>/dev/null && mountpoint -q "$1" && ls "$1/kubedb" >/dev/null
 }
+
+# write_doomed PATH: write 64 MiB into PATH with python (every write and close checked); prints the
+# first error as an errno name (or "close ok"), then close's own result
+write_doomed() {
+	python3 - "$1" <<'PY' || true
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+chunk = os.urandom(1 << 20)
+first = None
+for _ in range(64):
+    try:
+        os.write(fd, chunk)
+    except OSError as e:
+        first = "write " + errno.errorcode[e.errno]
+        break
+try:
+    os.close(fd)
+    print(first or "close ok")
+    print("close ok")
+except OSError as e:
+    print(first or "close " + errno.errorcode[e.errno])
+    print("close " + errno.errorcode[e.errno])
+PY
+}

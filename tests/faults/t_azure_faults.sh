@@ -74,25 +74,7 @@ rm -f "$T_DIR/direct.bin"
 fp_rules '[{"method": "PUT", "query": "comp=block&", "action": "status", "status": 500,
   "azure_code": "InternalError", "message": "The server encountered an internal error."}]'
 start=$(date +%s%N)
-python3 - "$SNAP/doomed.bin" >"$T_DIR/doomed.out" 2>&1 <<'PY' || true
-import errno, os, sys
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-chunk = os.urandom(1 << 20)
-first = None
-for _ in range(64):
-    try:
-        os.write(fd, chunk)
-    except OSError as e:
-        first = "write " + errno.errorcode[e.errno]
-        break
-try:
-    os.close(fd)
-    print(first or "close ok")
-    print("close ok")
-except OSError as e:
-    print(first or "close " + errno.errorcode[e.errno])
-    print("close " + errno.errorcode[e.errno])
-PY
+write_doomed "$SNAP/doomed.bin" >"$T_DIR/doomed.out" 2>&1
 ms=$(elapsed_ms "$start")
 log "persistent fault: $(tr '\n' ' ' <"$T_DIR/doomed.out") after ${ms} ms"
 check "a persistent block failure gives EIO" grep -qE '^(write|close) EIO$' <(head -n 1 "$T_DIR/doomed.out")

@@ -54,28 +54,6 @@ open_sessions() {
 gstat() { gcs_stat "$1"; }
 # json_err CODE MESSAGE: a JSON API error document, as a proxy "status" rule body
 json_err() { printf '{"error": {"code": %s, "message": "%s", "errors": [{"message": "%s", "domain": "global", "reason": "backendError"}]}}' "$1" "$2" "$2"; }
-# write_doomed PATH: write 64 MiB with python; prints the first error (or "close ok") and close's result
-write_doomed() {
-	python3 - "$1" <<'PY' || true
-import errno, os, sys
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-chunk = os.urandom(1 << 20)
-first = None
-for _ in range(64):
-    try:
-        os.write(fd, chunk)
-    except OSError as e:
-        first = "write " + errno.errorcode[e.errno]
-        break
-try:
-    os.close(fd)
-    print(first or "close ok")
-    print("close ok")
-except OSError as e:
-    print(first or "close " + errno.errorcode[e.errno])
-    print("close " + errno.errorcode[e.errno])
-PY
-}
 
 start_gcs_server
 start_fault_proxy "$GCS_URL"
