@@ -10,6 +10,7 @@ void space_init(struct space *s, uint64_t limit)
 	s->limit = limit;
 	s->used = s->peak = 0;
 	s->waiting = 0;
+	s->releases = 0;
 }
 
 void space_destroy(struct space *s)
@@ -53,6 +54,7 @@ void space_release(struct space *s, uint64_t n)
 {
 	pthread_mutex_lock(&s->lock);
 	s->used = n > s->used ? 0 : s->used - n;
+	s->releases++;
 	pthread_cond_broadcast(&s->freed);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -106,4 +108,29 @@ void space_force(struct space *s, uint64_t n)
 	if (s->used > s->peak)
 		s->peak = s->used;
 	pthread_mutex_unlock(&s->lock);
+}
+
+uint64_t space_releases(struct space *s)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&s->lock);
+	g = s->releases;
+	pthread_mutex_unlock(&s->lock);
+	return g;
+}
+
+int space_force_stalled(struct space *s, uint64_t n, uint64_t gen)
+{
+	int rc = -EAGAIN;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->releases == gen) {
+		s->used += n;
+		if (s->used > s->peak)
+			s->peak = s->used;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }

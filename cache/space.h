@@ -14,6 +14,7 @@ struct space {
 	uint64_t used;
 	uint64_t peak;
 	unsigned waiting;     /* writers blocked right now (for status) */
+	uint64_t releases;    /* bumped by every release: tells a stalled writer whether room came and went */
 };
 
 void space_init(struct space *s, uint64_t limit);
@@ -26,6 +27,11 @@ int space_reserve(struct space *s, uint64_t n);
 int space_reserve_wait(struct space *s, uint64_t n, unsigned ms, uint64_t keep);
 /* Take n bytes even over the limit (a writer that would otherwise deadlock). */
 void space_force(struct space *s, uint64_t n);
+/* The release count now: read it before a wait, hand it to space_force_stalled after. */
+uint64_t space_releases(struct space *s);
+/* space_force, but only if nothing was released since space_releases() returned gen: a release that
+ * another waiter took first is progress, not a stall. 0, or -EAGAIN to wait again. */
+int space_force_stalled(struct space *s, uint64_t n, uint64_t gen);
 /* Take n bytes only if free now: 0 or -EAGAIN. */
 int space_try_reserve(struct space *s, uint64_t n);
 void space_release(struct space *s, uint64_t n);

@@ -161,20 +161,22 @@ static int wf_reserve(struct wfile *wf, uint64_t n, int ahead)
 	if (keep > wf->ctx->space->limit / 4)
 		keep = wf->ctx->space->limit / 4;
 	for (;;) {
+		uint64_t gen = space_releases(wf->ctx->space);
 		int idle;
 
 		rc = space_reserve_wait(wf->ctx->space, n, 1000, keep);
 		if (rc != -ETIMEDOUT)
 			break;
 		/* Everyone may be holding a partial part that cannot be cut yet: a writer with nothing of
-		 * its own in flight would wait forever, so it may go over the limit by this write. */
+		 * its own in flight would wait forever, so it may go over the limit by this write. Only
+		 * if nothing at all was freed during the wait: room that other waiters took is progress
+		 * (and forcing then would push the cache over its limit for nothing). */
 		pthread_mutex_lock(&wf->lock);
 		idle = !wf->inflight && !wf->npending;
 		pthread_mutex_unlock(&wf->lock);
-		if (idle) {
+		if (idle && !space_force_stalled(wf->ctx->space, n, gen)) {
 			log_debug("%s: cache full with nothing of its own in flight: going over by %llu bytes",
 				  wf->path, (unsigned long long)n);
-			space_force(wf->ctx->space, n);
 			rc = 0;
 			break;
 		}
