@@ -10,7 +10,7 @@ void space_init(struct space *s, uint64_t limit)
 	s->limit = limit;
 	s->used = s->peak = 0;
 	s->waiting = 0;
-	s->releases = 0;
+	s->releases = s->kicks = 0;
 }
 
 void space_destroy(struct space *s)
@@ -72,7 +72,7 @@ uint64_t space_used(struct space *s)
 int space_reserve_wait(struct space *s, uint64_t n, unsigned ms, uint64_t keep)
 {
 	struct timespec until;
-	uint64_t limit = keep < s->limit ? s->limit - keep : 0;
+	uint64_t limit = keep < s->limit ? s->limit - keep : 0, kicks;
 	int rc = 0;
 
 	if (n > s->limit)
@@ -87,9 +87,13 @@ int space_reserve_wait(struct space *s, uint64_t n, unsigned ms, uint64_t keep)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&s->lock);
+	kicks = s->kicks;
 	s->waiting++;
-	while (s->used + n > limit && !rc)
+	while (s->used + n > limit && !rc) {
 		rc = pthread_cond_timedwait(&s->freed, &s->lock, &until) == ETIMEDOUT ? -ETIMEDOUT : 0;
+		if (s->kicks != kicks)
+			rc = -EAGAIN;
+	}
 	if (s->used + n <= limit) {
 		rc = 0;
 		s->used += n;
@@ -133,4 +137,14 @@ int space_force_stalled(struct space *s, uint64_t n, uint64_t gen)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
+}
+
+void space_kick(struct space *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->waiting) {
+		s->kicks++;
+		pthread_cond_broadcast(&s->freed);
+	}
+	pthread_mutex_unlock(&s->lock);
 }

@@ -15,6 +15,7 @@ struct space {
 	uint64_t peak;
 	unsigned waiting;     /* writers blocked right now (for status) */
 	uint64_t releases;    /* bumped by every release: tells a stalled writer whether room came and went */
+	uint64_t kicks;       /* bumped by space_kick: a waiter's terms may have changed */
 };
 
 void space_init(struct space *s, uint64_t limit);
@@ -23,8 +24,11 @@ void space_destroy(struct space *s);
  * (a whole-file staging larger than the cache can never fit). */
 int space_reserve(struct space *s, uint64_t n);
 /* Like space_reserve but gives up after ms milliseconds with -ETIMEDOUT, and leaves keep bytes free
- * (for the requests that let the others make progress). */
+ * (for the requests that let the others make progress); -EAGAIN when space_kick was called meanwhile,
+ * so the caller can work out keep again. */
 int space_reserve_wait(struct space *s, uint64_t n, unsigned ms, uint64_t keep);
+/* Wake the waiters of space_reserve_wait with -EAGAIN (a file's write frontier moved). */
+void space_kick(struct space *s);
 /* Take n bytes even over the limit (a writer that would otherwise deadlock). */
 void space_force(struct space *s, uint64_t n);
 /* The release count now: read it before a wait, hand it to space_force_stalled after. */

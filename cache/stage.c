@@ -45,6 +45,7 @@ struct wfile {
 	struct extent ext[WF_MAX_EXT];
 	unsigned next_ext;
 	uint64_t reserved;           /* cache space this file holds */
+	uint64_t claimed;            /* writes past wf_throttle, not yet in reserved */
 	int dirty;
 	int written;                 /* a write or truncate since open or the last commit */
 	int unlinked;
@@ -96,6 +97,7 @@ int stage_init(struct stage_ctx *c, struct backend *be, struct space *space, str
 	c->pool = pool;
 	c->cache_dir = cache_dir;
 	c->uploads = ops->parts_any_order ? (uploads ? uploads : 1) : 1;
+	c->file_parts = (uploads ? uploads : 1) + 1;
 	rc = part_plan_init(&c->plan, part_size, ops->min_part, ops->max_part, ops->max_parts, &msg);
 	if (rc) {
 		if (asprintf(why, "%s: %s", ops->scheme, msg) < 0)
@@ -148,23 +150,58 @@ struct wfile *wf_find(struct stage_ctx *c, const char *key)
 
 /* --- space and spool ---------------------------------------------------------------------------- */
 
-/* Take n bytes of cache for this file. ahead: the bytes lie beyond the contiguous frontier; those may
- * not take the last WF_HEADROOM bytes, which stay for the write that fills the gap (otherwise requests
- * that overtook it could fill the cache and leave nothing to cut). */
-static int wf_reserve(struct wfile *wf, uint64_t n, int ahead)
+/* Is a write at off ahead of the contiguous frontier? Those may not take the last part of the room
+ * (below), which stays for the write that fills the gap; otherwise requests that overtook it could fill
+ * the cache and leave nothing that can be cut. Asked again whenever the frontier moves: a write that was
+ * ahead when it arrived is the gap filler once its predecessor lands. NULL off: not a streamed write.
+ * Caller holds wf->lock. */
+static int wf_ahead_locked(const struct wfile *wf, const uint64_t *off)
 {
-	uint64_t keep = ahead ? WF_HEADROOM : 0;
+	return off && *off > wf->seq_end;
+}
+
+/* One streaming file may hold (--uploads + 1) parts of cache: the parts in flight and the one being
+ * filled. A writer that runs ahead of its uploads waits for its own parts here, so a fast writer to a
+ * slow store holds the same few parts whatever the file's size, and leaves the rest of --cache-size to
+ * the other files. The wait needs parts of this file in flight: a file that stages whole (nothing is
+ * cut before close) or is stuck behind its own gap goes on to the shared limit. Writes ahead of the
+ * frontier stop a quarter short. */
+static void wf_throttle(struct wfile *wf, uint64_t n, uint64_t off)
+{
+	uint64_t cap, keep;
+
+	pthread_mutex_lock(&wf->lock);
+	for (;;) {
+		cap = part_size_of(&wf->ctx->plan, wf->next_part ? wf->next_part : 1) * wf->ctx->file_parts;
+		keep = wf_ahead_locked(wf, &off) ? cap / 4 : 0;
+		if (wf->reserved + wf->claimed + n <= cap - keep || (!wf->inflight && !wf->npending) ||
+		    wf->err)
+			break;
+		pthread_cond_wait(&wf->cond, &wf->lock);   /* a part done, or the frontier moved */
+	}
+	wf->claimed += n;   /* concurrent writes of this file see it before wf_reserve counts it */
+	pthread_mutex_unlock(&wf->lock);
+}
+
+/* Take n bytes of the shared cache for this file (off: where a streamed write lands, else NULL). */
+static int wf_reserve(struct wfile *wf, uint64_t n, const uint64_t *off)
+{
+	struct space *sp = wf->ctx->space;
 	int rc;
 
 	if (!n)
 		return 0;
-	if (keep > wf->ctx->space->limit / 4)
-		keep = wf->ctx->space->limit / 4;
 	for (;;) {
-		uint64_t gen = space_releases(wf->ctx->space);
-		int idle;
+		uint64_t gen = space_releases(sp), keep;
+		int idle, ahead;
 
-		rc = space_reserve_wait(wf->ctx->space, n, 1000, keep);
+		pthread_mutex_lock(&wf->lock);
+		ahead = wf_ahead_locked(wf, off);
+		pthread_mutex_unlock(&wf->lock);
+		keep = !ahead ? 0 : WF_HEADROOM < sp->limit / 4 ? WF_HEADROOM : sp->limit / 4;
+		rc = space_reserve_wait(sp, n, 1000, keep);
+		if (rc == -EAGAIN)
+			continue;   /* a frontier moved: this write may be the gap filler now */
 		if (rc != -ETIMEDOUT)
 			break;
 		/* Everyone may be holding a partial part that cannot be cut yet: a writer with nothing of
@@ -174,16 +211,16 @@ static int wf_reserve(struct wfile *wf, uint64_t n, int ahead)
 		pthread_mutex_lock(&wf->lock);
 		idle = !wf->inflight && !wf->npending;
 		pthread_mutex_unlock(&wf->lock);
-		if (idle && !space_force_stalled(wf->ctx->space, n, gen)) {
-			log_debug("%s: cache full with nothing of its own in flight: going over by %llu bytes",
-				  wf->path, (unsigned long long)n);
+		if (idle && !space_force_stalled(sp, n, gen)) {
+			log_warn("%s: cache full with nothing of its own in flight: going over by %llu bytes",
+				 wf->path, (unsigned long long)n);
 			rc = 0;
 			break;
 		}
 	}
 	if (rc) {
 		log_error("%s: needs %llu MiB of cache but --cache-size is %llu MiB", wf->path,
-			  (unsigned long long)(n / MIB), (unsigned long long)(wf->ctx->space->limit / MIB));
+			  (unsigned long long)(n / MIB), (unsigned long long)(sp->limit / MIB));
 		return rc;
 	}
 	pthread_mutex_lock(&wf->lock);
@@ -217,7 +254,7 @@ static int wf_materialize(struct wfile *wf, uint64_t n)
 	uint64_t off = 0;
 	int rc;
 
-	rc = wf_reserve(wf, n, 0);
+	rc = wf_reserve(wf, n, NULL);
 	if (rc)
 		return rc;
 	buf = malloc(n < DL_CHUNK ? (n ? n : 1) : DL_CHUNK);
@@ -745,18 +782,19 @@ ssize_t wf_write(struct wfile *wf, const void *data, size_t len, uint64_t off)
 {
 	const char *buf = data;
 	size_t total = len;
-	uint64_t end = off + len, fresh;
+	uint64_t end = off + len, fresh, frontier;
 	ssize_t rc;
-	int ahead;
+	int moved;
 
 	if (end < off || end > SNAPFS_MAX_FILE)
 		return -EFBIG;
 	/* Room first, outside the file's write lock: a write that fills a gap must not queue behind one
 	 * that waits for the cache (writeback requests arrive slightly out of order). */
+	wf_throttle(wf, len, off);
+	rc = wf_reserve(wf, len, &off);
 	pthread_mutex_lock(&wf->lock);
-	ahead = off > wf->seq_end;
+	wf->claimed -= len;
 	pthread_mutex_unlock(&wf->lock);
-	rc = wf_reserve(wf, len, ahead);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&wf->wlock);
@@ -786,6 +824,13 @@ ssize_t wf_write(struct wfile *wf, const void *data, size_t len, uint64_t off)
 		if (n < 0) {
 			rc = -errno;
 			log_error("%s: cache dir write failed: %s", wf->path, strerror(errno));
+			/* The kernel's writeback may never hand this error to the writer: poison the file,
+			 * so its close fails and the bytes written around the hole are not published. */
+			pthread_mutex_lock(&wf->lock);
+			if (!wf->err)
+				wf->err = (int)rc;
+			pthread_cond_broadcast(&wf->cond);
+			pthread_mutex_unlock(&wf->lock);
 			goto out;
 		}
 		done += (size_t)n;
@@ -795,10 +840,16 @@ ssize_t wf_write(struct wfile *wf, const void *data, size_t len, uint64_t off)
 	wf_release_locked(wf, len - fresh);   /* a rewrite of staged bytes costs nothing more */
 	if (end > wf->size)
 		wf->size = end;
+	frontier = wf->seq_end;
 	wf_mark_written(wf, off, end);
+	moved = wf->seq_end != frontier;
+	if (moved)
+		pthread_cond_broadcast(&wf->cond);   /* writes waiting in wf_throttle as ahead */
 	wf->dirty = wf->written = 1;
 	wf->mtime = time(NULL);
 	pthread_mutex_unlock(&wf->lock);
+	if (moved)
+		space_kick(wf->ctx->space);          /* and those waiting in wf_reserve */
 	len = 0;   /* the reservation now belongs to the staged bytes */
 	rc = wf_cut_ready(wf);
 	if (!rc)
@@ -899,7 +950,7 @@ int wf_truncate(struct wfile *wf, uint64_t size)
 		uint64_t grow = size - wf->size;
 
 		pthread_mutex_unlock(&wf->lock);
-		rc = wf_reserve(wf, grow, 0);
+		rc = wf_reserve(wf, grow, NULL);
 		if (rc)
 			goto out;
 		pthread_mutex_lock(&wf->lock);

@@ -29,6 +29,7 @@ struct stage_ctx {
 	struct part_plan plan;
 	const char *cache_dir;
 	unsigned uploads;          /* parts in flight per file (1 when the store wants order) */
+	unsigned file_parts;       /* a streaming file holds at most this many parts of cache (--uploads + 1) */
 	pthread_mutex_t lock;      /* guards the list and the references */
 	pthread_cond_t gone;       /* a wfile left the list */
 	struct wfile *files;

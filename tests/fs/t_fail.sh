@@ -38,4 +38,28 @@ check "a failed new file is not visible in the mount" gone "$D/new.sql"
 echo "after" >"$D/after.txt"
 check "the mount works after failures" test "$(cat "$STORE/kubedb/demo/pg/snap/after.txt")" = after
 umount_snapfs "$T_DIR/mnt"
+
+# The cache dir's disk itself full (an 8 MiB tmpfs under a --cache-size that claims more): the writes
+# fail, the writer hears of it (at write or at close: the kernel's writeback may hold the error until
+# then), and the bytes written before the hole are not published as a complete file.
+STORE2=$T_DIR/store2
+CACHE2=$T_DIR/cache2
+mkdir -p "$STORE2" "$CACHE2"
+mount -t tmpfs -o size=8m tmpfs "$CACHE2"
+T_MOUNTS+=("$CACHE2")
+mount_snapfs "file://$STORE2" "$T_DIR/mnt2" --cache-dir "$CACHE2" --cache-size 64M --part-size 16M
+head -c 30M /dev/urandom >"$T_DIR/full.bin"
+set +e
+dd if="$T_DIR/full.bin" of="$T_DIR/mnt2/kubedb/demo/pg/full/dumpfile.sql" bs=1M conv=fsync status=none 2>"$T_DIR/full.err"
+rc=$?
+set -e
+check "cache disk full: the writer sees the failure (dd exit $rc)" test "$rc" -ne 0
+check "cache disk full: ENOSPC or EIO, not silence" grep -Eq "No space left|Input/output error" "$T_DIR/full.err"
+check "cache disk full: no object, partial or whole" test ! -e "$STORE2/kubedb/demo/pg/full/dumpfile.sql"
+check "cache disk full: the log says the file was not stored" grep -q "full/dumpfile.sql: NOT stored" "$T_DIR/snapfs-mnt2.log"
+check "cache disk full: the cache dir is empty again" test "$(df -k --output=used "$CACHE2" | tail -n 1)" -le 64
+head -c 5M /dev/urandom >"$T_DIR/small.bin"
+cp "$T_DIR/small.bin" "$T_DIR/mnt2/kubedb/demo/pg/full/dumpfile.sql"
+check "cache disk full: a file that fits is stored afterwards" cmp -s "$T_DIR/small.bin" "$STORE2/kubedb/demo/pg/full/dumpfile.sql"
+umount_snapfs "$T_DIR/mnt2"
 finish

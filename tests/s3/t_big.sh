@@ -19,6 +19,10 @@ check "cp 1 GiB into the mount" cp "$T_DIR/big.bin" "$SNAP/big.bin"
 log "1 GiB written in $(echo "$(date +%s.%N) - $start" | bc) s"
 check "the file shows 1 GiB" test "$(stat -c %s "$SNAP/big.bin")" = $((1024 * 1024 * 1024))
 check "the staging space stayed within --cache-size" test "$(du -sm "$T_DIR/cache" | cut -f1)" -le 300
+# one file holds at most (--uploads + 1) parts of cache, however far the writer runs ahead of s3rver
+peak=$(python3 -c "import json; print(json.load(open('$MNT/.snapfs/status'))['cache']['peak'])")
+check "the file held at most 5 parts of 16 MiB of cache (peak $peak)" test "$peak" -le $((80 * 1024 * 1024))
+check "... and did use the parts in flight (peak $peak)" test "$peak" -ge $((32 * 1024 * 1024))
 
 check "fetch the object with curl" s3get kubedb/kubedb/demo/pg/big/big.bin "$T_DIR/direct.bin"
 check "the object in the bucket is the file, byte for byte" cmp "$T_DIR/big.bin" "$T_DIR/direct.bin"

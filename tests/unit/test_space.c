@@ -76,11 +76,44 @@ static void test_force_only_when_stalled(void **state)
 	space_destroy(&s2);
 }
 
+static struct space kicked;
+static int kick_rc = 1;
+
+static void *kick_waiter(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&kick_rc, space_reserve_wait(&kicked, 50, 5000, 0), __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* A waiter whose terms changed (its write became the gap filler) hears of it at once, not after its
+ * timeout; a kick with nobody waiting is a no-op. */
+static void test_kick(void **state)
+{
+	pthread_t t;
+
+	(void)state;
+	space_init(&kicked, 100);
+	space_kick(&kicked);
+	assert_int_equal(kicked.kicks, 0);
+	assert_int_equal(space_reserve(&kicked, 80), 0);
+	pthread_create(&t, NULL, kick_waiter, NULL);
+	while (!__atomic_load_n(&kicked.waiting, __ATOMIC_SEQ_CST))
+		usleep(1000);
+	space_kick(&kicked);
+	pthread_join(t, NULL);
+	assert_int_equal(kick_rc, -EAGAIN);
+	assert_int_equal(space_used(&kicked), 80);   /* nothing taken */
+	space_release(&kicked, 80);
+	space_destroy(&kicked);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_force_only_when_stalled),
+		cmocka_unit_test(test_kick),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
