@@ -18,6 +18,8 @@ struct journal {
 	pthread_mutex_t lock;
 	uint64_t next;
 	char dir[4096];
+	struct journal_closed *closed;   /* left by a previous daemon, handed out by journal_closed_next */
+	size_t nclosed, taken;
 };
 
 static uint32_t fnv(const char *a, const char *b)
@@ -62,6 +64,199 @@ static int read_record(int dfd, const char *name, char **key, char **token)
 	return 0;
 }
 
+/* --- closed files waiting for their upload (--async-close) ----------------------------------------- */
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a > b && !strcmp(s + a - b, suffix);
+}
+
+int journal_parse_closed(const char *buf, size_t len, struct journal_closed *out)
+{
+	const char *line[4], *end = buf + len, *p = buf;
+	size_t llen[4];
+	char num[24], *e;
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < 4; i++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if (!nl || nl == p)
+			return -EINVAL;   /* torn (the crash came while it was written) or malformed */
+		line[i] = p;
+		llen[i] = (size_t)(nl - p);
+		p = nl + 1;
+	}
+	if (p != end || memchr(buf, 0, len) || line[1][0] != '/' || llen[2] >= sizeof(num) ||
+	    llen[3] >= sizeof(out->name) || memchr(line[3], '/', llen[3]))
+		return -EINVAL;
+	memcpy(num, line[2], llen[2]);
+	num[llen[2]] = 0;
+	errno = 0;
+	out->size = strtoull(num, &e, 10);
+	if (errno || *e || num[0] < '0' || num[0] > '9')
+		return -EINVAL;
+	memcpy(out->name, line[3], llen[3]);
+	out->name[llen[3]] = 0;
+	if (!ends_with(out->name, ".spool"))
+		return -EINVAL;
+	out->name[llen[3] - strlen(".spool")] = 0;
+	out->key = strndup(line[0], llen[0]);
+	out->path = strndup(line[1], llen[1]);
+	if (!out->key || !out->path) {
+		free(out->key);
+		free(out->path);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Keep each whole record whose spool holds its data; drop torn records and spools with no record. */
+static void recover_closed(struct journal *j)
+{
+	DIR *d = opendir(j->dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct journal_closed rec, *grown;
+		char buf[16384], spool[80];
+		struct stat st;
+		ssize_t n;
+		int fd;
+
+		if (!ends_with(de->d_name, ".cl"))
+			continue;
+		fd = openat(j->dfd, de->d_name, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n < 0 || journal_parse_closed(buf, (size_t)n, &rec)) {
+			log_warn("crash journal: dropped the torn record %s (its file was not closed yet)", de->d_name);
+			unlinkat(j->dfd, de->d_name, 0);
+			continue;
+		}
+		snprintf(spool, sizeof(spool), "%s.spool", rec.name);
+		if (strncmp(de->d_name, rec.name, strlen(rec.name)) || fstatat(j->dfd, spool, &st, 0) ||
+		    (uint64_t)st.st_size < rec.size) {
+			log_warn("crash journal: %s has no complete data in the cache dir (%s): dropped", rec.path,
+				 de->d_name);
+			unlinkat(j->dfd, de->d_name, 0);
+			free(rec.key);
+			free(rec.path);
+			continue;
+		}
+		grown = realloc(j->closed, (j->nclosed + 1) * sizeof(*grown));
+		if (!grown) {
+			free(rec.key);
+			free(rec.path);
+			continue;   /* stays on disk for the next mount */
+		}
+		j->closed = grown;
+		j->closed[j->nclosed++] = rec;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		char rec[80];
+		size_t len = strlen(de->d_name);
+
+		if (!ends_with(de->d_name, ".spool") || len - strlen(".spool") + 4 > sizeof(rec))
+			continue;
+		snprintf(rec, sizeof(rec), "%.*s.cl", (int)(len - strlen(".spool")), de->d_name);
+		if (faccessat(j->dfd, rec, F_OK, 0))
+			unlinkat(j->dfd, de->d_name, 0);   /* a crash before its record was written: never closed */
+	}
+	closedir(d);
+	if (j->nclosed)
+		log_info("crash journal: %zu closed file(s) still to upload", j->nclosed);
+}
+
+int journal_closed_next(struct journal *j, struct journal_closed *out, int *fd)
+{
+	while (j->taken < j->nclosed) {
+		struct journal_closed *rec = &j->closed[j->taken++];
+		char spool[80];
+
+		snprintf(spool, sizeof(spool), "%s.spool", rec->name);
+		*fd = openat(j->dfd, spool, O_RDWR | O_CLOEXEC);
+		if (*fd >= 0) {
+			*out = *rec;
+			return 0;
+		}
+		log_error("%s: cannot open its data in the cache dir: %s (kept for the next mount)", rec->path,
+			  strerror(errno));
+		free(rec->key);
+		free(rec->path);
+	}
+	return -ENOENT;
+}
+
+static int fsync_dir(struct journal *j)
+{
+	return fsync(j->dfd) ? -errno : 0;
+}
+
+int journal_closed_add(struct journal *j, const char *key, const char *path, uint64_t size, int fd,
+		       char name[64])
+{
+	char proc[64], file[80];
+	uint64_t id;
+	int rfd = -1, rc;
+	FILE *f = NULL;
+
+	pthread_mutex_lock(&j->lock);
+	id = ++j->next;
+	pthread_mutex_unlock(&j->lock);
+	snprintf(name, 64, "%llu-%d", (unsigned long long)id, (int)getpid());
+	/* the data first: a record must never name bytes that are not on the disk */
+	if (fsync(fd))
+		return -errno;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	snprintf(file, sizeof(file), "%s.spool", name);
+	if (linkat(AT_FDCWD, proc, j->dfd, file, AT_SYMLINK_FOLLOW))
+		return -errno;   /* a spool that cannot be named (no O_TMPFILE): close synchronously */
+	snprintf(file, sizeof(file), "%s.cl", name);
+	rfd = openat(j->dfd, file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	f = rfd >= 0 ? fdopen(rfd, "w") : NULL;
+	if (!f) {
+		rc = -errno;
+		goto fail;
+	}
+	fprintf(f, "%s\n%s\n%llu\n%s.spool\n", key, path, (unsigned long long)size, name);
+	if (fflush(f) || fsync(fileno(f))) {
+		rc = -errno;
+		goto fail;
+	}
+	fclose(f);
+	f = NULL;
+	rfd = -1;
+	rc = fsync_dir(j);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	if (f)
+		fclose(f);
+	else if (rfd >= 0)
+		close(rfd);
+	journal_closed_done(j, name);
+	return rc ? rc : -EIO;
+}
+
+void journal_closed_done(struct journal *j, const char *name)
+{
+	char file[80];
+
+	/* the record first: a spool without a record is dropped at the next mount, never uploaded */
+	snprintf(file, sizeof(file), "%s.cl", name);
+	unlinkat(j->dfd, file, 0);
+	snprintf(file, sizeof(file), "%s.spool", name);
+	unlinkat(j->dfd, file, 0);
+}
+
 static void recover(struct journal *j, struct backend *be)
 {
 	DIR *d = opendir(j->dir);
@@ -74,6 +269,10 @@ static void recover(struct journal *j, struct backend *be)
 		char *key = NULL, *token = NULL;
 		int rc;
 
+		uint64_t seen = strtoull(de->d_name, NULL, 10);
+
+		if (seen > j->next)
+			j->next = seen;   /* a new record never takes an old name (a container's pid repeats) */
 		if (!strstr(de->d_name, ".up"))
 			continue;
 		rc = read_record(j->dfd, de->d_name, &key, &token);
@@ -96,6 +295,7 @@ static void recover(struct journal *j, struct backend *be)
 	closedir(d);
 	if (n)
 		log_info("crash recovery: %u unfinished upload(s) discarded, no partial object published", n);
+	recover_closed(j);
 }
 
 int journal_open(struct journal **out, const char *cache_dir, const char *source, const char *mountpoint,
@@ -147,6 +347,11 @@ void journal_close(struct journal *j)
 		return;
 	close(j->dfd);
 	pthread_mutex_destroy(&j->lock);
+	for (size_t i = j->taken; i < j->nclosed; i++) {
+		free(j->closed[i].key);
+		free(j->closed[i].path);
+	}
+	free(j->closed);
 	free(j);
 }
 

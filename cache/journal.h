@@ -5,6 +5,7 @@
 #ifndef SNAPFS_JOURNAL_H
 #define SNAPFS_JOURNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct backend;
@@ -18,5 +19,26 @@ void journal_close(struct journal *j);
 /* Record an upload; returns its id (0 if it could not be recorded: the upload goes on, unrecorded). */
 uint64_t journal_add(struct journal *j, const char *key, const char *token);
 void journal_done(struct journal *j, uint64_t id);
+
+/* Asynchronous close (--async-close): a closed file waiting for its upload. The spool is made durable
+ * and hard-linked into the journal as NAME.spool, then the record NAME.cl ("key\npath\nsize\nspool\n")
+ * is written and synced, so the next mount can upload what a crash or an unmount left behind. */
+struct journal_closed {
+	char *key, *path;
+	uint64_t size;
+	char name[64];     /* NAME: the record is NAME.cl, the data NAME.spool */
+};
+
+/* Record the closed file whose data is in fd; fills name. 0 or -errno (the file is then closed the
+ * synchronous way). */
+int journal_closed_add(struct journal *j, const char *key, const char *path, uint64_t size, int fd,
+		       char name[64]);
+/* The file is stored (or was deleted): drop the record, then its spool. */
+void journal_closed_done(struct journal *j, const char *name);
+/* After journal_open: the closed files a previous daemon left, one at a time; 0 with *out filled
+ * (the caller frees key and path), -ENOENT when there are no more. *fd: the spool, opened. */
+int journal_closed_next(struct journal *j, struct journal_closed *out, int *fd);
+/* Parse a closed record (for tests): 0, or -EINVAL when it is torn or malformed. */
+int journal_parse_closed(const char *buf, size_t len, struct journal_closed *out);
 
 #endif

@@ -1,6 +1,7 @@
 #include "cache/stage.h"
 #include "cache/digest.h"
 #include "cache/journal.h"
+#include "cache/stage_async.h"
 #include "cache/pool.h"
 #include "cache/space.h"
 #include "fs/log.h"
@@ -61,6 +62,15 @@ struct wfile {
 	char *tail;                  /* the committed object's last partial page, [tail_off, base) */
 	uint64_t tail_off;
 	struct digest dg;            /* whole-file SHA-256 of [0, cut); guarded by wlock */
+
+	/* --async-close (guarded by lock; queued and stored also by ctx->lock) */
+	int async;                   /* the whole file stays in the spool (no punching) and its close
+				      * returns once the data is safe in the cache dir */
+	int paused;                  /* eager parts stopped after an upload failure: all go at close */
+	int queued;                  /* closed: the background upload owns it, with one reference */
+	int stored;                  /* the background upload is done: found no more */
+	unsigned failures;           /* failed background attempts, for fsync waiters */
+	char rec[64];                /* its closed record in the crash journal ("": none) */
 };
 
 struct part_job {
@@ -127,25 +137,58 @@ const char *wf_key(const struct wfile *wf)
 	return wf->key;
 }
 
-/* Caller holds c->lock. closing: also report a file whose last handle is going away. */
-static struct wfile *find_locked(struct stage_ctx *c, const char *key, int closing)
+/* What a lookup wants: FIND_WRITER, a file open for writing (to share); FIND_READER, that or a
+ * closed file waiting for its background upload (its bytes are only here); FIND_ANY, also a file
+ * whose last handle is going away (publishing at release). */
+enum { FIND_WRITER, FIND_READER, FIND_ANY };
+
+/* Caller holds c->lock. */
+static struct wfile *find_locked(struct stage_ctx *c, const char *key, int how)
 {
-	for (struct wfile *wf = c->files; wf; wf = wf->next)
-		if (!wf->unlinked && (wf->refs || closing) && !strcmp(wf->key, key))
+	for (struct wfile *wf = c->files; wf; wf = wf->next) {
+		if (wf->unlinked || wf->stored || strcmp(wf->key, key))
+			continue;
+		if (how == FIND_ANY || (wf->refs && (how == FIND_READER || !wf->queued)))
 			return wf;
+	}
 	return NULL;
 }
 
-struct wfile *wf_find(struct stage_ctx *c, const char *key)
+static struct wfile *find_ref(struct stage_ctx *c, const char *key, int how)
 {
 	struct wfile *wf;
 
 	pthread_mutex_lock(&c->lock);
-	wf = find_locked(c, key, 0);
+	wf = find_locked(c, key, how);
 	if (wf)
 		wf->refs++;
 	pthread_mutex_unlock(&c->lock);
 	return wf;
+}
+
+struct wfile *wf_find(struct stage_ctx *c, const char *key)
+{
+	return find_ref(c, key, FIND_WRITER);
+}
+
+struct wfile *wf_find_any(struct stage_ctx *c, const char *key)
+{
+	return find_ref(c, key, FIND_READER);
+}
+
+const char *wf_path(const struct wfile *wf)
+{
+	return wf->path;
+}
+
+int wf_queued(struct wfile *wf)
+{
+	int q;
+
+	pthread_mutex_lock(&wf->lock);
+	q = wf->queued;
+	pthread_mutex_unlock(&wf->lock);
+	return q;
 }
 
 /* --- space and spool ---------------------------------------------------------------------------- */
@@ -351,8 +394,11 @@ static void part_done(void *arg)
 	} else {
 		wf->uploaded += j->p.len;
 		wf->parts_done++;
-		spool_drop(wf, (uint64_t)j->p.fd_off, j->p.len);
-		wf_release_locked(wf, j->p.len);
+		if (!wf->async) {
+			/* an async file keeps every byte: an upload that fails later starts over */
+			spool_drop(wf, (uint64_t)j->p.fd_off, j->p.len);
+			wf_release_locked(wf, j->p.len);
+		}
 		__atomic_add_fetch(&wf->ctx->bytes_uploaded, j->p.len, __ATOMIC_RELAXED);
 	}
 	if (wf->err)
@@ -489,6 +535,19 @@ static void wf_journal_done(struct wfile *wf)
 	wf->jid = 0;
 }
 
+/* Drop the closed record: the file is stored, deleted, or being written again. */
+static void wf_closed_done(struct wfile *wf)
+{
+	char rec[64];
+
+	pthread_mutex_lock(&wf->lock);
+	memcpy(rec, wf->rec, sizeof(rec));
+	wf->rec[0] = 0;
+	pthread_mutex_unlock(&wf->lock);
+	if (rec[0])
+		journal_closed_done(wf->ctx->journal, rec);
+}
+
 /* Forget the upload and every staged byte: after an abort, a failure or a commit. Caller holds
  * wlock, not lock; nothing is in flight. */
 static void wf_reset(struct wfile *wf, int aborted)
@@ -511,6 +570,140 @@ static void wf_reset(struct wfile *wf, int aborted)
 	if (up && aborted)
 		wf->ctx->be->ops->upload_abort(up);
 	wf_journal_done(wf);
+	wf_closed_done(wf);
+}
+
+/* --- asynchronous close ---------------------------------------------------------------------------- */
+
+/* An async file's upload failed (a part, its start or its commit): every byte is still in the spool, so
+ * the upload starts over later instead of failing the file. whole: no eager parts until close (the
+ * store is having trouble; the writer should not wait on it). Caller holds wlock, not lock. */
+static void wf_async_restart(struct wfile *wf, int whole)
+{
+	struct upload *up;
+
+	pthread_mutex_lock(&wf->lock);
+	wf_settle_locked(wf);
+	up = wf->up;
+	wf->up = NULL;
+	wf->err = 0;
+	wf->cut = 0;
+	wf->npending = 0;
+	wf->next_part = 1;
+	wf->nsubmitted = wf->parts_done = 0;
+	wf->uploaded = 0;
+	if (whole && wf->mode == WF_STREAM) {
+		wf->mode = WF_WHOLE;
+		wf->paused = 1;
+	}
+	pthread_mutex_unlock(&wf->lock);
+	if (up)
+		wf->ctx->be->ops->upload_abort(up);
+	wf_journal_done(wf);
+}
+
+/* The file turns into a normal synchronous one for the rest of its life: what is uploaded leaves the
+ * cache, and close waits for the store and reports its errors. Caller holds wlock, not lock. */
+static void wf_async_off(struct wfile *wf, const char *why)
+{
+	uint64_t drop = 0;
+	int err;
+
+	pthread_mutex_lock(&wf->lock);
+	wf_settle_locked(wf);
+	err = wf->err;
+	pthread_mutex_unlock(&wf->lock);
+	if (err)
+		wf_async_restart(wf, 0);   /* the spool is still whole: start clean rather than fail */
+	pthread_mutex_lock(&wf->lock);
+	if (!wf->async) {
+		pthread_mutex_unlock(&wf->lock);
+		return;
+	}
+	wf->async = 0;
+	if (wf->paused) {
+		wf->mode = WF_STREAM;
+		wf->paused = 0;
+	}
+	if (!wf->base && wf->cut) {
+		drop = wf->cut;   /* acknowledged: nothing is in flight after the settle */
+		spool_drop(wf, 0, drop);
+		wf_release_locked(wf, drop);
+	}
+	pthread_mutex_unlock(&wf->lock);
+	wf_closed_done(wf);
+	log_debug("%s: %s: closed synchronously from now on (%llu uploaded bytes left the cache)", wf->path, why,
+		  (unsigned long long)drop);
+}
+
+/* Make the data safe in the cache dir: the spool synced and named in the journal with a record of the
+ * closed file. 0 (or already), or -errno. Caller holds wlock, not lock. */
+static int wf_async_persist(struct wfile *wf)
+{
+	char rec[64];
+	uint64_t size;
+	int rc;
+
+	pthread_mutex_lock(&wf->lock);
+	size = wf->size;
+	rc = wf->rec[0] ? 1 : 0;
+	pthread_mutex_unlock(&wf->lock);
+	if (rc)
+		return 0;
+	if (!wf->ctx->journal)
+		return -ENOTSUP;
+	rc = journal_closed_add(wf->ctx->journal, wf->key, wf->path, size, wf->spool, rec);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&wf->lock);
+	memcpy(wf->rec, rec, sizeof(rec));
+	pthread_mutex_unlock(&wf->lock);
+	return 0;
+}
+
+/* Before a change to an async file: a failed upload starts over, and a closed record goes (the file
+ * is being written again; the next close records it anew). Caller holds wlock, not lock. */
+static void wf_async_ready(struct wfile *wf)
+{
+	int async, err;
+
+	pthread_mutex_lock(&wf->lock);
+	async = wf->async;
+	err = wf->err;
+	pthread_mutex_unlock(&wf->lock);
+	if (!async)
+		return;
+	if (err)
+		wf_async_restart(wf, 1);
+	wf_closed_done(wf);
+}
+
+/* Eager parts of an async file failed, or could not start: not the writer's problem, since the spool
+ * keeps everything and the upload after close sends it. 1 if so. Caller holds wlock, not lock. */
+static int wf_async_failed(struct wfile *wf)
+{
+	int async;
+
+	pthread_mutex_lock(&wf->lock);
+	async = wf->async;
+	pthread_mutex_unlock(&wf->lock);
+	if (!async)
+		return 0;
+	log_warn("%s: uploading while writing failed: the whole file is uploaded after close", wf->path);
+	wf_async_restart(wf, 1);
+	return 1;
+}
+
+/* After a change: an async file that outgrew the limit turns synchronous. Caller holds wlock. */
+static void wf_async_check_size(struct wfile *wf)
+{
+	int over;
+
+	pthread_mutex_lock(&wf->lock);
+	over = wf->async && wf->size > wf->ctx->async_limit;
+	pthread_mutex_unlock(&wf->lock);
+	if (over)
+		wf_async_off(wf, "larger than the asynchronous close limit");
 }
 
 /* --- open / close ---------------------------------------------------------------------------------- */
@@ -579,13 +772,14 @@ int wf_open(struct stage_ctx *c, const char *key, const char *path, const struct
 	} else {
 		wf->obj_exists = existing != NULL;
 		wf->dirty = 1;   /* creat() and O_TRUNC publish an empty object even with no write */
+		wf->async = c->async_limit != 0;   /* the whole file is ours: it can be kept */
 	}
 	pthread_mutex_lock(&c->lock);
 	/* the previous writer of this key is still publishing at its release: let it finish first, so
 	 * that what it stores never lands after what this one stores */
-	while (find_locked(c, key, 1) && !find_locked(c, key, 0))
+	while (find_locked(c, key, FIND_ANY) && !find_locked(c, key, FIND_WRITER))
 		pthread_cond_wait(&c->gone, &c->lock);
-	other = find_locked(c, key, 0);
+	other = find_locked(c, key, FIND_WRITER);
 	if (other) {
 		/* another open of the same new file won the race: share it */
 		other->refs++;
@@ -621,16 +815,46 @@ static void wf_free(struct wfile *wf)
 	wf_discard(wf);
 }
 
+/* The last handle of an async file went away: its reference becomes the background upload's. */
+static void wf_handoff(struct wfile *wf)
+{
+	int rc;
+
+	pthread_mutex_lock(&wf->wlock);
+	rc = wf_async_persist(wf);   /* a bare creat() had no flush that did it */
+	pthread_mutex_unlock(&wf->wlock);
+	if (rc)
+		log_warn("%s: could not record it in the crash journal (%s): uploading it from the cache all the same",
+			 wf->path, strerror(-rc));
+	stage_async_push(wf->ctx, wf, 0);
+}
+
 int wf_close(struct wfile *wf)
 {
 	struct stage_ctx *c = wf->ctx;
-	int last, rc = 0;
+	int last = 0, handoff, queued, rc = 0;
 
 	pthread_mutex_lock(&c->lock);
-	last = --wf->refs == 0;
+	pthread_mutex_lock(&wf->lock);
+	handoff = wf->refs == 1 && wf->async && wf->dirty && !wf->queued && !wf->unlinked;
+	if (handoff)
+		wf->queued = 1;   /* writers from now on wait for its upload; readers still find it */
+	else
+		last = --wf->refs == 0;
+	queued = wf->queued;
+	pthread_mutex_unlock(&wf->lock);
 	pthread_mutex_unlock(&c->lock);
+	if (handoff) {
+		wf_handoff(wf);
+		return 0;
+	}
 	if (!last)
 		return 0;
+	if (queued) {
+		/* the background upload let go (stored or dropped) and the last reader closed */
+		wf_free(wf);
+		return 0;
+	}
 	/* the last handle is gone: publish what the opener's flush did not (a descriptor that outlived
 	 * its opener), or clean up after a failure */
 	rc = wf_commit(wf);
@@ -798,6 +1022,7 @@ ssize_t wf_write(struct wfile *wf, const void *data, size_t len, uint64_t off)
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&wf->wlock);
+	wf_async_ready(wf);
 	pthread_mutex_lock(&wf->lock);
 	rc = wf->err ? -EIO : 0;
 	pthread_mutex_unlock(&wf->lock);
@@ -852,6 +1077,9 @@ ssize_t wf_write(struct wfile *wf, const void *data, size_t len, uint64_t off)
 		space_kick(wf->ctx->space);          /* and those waiting in wf_reserve */
 	len = 0;   /* the reservation now belongs to the staged bytes */
 	rc = wf_cut_ready(wf);
+	if (rc && wf_async_failed(wf))
+		rc = 0;
+	wf_async_check_size(wf);
 	if (!rc)
 		rc = (ssize_t)total;
 out:
@@ -873,7 +1101,7 @@ ssize_t wf_read(struct wfile *wf, void *buf, size_t len, uint64_t off)
 	pthread_mutex_lock(&wf->lock);
 	size = wf->size;
 	base = wf->base;
-	cut = wf->cut;
+	cut = wf->async ? base : wf->cut;   /* an async file keeps its uploaded parts */
 	pthread_mutex_unlock(&wf->lock);
 	if (off >= size)
 		return 0;
@@ -917,6 +1145,7 @@ int wf_truncate(struct wfile *wf, uint64_t size)
 	if (size > SNAPFS_MAX_FILE)
 		return -EFBIG;
 	pthread_mutex_lock(&wf->wlock);
+	wf_async_ready(wf);
 	pthread_mutex_lock(&wf->lock);
 	if (wf->err) {
 		rc = -EIO;
@@ -968,6 +1197,7 @@ int wf_truncate(struct wfile *wf, uint64_t size)
 		wf->mtime = time(NULL);
 	}
 	pthread_mutex_unlock(&wf->lock);
+	wf_async_check_size(wf);
 out:
 	pthread_mutex_unlock(&wf->wlock);
 	return rc;
@@ -1039,6 +1269,28 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 	pthread_mutex_lock(&wf->wlock);
 	pthread_mutex_lock(&wf->lock);
 	unlinked = wf->unlinked;
+	if (wf->async && !unlinked) {
+		int skip = !wf->dirty || (need_written && !wf->written);
+
+		pthread_mutex_unlock(&wf->lock);
+		if (skip)
+			goto out;
+		if (need_written) {
+			/* the opener's close: done once the data is safe in the cache dir */
+			rc = wf_async_persist(wf);
+			if (!rc) {
+				pthread_mutex_lock(&wf->lock);
+				wf->written = 0;
+				pthread_mutex_unlock(&wf->lock);
+				goto out;
+			}
+			log_warn("%s: cannot keep it in the cache dir (%s)", wf->path, strerror(-rc));
+			wf_async_off(wf, "no asynchronous close");
+		} else {
+			wf_async_ready(wf);   /* published right now (truncate): a failed part starts over */
+		}
+		pthread_mutex_lock(&wf->lock);
+	}
 	if (need_written && !wf->written && !wf->err) {
 		pthread_mutex_unlock(&wf->lock);
 		goto out;
@@ -1105,8 +1357,27 @@ int wf_flush(struct wfile *wf)
 
 int wf_sync(struct wfile *wf)
 {
-	int rc;
+	unsigned failures;
+	int rc, async;
 
+	pthread_mutex_lock(&wf->lock);
+	if (wf->queued) {
+		/* closed, its upload in the background: durable means stored */
+		failures = wf->failures;
+		while (!wf->stored && !wf->unlinked && wf->failures == failures)
+			pthread_cond_wait(&wf->cond, &wf->lock);
+		rc = wf->stored || wf->unlinked ? 0 : -EIO;
+		pthread_mutex_unlock(&wf->lock);
+		return rc;
+	}
+	async = wf->async;
+	pthread_mutex_unlock(&wf->lock);
+	if (async) {
+		/* a program that asks for durability gets the synchronous close it expects */
+		pthread_mutex_lock(&wf->wlock);
+		wf_async_off(wf, "fsync");
+		pthread_mutex_unlock(&wf->wlock);
+	}
 	pthread_mutex_lock(&wf->lock);
 	wf_settle_locked(wf);
 	rc = wf->err ? -EIO : 0;
@@ -1142,11 +1413,18 @@ void wf_set_mtime(struct wfile *wf, time_t mtime)
 void wf_unlink(struct wfile *wf)
 {
 	/* under both locks: wf_find reads it under the list lock */
+	int queued;
+
 	pthread_mutex_lock(&wf->ctx->lock);
 	pthread_mutex_lock(&wf->lock);
 	wf->unlinked = 1;
+	queued = wf->queued;
+	pthread_cond_broadcast(&wf->cond);
 	pthread_mutex_unlock(&wf->lock);
 	pthread_mutex_unlock(&wf->ctx->lock);
+	/* closed and waiting for its upload: a crash from now on must not bring it back */
+	if (queued)
+		wf_closed_done(wf);
 }
 
 void stage_foreach(struct stage_ctx *c, void (*fn)(void *arg, const struct wf_status *st), void *arg)
@@ -1165,7 +1443,10 @@ void stage_foreach(struct stage_ctx *c, void (*fn)(void *arg, const struct wf_st
 		st.err = wf->err;
 		st.started = wf->started;
 		st.rate_bps = now > wf->started ? (double)wf->uploaded / (double)(now - wf->started) : 0;
-		if (wf->err)
+		st.queued = wf->queued && !wf->stored;
+		if (wf->queued)
+			st.state = wf->stored ? "stored" : wf->committing ? "uploading closed" : "closed, waiting";
+		else if (wf->err)
 			st.state = "failed";
 		else if (wf->committing)
 			st.state = "committing";
@@ -1198,6 +1479,11 @@ void stage_shutdown(struct stage_ctx *c)
 		struct upload *up;
 
 		pthread_mutex_lock(&wf->lock);
+		if (wf->queued) {
+			/* closed: stage_async_stop named it; its record stays for the next mount */
+			pthread_mutex_unlock(&wf->lock);
+			continue;
+		}
 		wf_settle_locked(wf);
 		up = wf->up;
 		wf->up = NULL;
@@ -1210,4 +1496,105 @@ void stage_shutdown(struct stage_ctx *c)
 		wf_journal_done(wf);
 	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* --- the background side of an asynchronous close (called by cache/stage_async.c) ------------------ */
+
+int wf_async_upload(struct wfile *wf)
+{
+	struct stage_ctx *c = wf->ctx;
+	int rc = 0, unlinked, err;
+
+	pthread_mutex_lock(&wf->wlock);
+	pthread_mutex_lock(&wf->lock);
+	unlinked = wf->unlinked;
+	err = wf->err;
+	wf->committing = !unlinked;
+	pthread_mutex_unlock(&wf->lock);
+	if (unlinked) {
+		wf_reset(wf, 1);
+		log_info("%s: deleted before its upload: dropped", wf->path);
+		goto done;
+	}
+	if (err)
+		wf_async_restart(wf, 0);   /* a part that failed while it was written: start over */
+	rc = wf_publish(wf);
+	if (rc) {
+		wf_async_restart(wf, 0);
+		pthread_mutex_lock(&wf->lock);
+		wf->committing = 0;
+		wf->failures++;
+		pthread_cond_broadcast(&wf->cond);
+		pthread_mutex_unlock(&wf->lock);
+		pthread_mutex_unlock(&wf->wlock);
+		return rc;
+	}
+	pthread_mutex_lock(&wf->lock);
+	/* readers that hold it read the store from now on; the spool stays until the last one closes
+	 * (a reader may be in the middle of a read from it) */
+	wf->obj_exists = 1;
+	wf->obj_size = wf->base = wf->cut = wf->seq_end = wf->size;
+	wf->dirty = wf->written = 0;
+	unlinked = wf->unlinked;
+	wf_release_locked(wf, wf->reserved);
+	pthread_mutex_unlock(&wf->lock);
+	wf_journal_done(wf);
+	wf_closed_done(wf);
+	__atomic_add_fetch(&c->committed, 1, __ATOMIC_RELAXED);
+	log_info("%s: stored, %llu bytes (closed before)", wf->path, (unsigned long long)wf->size);
+	if (unlinked) {
+		/* deleted while it uploaded: the delete must win */
+		const char *key = wf->key;
+
+		if (c->be->ops->remove(c->be, &key, 1))
+			log_error("%s: deleted while it uploaded, and the delete of the stored object failed", wf->path);
+	}
+done:
+	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&wf->lock);
+	wf->stored = 1;
+	wf->committing = 0;
+	pthread_cond_broadcast(&wf->cond);
+	pthread_mutex_unlock(&wf->lock);
+	pthread_cond_broadcast(&c->gone);   /* a writer of the same name waits for this */
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&wf->wlock);
+	return 0;
+}
+
+struct wfile *wf_adopt(struct stage_ctx *c, const char *key, const char *path, int fd, uint64_t size,
+		       const char *rec)
+{
+	struct wfile *wf = calloc(1, sizeof(*wf));
+
+	if (!wf)
+		return NULL;
+	wf->key = strdup(key);
+	wf->path = strdup(path);
+	if (!wf->key || !wf->path) {
+		free(wf->key);
+		free(wf->path);
+		free(wf);
+		return NULL;
+	}
+	wf->ctx = c;
+	wf->spool = fd;
+	pthread_mutex_init(&wf->wlock, NULL);
+	pthread_mutex_init(&wf->lock, NULL);
+	pthread_cond_init(&wf->cond, NULL);
+	wf->refs = 1;   /* the background upload's */
+	wf->next_part = 1;
+	wf->mtime = wf->started = time(NULL);
+	wf->size = wf->seq_end = size;
+	wf->dirty = 1;
+	wf->async = wf->queued = 1;
+	snprintf(wf->rec, sizeof(wf->rec), "%s", rec);
+	/* it is on the disk already: counted, even over the limit, so new writers leave it room */
+	space_force(c->space, size);
+	wf->reserved = size;
+	pthread_mutex_lock(&c->lock);
+	wf->next = c->files;
+	c->files = wf;
+	pthread_mutex_unlock(&c->lock);
+	return wf;
 }

@@ -20,6 +20,7 @@
 struct space;
 struct pool;
 struct journal;
+struct asyncq;
 
 struct stage_ctx {
 	struct backend *be;
@@ -34,6 +35,8 @@ struct stage_ctx {
 	pthread_cond_t gone;       /* a wfile left the list */
 	struct wfile *files;
 	uint64_t committed, failed, bytes_uploaded;
+	uint64_t async_limit;      /* --async-close: files up to this size close asynchronously (0: off) */
+	struct asyncq *aq;         /* their background uploads (cache/stage_async.c) */
 };
 
 enum wf_mode { WF_STREAM, WF_WHOLE };
@@ -42,7 +45,9 @@ struct wf_status {
 	char path[1024];
 	uint64_t size, uploaded;
 	unsigned inflight, parts_done;
-	const char *state;          /* "streaming", "staging", "committing", "failed", "idle" */
+	const char *state;          /* "streaming", "staging", "committing", "failed", "idle", or for a
+				     * closed file: "closed, waiting", "uploading closed", "stored" */
+	int queued;                 /* closed, waiting for its background upload */
 	int err;
 	time_t started;
 	double rate_bps;
@@ -52,8 +57,13 @@ int stage_init(struct stage_ctx *c, struct backend *be, struct space *space, str
 	       const char *cache_dir, uint64_t part_size, unsigned uploads, char **why);
 void stage_destroy(struct stage_ctx *c);
 
-/* The wfile of key if one is open, with a new reference; NULL otherwise. */
+/* The wfile of key if one is open for writing, with a new reference; NULL otherwise. */
 struct wfile *wf_find(struct stage_ctx *c, const char *key);
+/* Like wf_find, and also a closed file whose upload still runs in the background (--async-close):
+ * for readers, getattr, unlink and rename. */
+struct wfile *wf_find_any(struct stage_ctx *c, const char *key);
+/* Closed and waiting for its background upload. */
+int wf_queued(struct wfile *wf);
 /* Open key for writing (a new reference). existing: the object's info when it exists in the store,
  * else NULL. trunc: start empty (O_TRUNC, create). path is the mount path, for logs and status. */
 int wf_open(struct stage_ctx *c, const char *key, const char *path, const struct obj_info *existing,
@@ -72,7 +82,8 @@ int wf_commit(struct wfile *wf);
  * does not publish an empty file before the command has written a byte. */
 int wf_flush(struct wfile *wf);
 /* fsync: wait for the parts in flight; the sticky error if one failed. Publishes nothing: a dump is
- * never visible half-written. */
+ * never visible half-written. An async file turns synchronous (its close then waits for the store); a
+ * closed one waiting for its background upload is waited for (-EIO if an attempt fails meanwhile). */
 int wf_sync(struct wfile *wf);
 /* The error a flush by a non-opener reports: 0 or -EIO. */
 int wf_error(struct wfile *wf);
@@ -89,5 +100,19 @@ unsigned stage_active(struct stage_ctx *c);
 /* At exit, after the upload pool has drained: name every file still open for writing and abort its
  * upload; nothing incomplete is published. */
 void stage_shutdown(struct stage_ctx *c);
+
+/* --- asynchronous close (cache/stage_async.c) ---
+ * With async_limit set, a new or truncated file up to that size keeps all its bytes in the spool; its
+ * close makes them durable in the cache dir (journal record + named spool) and returns; one background
+ * thread uploads closed files in order, retrying with backoff, and never drops one that failed. A file
+ * that grows past the limit, or is fsync'ed, turns synchronous for the rest of its life. */
+/* Start the background thread (after the daemon forked) and queue the closed files a previous daemon
+ * left in the journal. 0 or -errno. */
+int stage_async_start(struct stage_ctx *c);
+/* Before the upload pool stops (unmount, SIGTERM): one last attempt for every closed file right away;
+ * what is not stored stays in the journal for the next mount, each named in the log. */
+void stage_async_stop(struct stage_ctx *c);
+/* Closed files waiting for their upload. */
+unsigned stage_async_waiting(struct stage_ctx *c);
 
 #endif

@@ -175,6 +175,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	s->stage.journal = s->journal;
+	if (s->cfg.async_close)
+		s->stage.async_limit = s->cfg.cache_size / 2;
 	if (s->cfg.cache_size < 2 * s->stage.plan.base) {
 		fprintf(stderr, "snapfs: --cache-size %llu MiB is too small for %llu MiB parts: give it at least %llu MiB\n",
 			(unsigned long long)(s->cfg.cache_size >> 20), (unsigned long long)(s->stage.plan.base >> 20),
@@ -226,6 +228,8 @@ int main(int argc, char **argv)
 out:
 	if (mounted)
 		fuse_unmount(f);
+	/* closed files still uploading get one last attempt; the rest stay for the next mount */
+	stage_async_stop(&s->stage);
 	/* the pools run every queued part before they stop: nothing in flight is dropped */
 	pool_free(s->uploads);
 	pool_free(s->prefetch);

@@ -102,7 +102,7 @@ int resolve(const char *path, struct meta_entry *out)
 	key = path_key(path);
 	if (!key)
 		return -ENOMEM;
-	wf = wf_find(&s->stage, key);
+	wf = wf_find_any(&s->stage, key);
 	if (wf) {
 		/* a file that failed shows what the store holds, not the bytes that never got there */
 		int failed = wf_error(wf);
@@ -433,7 +433,13 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		exit(1);
 	}
 	s->stage.pool = s->uploads;
+	if (stage_async_start(&s->stage)) {
+		log_error("cannot start the background upload thread");
+		exit(1);
+	}
 	s->stage_ready = 1;
+	if (s->stage.async_limit)
+		log_info("asynchronous close for files up to %llu MiB", (unsigned long long)(s->stage.async_limit >> 20));
 	log_info("mounted %s on %s", s->cfg.source, s->cfg.mountpoint);
 	return s;
 }

@@ -186,9 +186,9 @@ int op_open(const char *path, struct fuse_file_info *fi)
 	rc = new_handle(path, fi, H_READ, &h);
 	if (rc)
 		goto out;
-	wf = wf_find(&s->stage, key);
+	wf = wf_find_any(&s->stage, key);
 	if (wf) {
-		h->wf = wf;   /* being written right now: read what is staged */
+		h->wf = wf;   /* being written, or closed and uploading: read what is staged */
 		goto out;
 	}
 	rc = resolve(path, &e);
@@ -255,7 +255,8 @@ int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 
 	(void)path;
 	(void)datasync;
-	return h->kind == H_WRITE ? wf_sync(h->wf) : 0;
+	/* a reader's fsync of a closed file still uploading waits for the store too */
+	return h->wf && (h->kind == H_WRITE || wf_queued(h->wf)) ? wf_sync(h->wf) : 0;
 }
 
 int op_release(const char *path, struct fuse_file_info *fi)

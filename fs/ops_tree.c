@@ -224,7 +224,7 @@ int op_unlink(const char *path)
 	key = path_key(path);
 	if (!key)
 		return -ENOMEM;
-	wf = wf_find(&s->stage, key);
+	wf = wf_find_any(&s->stage, key);
 	if (wf) {
 		rc = unlink_open(s, wf, key, path);
 	} else {
@@ -395,11 +395,21 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 		goto out;
 	}
 	if (fe.kind == META_FILE) {
-		wf = wf_find(&s->stage, fk);
+		wf = wf_find_any(&s->stage, fk);
 		if (wf) {
+			/* still being written: rename it after close; closed and uploading: once stored */
+			rc = wf_queued(wf) ? wf_sync(wf) : -EBUSY;
 			wf_close(wf);
-			rc = -EBUSY;   /* still being written: rename it after close */
-			goto out;
+			if (rc)
+				goto out;
+		}
+		wf = wf_find_any(&s->stage, tk);
+		if (wf) {
+			/* over a closed file still uploading: that upload must not land after the rename */
+			rc = wf_queued(wf) ? wf_sync(wf) : 0;
+			wf_close(wf);
+			if (rc)
+				goto out;
 		}
 		rc = rename_file(s, fk, tk);
 	} else {

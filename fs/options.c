@@ -36,6 +36,10 @@ static const struct opt opts[] = {
 	{ "allow-other", T_FLAG, O(allow_other), "       let other users use the mount (needs user_allow_other)" },
 	{ "allow-root", T_FLAG, O(allow_root), "        let root use the mount" },
 	{ "read-only", T_FLAG, O(read_only), "         mount read-only" },
+	{ "async-close", T_FLAG, O(async_close), "       close returns once the data is safe in --cache-dir;\n"
+	  "                       the upload goes on in the background (after a crash or an\n"
+	  "                       unmount: at the next mount). Files up to half --cache-size;\n"
+	  "                       fsync still waits for the store" },
 	{ "foreground", T_FLAG, O(foreground), "        stay in the foreground (-f)" },
 	{ "debug", T_FLAG, O(debug), "             foreground with debug logs (-d)" },
 	{ "help", T_FLAG, O(help), "              this text (-h)" },

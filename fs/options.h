@@ -29,6 +29,7 @@ struct config {
 	int allow_other;
 	int allow_root;
 	int read_only;
+	int async_close;
 	int help;
 	int version;
 	char *fuse_opts;   /* pass-through mount options for FUSE, comma-separated, or NULL */

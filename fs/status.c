@@ -28,9 +28,11 @@ char *status_json(struct snapfs *s, size_t *len)
 		return NULL;
 	if (s->stage_ready)
 		stage_foreach(&s->stage, add_upload, uploads);
-	root = json_pack("{s:s, s:s, s:I, s:o, s:{s:I, s:I, s:I, s:i}, s:{s:I, s:I, s:I}}", "version",
+	root = json_pack("{s:s, s:s, s:I, s:o, s:{s:b, s:I, s:i}, s:{s:I, s:I, s:I, s:i}, s:{s:I, s:I, s:I}}", "version",
 			 SNAPFS_VERSION, "source", s->cfg.source, "uptime_s", (json_int_t)(time(NULL) - s->started),
-			 "uploads", uploads, "cache", "used", (json_int_t)space_used(&s->space), "limit",
+			 "uploads", uploads, "async_close", "enabled", s->stage.async_limit != 0, "limit",
+			 (json_int_t)s->stage.async_limit, "closed_waiting",
+			 (int)(s->stage_ready ? stage_async_waiting(&s->stage) : 0), "cache", "used", (json_int_t)space_used(&s->space), "limit",
 			 (json_int_t)s->space.limit, "peak", (json_int_t)s->space.peak, "writers_waiting",
 			 (int)s->space.waiting, "totals", "committed",
 			 (json_int_t)__atomic_load_n(&s->stage.committed, __ATOMIC_RELAXED), "failed",

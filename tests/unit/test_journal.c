@@ -1,0 +1,166 @@
+/* The crash journal's closed-file records (--async-close): parsing with the torn-record rule, and a
+ * round trip through a daemon that goes away (a child process) and the next mount's recovery. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backends/backend.h"
+#include "cache/journal.h"
+
+extern const struct backend_ops file_backend_ops;
+
+static int parse(const char *text, struct journal_closed *out)
+{
+	return journal_parse_closed(text, strlen(text), out);
+}
+
+static void test_parse(void **state)
+{
+	struct journal_closed r;
+
+	(void)state;
+	assert_int_equal(parse("kubedb/a/b/c/d.sql\n/kubedb/a/b/c/d.sql\n1234\n7-99.spool\n", &r), 0);
+	assert_string_equal(r.key, "kubedb/a/b/c/d.sql");
+	assert_string_equal(r.path, "/kubedb/a/b/c/d.sql");
+	assert_int_equal(r.size, 1234);
+	assert_string_equal(r.name, "7-99");
+	free(r.key);
+	free(r.path);
+	assert_int_equal(parse("k\n/p\n0\n1-1.spool\n", &r), 0);
+	assert_int_equal(r.size, 0);
+	free(r.key);
+	free(r.path);
+	/* torn: the crash came while it was written */
+	assert_int_equal(parse("k\n/p\n1234\n7-99.spool", &r), -EINVAL);
+	assert_int_equal(parse("k\n/p\n12", &r), -EINVAL);
+	assert_int_equal(parse("", &r), -EINVAL);
+	/* malformed */
+	assert_int_equal(parse("k\np\n1\n1-1.spool\n", &r), -EINVAL);          /* path not absolute */
+	assert_int_equal(parse("k\n/p\n-1\n1-1.spool\n", &r), -EINVAL);         /* size */
+	assert_int_equal(parse("k\n/p\n1x\n1-1.spool\n", &r), -EINVAL);
+	assert_int_equal(parse("k\n/p\n1\n../x.spool\n", &r), -EINVAL);        /* a name, not a path */
+	assert_int_equal(parse("k\n/p\n1\n1-1.up\n", &r), -EINVAL);
+	assert_int_equal(parse("k\n/p\n1\n1-1.spool\nmore\n", &r), -EINVAL);    /* trailing data */
+	assert_int_equal(parse("\n/p\n1\n1-1.spool\n", &r), -EINVAL);           /* empty key */
+	assert_int_equal(journal_parse_closed("k\n/p\n1\n1-1.spool\n\0", 19, &r), -EINVAL);
+}
+
+static int count(const char *dir, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		size_t a = strlen(de->d_name), b = strlen(suffix);
+
+		if (a > b && !strcmp(de->d_name + a - b, suffix))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void put(const char *dir, const char *name, const char *text)
+{
+	char p[600];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_round_trip(void **state)
+{
+	struct backend be = { .ops = &file_backend_ops };
+	struct journal_closed rec;
+	struct journal *j = NULL;
+	char root[64] = "/tmp/snapfs-unit-journal.XXXXXX", jdir[300], cmd[400], buf[64], *why = NULL;
+	int fd, status;
+	pid_t pid;
+	DIR *d;
+	struct dirent *de;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* the daemon that crashes: one closed file recorded, then it exits holding the lock */
+		char name[64];
+
+		if (journal_open(&j, root, "file:///x", "/mnt", &be, &why))
+			_exit(1);
+		fd = open(root, O_TMPFILE | O_RDWR, 0600);
+		if (fd < 0 || write(fd, "hello, store", 12) != 12)
+			_exit(2);
+		if (journal_closed_add(j, "kubedb/a/b/c/f", "/kubedb/a/b/c/f", 12, fd, name))
+			_exit(3);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	d = opendir(root);
+	assert_non_null(d);
+	jdir[0] = 0;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "journal-", 8))
+			snprintf(jdir, sizeof(jdir), "%s/%s", root, de->d_name);
+	closedir(d);
+	assert_true(jdir[0]);
+	assert_int_equal(count(jdir, ".cl"), 1);
+	assert_int_equal(count(jdir, ".spool"), 1);
+	/* what a crash at other moments leaves: a torn record, a record without its data, a spool
+	 * whose record was never written */
+	put(jdir, "90-1.cl", "kubedb/torn\n/kubedb/to");
+	put(jdir, "91-1.cl", "kubedb/nodata\n/kubedb/nodata\n5\n91-1.spool\n");
+	put(jdir, "92-1.spool", "orphan");
+	put(jdir, "93-1.cl", "kubedb/short\n/kubedb/short\n50\n93-1.spool\n");
+	put(jdir, "93-1.spool", "only ten b");
+
+	assert_int_equal(journal_open(&j, root, "file:///x", "/mnt", &be, &why), 0);
+	assert_int_equal(journal_closed_next(j, &rec, &fd), 0);
+	assert_string_equal(rec.key, "kubedb/a/b/c/f");
+	assert_string_equal(rec.path, "/kubedb/a/b/c/f");
+	assert_int_equal(rec.size, 12);
+	assert_int_equal(pread(fd, buf, sizeof(buf), 0), 12);
+	assert_memory_equal(buf, "hello, store", 12);
+	close(fd);
+	assert_int_equal(journal_closed_next(j, &rec, &fd) == 0 ? 1 : 0, 0);
+	/* only the whole record and its spool are left */
+	assert_int_equal(count(jdir, ".cl"), 1);
+	assert_int_equal(count(jdir, ".spool"), 1);
+	journal_closed_done(j, rec.name);
+	free(rec.key);
+	free(rec.path);
+	assert_int_equal(count(jdir, ".cl"), 0);
+	assert_int_equal(count(jdir, ".spool"), 0);
+	journal_close(j);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
