@@ -218,7 +218,7 @@ static void wf_throttle(struct wfile *wf, uint64_t n, uint64_t off)
 		cap = part_size_of(&wf->ctx->plan, wf->next_part ? wf->next_part : 1) * wf->ctx->file_parts;
 		keep = wf_ahead_locked(wf, &off) ? cap / 4 : 0;
 		if (wf->reserved + wf->claimed + n <= cap - keep || (!wf->inflight && !wf->npending) ||
-		    wf->err)
+		    wf->err || wf->async)   /* an async file keeps all of itself by design */
 			break;
 		pthread_cond_wait(&wf->cond, &wf->lock);   /* a part done, or the frontier moved */
 	}
@@ -1050,7 +1050,10 @@ ssize_t wf_write(struct wfile *wf, const void *data, size_t len, uint64_t off)
 			rc = -errno;
 			log_error("%s: cache dir write failed: %s", wf->path, strerror(errno));
 			/* The kernel's writeback may never hand this error to the writer: poison the file,
-			 * so its close fails and the bytes written around the hole are not published. */
+			 * so its close fails and the bytes written around the hole are not published. An
+			 * async file first turns synchronous: its close must report this, and a restarted
+			 * upload must never send the hole. */
+			wf_async_off(wf, "the cache dir lost a write");
 			pthread_mutex_lock(&wf->lock);
 			if (!wf->err)
 				wf->err = (int)rc;

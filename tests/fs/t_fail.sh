@@ -62,4 +62,17 @@ head -c 5M /dev/urandom >"$T_DIR/small.bin"
 cp "$T_DIR/small.bin" "$T_DIR/mnt2/kubedb/demo/pg/full/dumpfile.sql"
 check "cache disk full: a file that fits is stored afterwards" cmp -s "$T_DIR/small.bin" "$STORE2/kubedb/demo/pg/full/dumpfile.sql"
 umount_snapfs "$T_DIR/mnt2"
+
+# the same with --async-close: the close that would have returned early reports the loss instead,
+# and nothing is left to upload later
+mount_snapfs "file://$STORE2" "$T_DIR/mnt3" --cache-dir "$CACHE2" --cache-size 64M --part-size 16M --async-close
+set +e
+dd if="$T_DIR/full.bin" of="$T_DIR/mnt3/kubedb/demo/pg/full/async.sql" bs=1M status=none 2>"$T_DIR/full3.err"
+rc=$?
+set -e
+check "async, cache disk full: the writer sees the failure (dd exit $rc)" test "$rc" -ne 0
+check "async, cache disk full: no object" test ! -e "$STORE2/kubedb/demo/pg/full/async.sql"
+check "async, cache disk full: the log says it was not stored" grep -q "full/async.sql: NOT stored" "$T_DIR/snapfs-mnt3.log"
+check "async, cache disk full: nothing waits in the journal" test -z "$(ls "$CACHE2"/journal-*/*.cl "$CACHE2"/journal-*/*.spool 2>/dev/null)"
+umount_snapfs "$T_DIR/mnt3"
 finish
