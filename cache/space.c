@@ -3,6 +3,14 @@
 #include <errno.h>
 #include <time.h>
 
+/* caller holds s->lock */
+static void take_locked(struct space *s, uint64_t n)
+{
+	s->used += n;
+	if (s->used > s->peak)
+		s->peak = s->used;
+}
+
 void space_init(struct space *s, uint64_t limit)
 {
 	pthread_mutex_init(&s->lock, NULL);
@@ -28,9 +36,7 @@ int space_reserve(struct space *s, uint64_t n)
 	while (s->used + n > s->limit)
 		pthread_cond_wait(&s->freed, &s->lock);
 	s->waiting--;
-	s->used += n;
-	if (s->used > s->peak)
-		s->peak = s->used;
+	take_locked(s, n);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -41,9 +47,7 @@ int space_try_reserve(struct space *s, uint64_t n)
 
 	pthread_mutex_lock(&s->lock);
 	if (s->used + n <= s->limit) {
-		s->used += n;
-		if (s->used > s->peak)
-			s->peak = s->used;
+		take_locked(s, n);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -96,9 +100,7 @@ int space_reserve_wait(struct space *s, uint64_t n, unsigned ms, uint64_t keep)
 	}
 	if (s->used + n <= limit) {
 		rc = 0;
-		s->used += n;
-		if (s->used > s->peak)
-			s->peak = s->used;
+		take_locked(s, n);
 	}
 	s->waiting--;
 	pthread_mutex_unlock(&s->lock);
@@ -108,9 +110,7 @@ int space_reserve_wait(struct space *s, uint64_t n, unsigned ms, uint64_t keep)
 void space_force(struct space *s, uint64_t n)
 {
 	pthread_mutex_lock(&s->lock);
-	s->used += n;
-	if (s->used > s->peak)
-		s->peak = s->used;
+	take_locked(s, n);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -130,9 +130,7 @@ int space_force_stalled(struct space *s, uint64_t n, uint64_t gen)
 
 	pthread_mutex_lock(&s->lock);
 	if (s->releases == gen) {
-		s->used += n;
-		if (s->used > s->peak)
-			s->peak = s->used;
+		take_locked(s, n);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&s->lock);

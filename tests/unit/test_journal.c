@@ -89,7 +89,7 @@ static void test_round_trip(void **state)
 	struct backend be = { .ops = &file_backend_ops };
 	struct journal_closed rec;
 	struct journal *j = NULL;
-	char root[64] = "/tmp/snapfs-unit-journal.XXXXXX", jdir[300], cmd[400], buf[64], *why = NULL;
+	char root[64] = "/tmp/snapfs-unit-journal.XXXXXX", jdir[400], cmd[512], buf[64], *why = NULL;
 	int fd, status;
 	pid_t pid;
 	DIR *d;
