@@ -126,6 +126,16 @@ umount_snapfs() {
 
 same_file() { cmp -s "$1" "$2"; }
 
+# eventually CMD...: CMD succeeds within 10 s (a log line written as the daemon finishes a release
+# may land just after the close that the writer saw)
+eventually() {
+	for _ in $(seq 100); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # --- PostgreSQL (Debian's postgresql-15), as the postgres user, on a private socket dir ---
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
