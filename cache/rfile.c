@@ -7,11 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MIN_WINDOW (128 * 1024)
+#define MIN_WINDOW (128 * 1024)      /* a random read fetches at least this */
+#define START_WINDOW (1024 * 1024)   /* a sequential run's first window; each next one doubles */
+/* The kernel's read-ahead requests (1 MiB, two or so in flight) arrive slightly out of order: a read
+ * this close to where the last one ended is still sequential. */
+#define SEQ_SLACK (4u << 20)
+/* A window that ended this little before the reader is kept a while: a late request may want it. */
+#define KEEP_BEHIND (2u << 20)
 
 enum slot_state { SLOT_EMPTY, SLOT_LOADING, SLOT_READY };
 
 struct slot {
+	struct rfile *rf;  /* the owner, for the prefetch job */
 	enum slot_state state;
 	uint64_t start;
 	size_t len;        /* bytes valid once READY */
@@ -24,15 +31,21 @@ struct rfile {
 	struct backend *be;
 	struct pool *prefetch;
 	char *key;
-	uint64_t size;
+	uint64_t size;         /* at open; lowered if the object turns out shorter */
 	size_t max_window, window;
-	uint64_t next_seq;     /* where a sequential reader goes next */
+	uint64_t next_seq;     /* where the last read ended */
+	uint64_t run_start;    /* where the current sequential run began */
 	unsigned long clock;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	unsigned jobs;         /* background fetches running */
-	struct slot s[2];
+	unsigned jobs;         /* background fetches queued or running */
+	struct slot s[RFILE_SLOTS];
 };
+
+static size_t min_sz(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
 
 int rfile_open(struct backend *be, struct pool *prefetch, const char *key, uint64_t size, size_t max_window,
 	       struct rfile **out)
@@ -50,7 +63,9 @@ int rfile_open(struct backend *be, struct pool *prefetch, const char *key, uint6
 	rf->prefetch = prefetch;
 	rf->size = size;
 	rf->max_window = max_window < MIN_WINDOW ? MIN_WINDOW : max_window;
-	rf->window = MIN_WINDOW * 8 < rf->max_window ? MIN_WINDOW * 8 : rf->max_window;
+	rf->window = min_sz(START_WINDOW, rf->max_window);
+	for (int i = 0; i < RFILE_SLOTS; i++)
+		rf->s[i].rf = rf;
 	pthread_mutex_init(&rf->lock, NULL);
 	pthread_cond_init(&rf->cond, NULL);
 	*out = rf;
@@ -63,7 +78,7 @@ void rfile_close(struct rfile *rf)
 	while (rf->jobs)
 		pthread_cond_wait(&rf->cond, &rf->lock);
 	pthread_mutex_unlock(&rf->lock);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < RFILE_SLOTS; i++)
 		free(rf->s[i].data);
 	pthread_cond_destroy(&rf->cond);
 	pthread_mutex_destroy(&rf->lock);
@@ -71,12 +86,14 @@ void rfile_close(struct rfile *rf)
 	free(rf);
 }
 
-/* Fill slot s (marked LOADING by the caller, lock dropped). Returns 0 or -errno. */
-static int fetch(struct rfile *rf, struct slot *s)
+/* Fill slot s (marked LOADING by the caller, lock dropped). job: a prefetch job ends with it.
+ * Returns 0 or -errno. */
+static int fetch(struct rfile *rf, struct slot *s, int job)
 {
 	size_t got = 0;
-	int rc = 0;
+	int rc = 0, eof = 0;
 
+	/* the bytes land in the slot straight from the transfer: no staging copy */
 	while (got < s->want) {
 		ssize_t n = rf->be->ops->read(rf->be, rf->key, s->start + got, s->want - got, s->data + got);
 
@@ -84,39 +101,35 @@ static int fetch(struct rfile *rf, struct slot *s)
 			rc = (int)n;
 			break;
 		}
-		if (n == 0)
-			break;   /* the object is shorter than at open: serve what is there */
+		if (n == 0) {
+			eof = 1;
+			break;
+		}
 		got += (size_t)n;
 	}
 	pthread_mutex_lock(&rf->lock);
 	s->len = got;
 	s->state = rc ? SLOT_EMPTY : SLOT_READY;
+	/* the object is shorter than at open: serve what is there, ask for nothing past it */
+	if (eof && s->start + got < rf->size)
+		rf->size = s->start + got;
+	if (job)
+		rf->jobs--;
 	pthread_cond_broadcast(&rf->cond);
 	pthread_mutex_unlock(&rf->lock);
 	return rc;
 }
 
-struct pf_job {
-	struct rfile *rf;
-	struct slot *s;
-};
-
 static void prefetch_job(void *arg)
 {
-	struct pf_job *j = arg;
-	struct rfile *rf = j->rf;
+	struct slot *s = arg;
 
-	fetch(rf, j->s);
-	pthread_mutex_lock(&rf->lock);
-	rf->jobs--;
-	pthread_cond_broadcast(&rf->cond);
-	pthread_mutex_unlock(&rf->lock);
-	free(j);
+	fetch(s->rf, s, 1);
 }
 
 static struct slot *find(struct rfile *rf, uint64_t off)
 {
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < RFILE_SLOTS; i++) {
 		struct slot *s = &rf->s[i];
 
 		if (s->state == SLOT_LOADING && off >= s->start && off < s->start + s->want)
@@ -127,18 +140,33 @@ static struct slot *find(struct rfile *rf, uint64_t off)
 	return NULL;
 }
 
-/* The slot to reuse: never a loading one; the least recently used otherwise. NULL if both load. */
-static struct slot *victim(struct rfile *rf, const struct slot *keep)
+/* A slot a reader at off may still want: just behind it, or ahead of it within reach. */
+static int live(const struct rfile *rf, const struct slot *s, uint64_t off)
+{
+	return s->state == SLOT_READY && s->start + s->len + KEEP_BEHIND > off &&
+	       s->start < off + (uint64_t)RFILE_SLOTS * rf->max_window;
+}
+
+/* The slot to reuse for a reader at off: never a loading one; one it no longer wants, least recently
+ * used first; for read-ahead (demand 0) nothing else, for the reader itself (demand 1) any. */
+static struct slot *victim(struct rfile *rf, uint64_t off, int demand)
 {
 	struct slot *best = NULL;
+	int best_live = 1;
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < RFILE_SLOTS; i++) {
 		struct slot *s = &rf->s[i];
+		int l;
 
-		if (s == keep || s->state == SLOT_LOADING)
+		if (s->state == SLOT_LOADING)
 			continue;
-		if (!best || s->used < best->used)
+		l = live(rf, s, off);
+		if (l && !demand)
+			continue;
+		if (!best || (best_live && !l) || (l == best_live && s->used < best->used)) {
 			best = s;
+			best_live = l;
+		}
 	}
 	return best;
 }
@@ -159,39 +187,66 @@ static int arm(struct rfile *rf, struct slot *s, uint64_t start, size_t want)
 	return 0;
 }
 
+/* want bytes at start, cut at the end of the object and where a window held already begins. */
 static size_t clamp(const struct rfile *rf, uint64_t start, size_t want)
 {
 	if (start >= rf->size)
 		return 0;
-	return rf->size - start < want ? (size_t)(rf->size - start) : want;
+	if (rf->size - start < want)
+		want = (size_t)(rf->size - start);
+	for (int i = 0; i < RFILE_SLOTS; i++) {
+		const struct slot *s = &rf->s[i];
+
+		if (s->state != SLOT_EMPTY && s->start > start && s->start - start < want)
+			want = (size_t)(s->start - start);
+	}
+	return want;
 }
 
-/* After serving a sequential read that ended in slot cur, start fetching the window after it. */
-static void maybe_prefetch(struct rfile *rf, struct slot *cur)
+static void grow(struct rfile *rf)
 {
-	uint64_t next = cur->start + cur->want;
-	size_t want = clamp(rf, next, rf->window);
-	struct slot *s;
-	struct pf_job *j;
+	rf->window = min_sz(rf->window * 2, rf->max_window);
+}
 
-	if (!rf->prefetch || !want || find(rf, next))
+/* A sequential read at off has asked for everything up to end: start fetching the windows after it,
+ * in parallel, as far ahead as twice what the run has read so far (so a short read of the head of a
+ * file costs little) and as free slots allow (which bounds memory). */
+static void ahead(struct rfile *rf, uint64_t off, uint64_t end)
+{
+	uint64_t run = end > rf->run_start ? end - rf->run_start : 0;
+	uint64_t limit = end + (run * 2 > START_WINDOW ? run * 2 : START_WINDOW);
+	uint64_t at = end;
+
+	if (!rf->prefetch)
 		return;
-	s = victim(rf, cur);
-	if (!s || arm(rf, s, next, want))
-		return;
-	j = malloc(sizeof(*j));
-	if (!j) {
-		s->state = SLOT_EMPTY;
-		return;
+	for (;;) {
+		struct slot *s;
+		size_t want;
+
+		while ((s = find(rf, at)))
+			at = s->start + (s->state == SLOT_LOADING ? s->want : s->len);
+		if (at >= limit)
+			break;
+		want = clamp(rf, at, rf->window);
+		if (!want)
+			break;
+		s = victim(rf, off, 0);
+		if (!s || arm(rf, s, at, want))
+			break;
+		rf->jobs++;
+		if (pool_submit(rf->prefetch, prefetch_job, s)) {
+			rf->jobs--;
+			s->state = SLOT_EMPTY;
+			break;
+		}
+		at += want;
+		grow(rf);
 	}
-	j->rf = rf;
-	j->s = s;
-	rf->jobs++;
-	if (pool_submit(rf->prefetch, prefetch_job, j)) {
-		rf->jobs--;
-		s->state = SLOT_EMPTY;
-		free(j);
-	}
+}
+
+static int near(uint64_t a, uint64_t b)
+{
+	return (a > b ? a - b : b - a) <= SEQ_SLACK;
 }
 
 ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
@@ -204,27 +259,24 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 		goto out;
 	if (len > rf->size - off)
 		len = (size_t)(rf->size - off);
-	/* near where the last read ended counts as sequential: the kernel sends read-ahead requests
-	 * concurrently and slightly out of order */
-	seq = off == rf->next_seq || (off > rf->next_seq && off - rf->next_seq <= 2 * rf->window) ||
-	      (off < rf->next_seq && rf->next_seq - off <= 2 * rf->window);
-	if (seq) {
-		if (rf->window < rf->max_window)
-			rf->window = rf->window * 2 > rf->max_window ? rf->max_window : rf->window * 2;
-	} else {
-		rf->window = MIN_WINDOW;
+	seq = near(off, rf->next_seq);
+	if (!seq) {
+		rf->run_start = off;
+		rf->window = min_sz(START_WINDOW, rf->max_window);
 	}
 	while (done < len) {
 		uint64_t pos = off + done;
-		struct slot *s = find(rf, pos);
+		struct slot *s;
 
+		if (pos >= rf->size)
+			break;   /* the object turned out shorter */
+		s = find(rf, pos);
 		if (!s) {
+			/* sequential: a whole window; random: what was asked, a little at least */
 			size_t want = seq ? rf->window : (len - done > MIN_WINDOW ? len - done : MIN_WINDOW);
 
-			if (want > rf->max_window)
-				want = rf->max_window;
-			want = clamp(rf, pos, want);
-			s = victim(rf, NULL);
+			want = clamp(rf, pos, min_sz(want, rf->max_window));
+			s = victim(rf, off, 1);
 			if (!s) {
 				pthread_cond_wait(&rf->cond, &rf->lock);
 				continue;
@@ -232,8 +284,12 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 			rc = arm(rf, s, pos, want);
 			if (rc)
 				break;
+			if (seq) {
+				grow(rf);
+				ahead(rf, off, off + len);
+			}
 			pthread_mutex_unlock(&rf->lock);
-			rc = fetch(rf, s);
+			rc = fetch(rf, s, 0);
 			pthread_mutex_lock(&rf->lock);
 			if (rc)
 				break;
@@ -243,19 +299,16 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 			pthread_cond_wait(&rf->cond, &rf->lock);
 			continue;
 		}
-		size_t n = s->start + s->len - pos;
+		size_t n = min_sz(s->start + s->len - pos, len - done);
 
-		if (n > len - done)
-			n = len - done;
 		memcpy((char *)buf + done, s->data + (pos - s->start), n);
 		s->used = ++rf->clock;
 		done += n;
-		if (s->len < s->want && pos + n == s->start + s->len)
-			break;   /* short object */
-		if (seq && done == len)
-			maybe_prefetch(rf, s);
 	}
-	rf->next_seq = off + done;
+	if (seq && done)
+		ahead(rf, off, off + len);
+	if (!seq || off + done > rf->next_seq)
+		rf->next_seq = off + done;
 out:
 	pthread_mutex_unlock(&rf->lock);
 	return done ? (ssize_t)done : rc;

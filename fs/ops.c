@@ -2,8 +2,10 @@
 #include "cache/delq.h"
 #include "cache/dirlist.h"
 #include "cache/pool.h"
+#include "cache/rfile.h"
 #include "fs/layout.h"
 #include "fs/log.h"
+#include "fs/readahead.h"
 #include "fs/snapfs.h"
 
 #include <errno.h>
@@ -420,11 +422,11 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->max_write = 1 << 20;
-	conn->max_readahead = 1 << 20;
+	conn->max_readahead = SNAPFS_READAHEAD_KIB << 10;
 	conn->max_background = 16;
 	conn->congestion_threshold = 12;
-	/* threads start here, after the daemon forked */
-	if (pool_new(&s->uploads, s->cfg.uploads * 2 + 2) || pool_new(&s->prefetch, 4)) {
+	/* threads start here, after the daemon forked; read-ahead: two files at full depth at once */
+	if (pool_new(&s->uploads, s->cfg.uploads * 2 + 2) || pool_new(&s->prefetch, 2 * RFILE_SLOTS)) {
 		log_error("cannot start worker threads");
 		exit(1);
 	}

@@ -26,7 +26,7 @@ static const struct opt opts[] = {
 	{ "cache-size", T_SIZE, O(cache_size), "SIZE   staging space all open files share (default 1G)" },
 	{ "part-size", T_SIZE, O(part_size), "SIZE    first part size; grows to fit 5 TiB in the part cap (default 8M)" },
 	{ "uploads", T_UINT, O(uploads), "N          parts in flight per file (default 4)" },
-	{ "read-ahead", T_SIZE, O(read_ahead), "SIZE   largest read-ahead window per open file (default 8M)" },
+	{ "read-ahead", T_SIZE, O(read_ahead), "SIZE   largest read-ahead window; an open file holds up to 4 (default 8M)" },
 	{ "meta-ttl", T_SECONDS_MS, O(meta_ttl_ms), "SECONDS  how long listings and sizes are trusted (default 5)" },
 	{ "timeout", T_INT, O(timeout_s), "SECONDS     a request that moves no data this long fails (default 30)" },
 	{ "retries", T_INT, O(retries), "N          retries of a failed request, with backoff (default 5)" },

@@ -1,0 +1,14 @@
+/* The kernel's read-ahead for the mount: FUSE caps it at the block-device default (128 KiB) whatever
+ * the daemon asks for at init, so the mount's bdi is raised through sysfs (root only). */
+#ifndef SNAPFS_READAHEAD_H
+#define SNAPFS_READAHEAD_H
+
+/* One FUSE request's worth (max_write and max_pages are 1 MiB too): a read-ahead comes as one request. */
+#define SNAPFS_READAHEAD_KIB 1024
+
+/* "MAJ:MIN" of the filesystem mounted last at mountpoint, from a mountinfo text; 0 or -ENOENT. */
+int mountinfo_dev(const char *mountinfo, const char *mountpoint, char *dev, unsigned devlen);
+/* Set the mount's kernel read-ahead to kib. 0 or -errno; the mount works either way. */
+int readahead_set(const char *mountpoint, unsigned kib);
+
+#endif
