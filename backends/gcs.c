@@ -15,13 +15,13 @@
 #include "http.h"
 #include "oauth2.h"
 #include "secret.h"
+#include "why.h"
 #include "../fs/log.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,20 +63,6 @@ struct upload {
 	char metagen[32];
 	pthread_mutex_t lock;   /* parts come one at a time; this keeps a misbehaving caller safe */
 };
-
-static int set_why(char **why, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int set_why(char **why, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why) {
-		va_start(ap, fmt);
-		if (vasprintf(why, fmt, ap) < 0)
-			*why = NULL;
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* ---------- requests ---------- */
 
@@ -320,7 +306,7 @@ static int check_bucket(struct gcs *g, char **why)
 	rc = oauth2_token(g->auth, &tok, &reason);
 	if (rc) {
 		/* the reason names the account and key id */
-		set_why(why, rc, "gcs: %s", reason ? reason : strerror(-rc));
+		why_fail(why, rc, "gcs: %s", reason ? reason : strerror(-rc));
 		goto out;
 	}
 	rc = -ENOMEM;
@@ -332,30 +318,30 @@ static int check_bucket(struct gcs *g, char **why)
 	req.deadline_s = GCS_OPEN_DEADLINE_S;
 	rc = gcs_do(g, &req, &resp);
 	if (rc) {
-		set_why(why, rc, "gcs: cannot reach %s: %s", g->api,
-			resp.error[0] ? resp.error : strerror(-rc));
+		why_fail(why, rc, "gcs: cannot reach %s: %s", g->api,
+			 resp.error[0] ? resp.error : strerror(-rc));
 		goto out;
 	}
 	if (resp.status == 200) {
 		json_t *j = reply_json(&resp);
 
-		rc = j ? 0 : set_why(why, -EIO, "gcs: %s answered buckets.get with no bucket resource",
-				     g->api);
+		rc = j ? 0 : why_fail(why, -EIO, "gcs: %s answered buckets.get with no bucket resource",
+				      g->api);
 		json_decref(j);
 		goto out;
 	}
 	m = err_msg(&resp);
 	rc = http_errno(resp.status);
 	if (resp.status == 404)
-		set_why(why, rc, "gcs: bucket '%s' does not exist (%s)", g->bucket, m);
+		why_fail(why, rc, "gcs: bucket '%s' does not exist (%s)", g->bucket, m);
 	else if (resp.status == 403)
-		set_why(why, rc, "gcs: %s (key id %s) may not use bucket '%s' (%s)", k->client_email,
-			k->private_key_id, g->bucket, m);
+		why_fail(why, rc, "gcs: %s (key id %s) may not use bucket '%s' (%s)", k->client_email,
+			 k->private_key_id, g->bucket, m);
 	else if (resp.status == 401)
-		set_why(why, rc, "gcs: the access token for %s (key id %s) was refused (%s)",
-			k->client_email, k->private_key_id, m);
+		why_fail(why, rc, "gcs: the access token for %s (key id %s) was refused (%s)",
+			 k->client_email, k->private_key_id, m);
 	else
-		set_why(why, rc, "gcs: checking bucket '%s' at %s: %s", g->bucket, g->api, m);
+		why_fail(why, rc, "gcs: checking bucket '%s' at %s: %s", g->bucket, g->api, m);
 out:
 	free(tok);
 	free(reason);
@@ -379,14 +365,14 @@ static int gcs_open(struct backend *b, const struct backend_conf *conf, char **w
 	keyjson = secret_need(conf->secret, "GOOGLE_SERVICE_ACCOUNT_JSON_KEY");
 	project = secret_need(conf->secret, "GOOGLE_PROJECT_ID");
 	if (!keyjson || !project)
-		return set_why(why, -EINVAL, "gcs: %s is missing: put it in --secret-dir (or the "
-			       "environment)",
-			       !keyjson ? "GOOGLE_SERVICE_ACCOUNT_JSON_KEY" : "GOOGLE_PROJECT_ID");
+		return why_fail(why, -EINVAL, "gcs: %s is missing: put it in --secret-dir (or the "
+				"environment)",
+				!keyjson ? "GOOGLE_SERVICE_ACCOUNT_JSON_KEY" : "GOOGLE_PROJECT_ID");
 	if (!conf->src->bucket || !*conf->src->bucket)
-		return set_why(why, -EINVAL, "gcs: the source names no bucket (gs://BUCKET[/PREFIX])");
+		return why_fail(why, -EINVAL, "gcs: the source names no bucket (gs://BUCKET[/PREFIX])");
 	rc = oauth2_key_parse(keyjson, &key, &reason);
 	if (rc) {
-		set_why(why, rc, "gcs: %s", reason ? reason : "bad key file");
+		why_fail(why, rc, "gcs: %s", reason ? reason : "bad key file");
 		free(reason);
 		return rc;
 	}
@@ -395,7 +381,7 @@ static int gcs_open(struct backend *b, const struct backend_conf *conf, char **w
 	if (!g)
 		goto err;
 	if (ep && *ep && strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8)) {
-		rc = set_why(why, -EINVAL, "gcs: --endpoint '%s' must start with http:// or https://", ep);
+		rc = why_fail(why, -EINVAL, "gcs: --endpoint '%s' must start with http:// or https://", ep);
 		goto err;
 	}
 	g->api = strdup(ep && *ep ? ep : GCS_DEFAULT_ENDPOINT);
@@ -426,7 +412,7 @@ static int gcs_open(struct backend *b, const struct backend_conf *conf, char **w
 	return 0;
 err:
 	if (!*why && rc == -ENOMEM)
-		set_why(why, rc, "gcs: out of memory");
+		why_fail(why, rc, "gcs: out of memory");
 	oauth2_key_free(&key);
 	gcs_free(g);
 	return rc;
