@@ -236,10 +236,24 @@ static json_t *reply_json(const struct http_resp *resp)
 	return j;
 }
 
+/* Send req and take a 200 reply's JSON object into *j (NULL when the body is none); a 404 is -ENOENT. */
+static int do_json(struct gcs *g, struct http_req *req, const char *op, const char *key, json_t **j)
+{
+	struct http_resp resp = HTTP_RESP_INIT;
+	int rc = gcs_do(g, req, &resp);
+
+	*j = NULL;
+	if (!rc && resp.status != 200)
+		rc = resp.status == 404 ? -ENOENT : fail(op, key, &resp);
+	else if (!rc)
+		*j = reply_json(&resp);
+	http_resp_free(&resp);
+	return rc;
+}
+
 /* objects.get: metadata of key, and its generation if gen is not NULL. */
 static int get_meta(struct gcs *g, const char *key, struct obj_info *out, char gen[32])
 {
-	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
 	char *url = obj_url(g, key, "");
 	json_t *j = NULL, *gv;
@@ -248,14 +262,9 @@ static int get_meta(struct gcs *g, const char *key, struct obj_info *out, char g
 	if (!url)
 		goto out;
 	req_init(&req, "GET", url, NULL);
-	rc = gcs_do(g, &req, &resp);
+	rc = do_json(g, &req, "stat", key, &j);
 	if (rc)
 		goto out;
-	if (resp.status != 200) {
-		rc = resp.status == 404 ? -ENOENT : fail("stat", key, &resp);
-		goto out;
-	}
-	j = reply_json(&resp);
 	rc = j ? obj_from_json(j, out) : -EIO;
 	if (!rc && gen) {
 		gv = json_object_get(j, "generation");
@@ -268,7 +277,6 @@ static int get_meta(struct gcs *g, const char *key, struct obj_info *out, char g
 		log_error("gcs: stat %s: malformed object resource", key);
 out:
 	json_decref(j);
-	http_resp_free(&resp);
 	free(url);
 	return rc;
 }
@@ -1356,21 +1364,15 @@ static int gcs_remove(struct backend *b, const char *const *keys, size_t n)
 /* One objects.rewrite call: 0 when the copy is done, 1 with *token set when it needs another call. */
 static int rewrite_step(struct gcs *g, const char *from, const char *url, char **token)
 {
-	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	json_t *j = NULL, *done, *tok;
+	json_t *j, *done, *tok;
 	struct obj_info oi;
 	int rc;
 
 	req_init(&req, "POST", url, NULL);
-	rc = gcs_do(g, &req, &resp);
+	rc = do_json(g, &req, "copy", from, &j);
 	if (rc)
-		goto out;
-	if (resp.status != 200) {
-		rc = resp.status == 404 ? -ENOENT : fail("copy", from, &resp);
-		goto out;
-	}
-	j = reply_json(&resp);
+		return rc;
 	done = json_object_get(j, "done");
 	tok = json_object_get(j, "rewriteToken");
 	rc = -EIO;
@@ -1380,9 +1382,7 @@ static int rewrite_step(struct gcs *g, const char *from, const char *url, char *
 		rc = (*token = strdup(json_string_value(tok))) ? 1 : -ENOMEM;
 	if (rc == -EIO)
 		log_error("gcs: copy %s: malformed rewrite reply", from);
-out:
 	json_decref(j);
-	http_resp_free(&resp);
 	return rc;
 }
 
