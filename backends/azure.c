@@ -8,13 +8,13 @@
 #include "buf.h"
 #include "crypto.h"
 #include "secret.h"
+#include "why.h"
 #include "xml.h"
 #include "../fs/log.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <openssl/evp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,17 +180,6 @@ static void az_free(struct az *az)
 	free(az);
 }
 
-static void set_why(char **why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_why(char **why, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(why, fmt, ap) < 0)
-		*why = NULL;
-	va_end(ap);
-}
-
 /* Get Container Properties: reachable, credentials right, container there. */
 static int az_check(struct az *az, char **why)
 {
@@ -206,7 +195,7 @@ static int az_check(struct az *az, char **why)
 	req.deadline_s = AZ_OPEN_DEADLINE_S;
 	rc = http_do(az->http, &req, &resp);
 	if (rc) {
-		set_why(why, "azure: cannot reach %s: %s", az->base,
+		why_set(why, "azure: cannot reach %s: %s", az->base,
 			resp.error[0] ? resp.error : strerror(-rc));
 		goto out;
 	}
@@ -215,19 +204,19 @@ static int az_check(struct az *az, char **why)
 	code = az_err_code(&resp);
 	rc = http_errno(resp.status);
 	if (resp.status == 403 || resp.status == 401)
-		set_why(why, "azure: authentication failed for AZURE_ACCOUNT_NAME=%s: "
+		why_set(why, "azure: authentication failed for AZURE_ACCOUNT_NAME=%s: "
 			"check AZURE_ACCOUNT_KEY (%ld %s)", az->account, resp.status, code);
 	else if (resp.status == 404 && !strcmp(code, "ContainerNotFound"))
-		set_why(why, "azure: container '%s' does not exist in account %s", az->container,
+		why_set(why, "azure: container '%s' does not exist in account %s", az->container,
 			az->account);
 	else if (resp.status == 404)
-		set_why(why, "azure: %s has no container '%s' (404 %s): check --endpoint and "
+		why_set(why, "azure: %s has no container '%s' (404 %s): check --endpoint and "
 			"AZURE_ACCOUNT_NAME=%s", az->base, az->container, code, az->account);
 	else if (resp.status == 400 && !strcmp(code, "InvalidResourceName"))
-		set_why(why, "azure: '%s' is not a valid container name (3-63 lowercase letters, digits "
+		why_set(why, "azure: '%s' is not a valid container name (3-63 lowercase letters, digits "
 			"and '-')", az->container);
 	else
-		set_why(why, "azure: checking container '%s' at %s: HTTP %ld %s", az->container, az->base,
+		why_set(why, "azure: checking container '%s' at %s: HTTP %ld %s", az->container, az->base,
 			resp.status, code);
 	if (resp.status == 400)
 		rc = -EINVAL;
@@ -249,7 +238,7 @@ static int az_open(struct backend *b, const struct backend_conf *conf, char **wh
 	name = secret_need(conf->secret, "AZURE_ACCOUNT_NAME");
 	key = secret_need(conf->secret, "AZURE_ACCOUNT_KEY");
 	if (!name || !key) {
-		set_why(why, "azure: %s is missing: put it in --secret-dir (or the environment)",
+		why_set(why, "azure: %s is missing: put it in --secret-dir (or the environment)",
 			!name ? "AZURE_ACCOUNT_NAME" : "AZURE_ACCOUNT_KEY");
 		return -EINVAL;
 	}
@@ -258,7 +247,7 @@ static int az_open(struct backend *b, const struct backend_conf *conf, char **wh
 		return -ENOMEM;
 	az->key = base64_decode(key, &az->klen);
 	if (!az->key || !az->klen) {
-		set_why(why, "azure: AZURE_ACCOUNT_KEY for AZURE_ACCOUNT_NAME=%s is not valid base64 "
+		why_set(why, "azure: AZURE_ACCOUNT_KEY for AZURE_ACCOUNT_NAME=%s is not valid base64 "
 			"(copy the key from the storage account's access keys)", name);
 		rc = -EINVAL;
 		goto err;
@@ -269,7 +258,7 @@ static int az_open(struct backend *b, const struct backend_conf *conf, char **wh
 		goto err;
 	if (ep && *ep) {
 		if (strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8)) {
-			set_why(why, "azure: --endpoint '%s' must start with http:// or https://", ep);
+			why_set(why, "azure: --endpoint '%s' must start with http:// or https://", ep);
 			rc = -EINVAL;
 			goto err;
 		}
@@ -302,7 +291,7 @@ static int az_open(struct backend *b, const struct backend_conf *conf, char **wh
 	return 0;
 err:
 	if (!*why && rc == -ENOMEM)
-		set_why(why, "azure: out of memory");
+		why_set(why, "azure: out of memory");
 	az_free(az);
 	return rc;
 }

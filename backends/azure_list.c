@@ -10,24 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Percent-decode (List Blobs marks names that are not valid XML with Encoded="true"). */
-static void pct_decode_inplace(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		unsigned v;
-
-		if (s[0] == '%' && s[1] && s[2] && sscanf(s + 1, "%2x", &v) == 1) {
-			*o++ = (char)v;
-			s += 2;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = 0;
-}
-
 static char *node_name(xmlNodePtr n)
 {
 	xmlNodePtr nm = xml_child(n, "Name");
@@ -39,7 +21,7 @@ static char *node_name(xmlNodePtr n)
 	s = xml_text(nm);
 	enc = xmlGetProp(nm, (const xmlChar *)"Encoded");
 	if (s && enc && !strcmp((const char *)enc, "true"))
-		pct_decode_inplace(s);
+		uri_decode(s, strlen(s), 0, s);     /* a name that is not valid XML as it stands */
 	xmlFree(enc);
 	return s;
 }

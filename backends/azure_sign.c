@@ -77,35 +77,13 @@ static int add_folded(struct buf *b, const char *v, size_t n)
 	return rc;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Percent-decode s[0..n) ('+' is a space, as the service's form decoding has it). Malloc'd. */
 static char *pct_decode(const char *s, size_t n)
 {
-	char *out = malloc(n + 1), *o = out;
+	char *out = malloc(n + 1);
 
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-
-		if (s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-		    (lo = hexval((unsigned char)s[i + 2])) >= 0) {
-			*o++ = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			*o++ = s[i] == '+' ? ' ' : s[i];
-		}
-	}
-	*o = 0;
+	if (out)
+		uri_decode(s, n, 1, out);
 	return out;
 }
 

@@ -1,5 +1,6 @@
 #include "crypto.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -139,4 +140,33 @@ char *uri_encode(const char *s, int keep_slash)
 	}
 	*o = 0;
 	return out;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+size_t uri_decode(const char *s, size_t n, int plus_space, char *out)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int hi, lo;
+
+		if (s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+			out[j++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			out[j++] = plus_space && s[i] == '+' ? ' ' : s[i];
+		}
+	}
+	out[j] = 0;
+	return j;
 }

@@ -19,5 +19,9 @@ unsigned char *base64_decode(const char *s, size_t *outlen);
 int digest_fd(const char *algo, int fd, off_t off, uint64_t len, unsigned char *out, unsigned *outlen);
 /* Percent-encode per RFC 3986 (unreserved kept); keep_slash keeps '/'. Malloc'd. */
 char *uri_encode(const char *s, int keep_slash);
+/* Percent-decode s[0..n) into out (n + 1 bytes; out may be s): a '%' without two hex digits stays as it is,
+ * plus_space reads '+' as a space (form encoding). Returns the decoded length, which an encoded NUL puts
+ * past strlen(out). */
+size_t uri_decode(const char *s, size_t n, int plus_space, char *out);
 
 #endif

@@ -15,13 +15,13 @@
 #include "http.h"
 #include "oauth2.h"
 #include "secret.h"
+#include "why.h"
 #include "../fs/log.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,20 +63,6 @@ struct upload {
 	char metagen[32];
 	pthread_mutex_t lock;   /* parts come one at a time; this keeps a misbehaving caller safe */
 };
-
-static int set_why(char **why, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int set_why(char **why, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why) {
-		va_start(ap, fmt);
-		if (vasprintf(why, fmt, ap) < 0)
-			*why = NULL;
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* ---------- requests ---------- */
 
@@ -250,10 +236,24 @@ static json_t *reply_json(const struct http_resp *resp)
 	return j;
 }
 
+/* Send req and take a 200 reply's JSON object into *j (NULL when the body is none); a 404 is -ENOENT. */
+static int do_json(struct gcs *g, struct http_req *req, const char *op, const char *key, json_t **j)
+{
+	struct http_resp resp = HTTP_RESP_INIT;
+	int rc = gcs_do(g, req, &resp);
+
+	*j = NULL;
+	if (!rc && resp.status != 200)
+		rc = resp.status == 404 ? -ENOENT : fail(op, key, &resp);
+	else if (!rc)
+		*j = reply_json(&resp);
+	http_resp_free(&resp);
+	return rc;
+}
+
 /* objects.get: metadata of key, and its generation if gen is not NULL. */
 static int get_meta(struct gcs *g, const char *key, struct obj_info *out, char gen[32])
 {
-	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
 	char *url = obj_url(g, key, "");
 	json_t *j = NULL, *gv;
@@ -262,14 +262,9 @@ static int get_meta(struct gcs *g, const char *key, struct obj_info *out, char g
 	if (!url)
 		goto out;
 	req_init(&req, "GET", url, NULL);
-	rc = gcs_do(g, &req, &resp);
+	rc = do_json(g, &req, "stat", key, &j);
 	if (rc)
 		goto out;
-	if (resp.status != 200) {
-		rc = resp.status == 404 ? -ENOENT : fail("stat", key, &resp);
-		goto out;
-	}
-	j = reply_json(&resp);
 	rc = j ? obj_from_json(j, out) : -EIO;
 	if (!rc && gen) {
 		gv = json_object_get(j, "generation");
@@ -282,7 +277,6 @@ static int get_meta(struct gcs *g, const char *key, struct obj_info *out, char g
 		log_error("gcs: stat %s: malformed object resource", key);
 out:
 	json_decref(j);
-	http_resp_free(&resp);
 	free(url);
 	return rc;
 }
@@ -320,7 +314,7 @@ static int check_bucket(struct gcs *g, char **why)
 	rc = oauth2_token(g->auth, &tok, &reason);
 	if (rc) {
 		/* the reason names the account and key id */
-		set_why(why, rc, "gcs: %s", reason ? reason : strerror(-rc));
+		why_fail(why, rc, "gcs: %s", reason ? reason : strerror(-rc));
 		goto out;
 	}
 	rc = -ENOMEM;
@@ -332,30 +326,30 @@ static int check_bucket(struct gcs *g, char **why)
 	req.deadline_s = GCS_OPEN_DEADLINE_S;
 	rc = gcs_do(g, &req, &resp);
 	if (rc) {
-		set_why(why, rc, "gcs: cannot reach %s: %s", g->api,
-			resp.error[0] ? resp.error : strerror(-rc));
+		why_fail(why, rc, "gcs: cannot reach %s: %s", g->api,
+			 resp.error[0] ? resp.error : strerror(-rc));
 		goto out;
 	}
 	if (resp.status == 200) {
 		json_t *j = reply_json(&resp);
 
-		rc = j ? 0 : set_why(why, -EIO, "gcs: %s answered buckets.get with no bucket resource",
-				     g->api);
+		rc = j ? 0 : why_fail(why, -EIO, "gcs: %s answered buckets.get with no bucket resource",
+				      g->api);
 		json_decref(j);
 		goto out;
 	}
 	m = err_msg(&resp);
 	rc = http_errno(resp.status);
 	if (resp.status == 404)
-		set_why(why, rc, "gcs: bucket '%s' does not exist (%s)", g->bucket, m);
+		why_fail(why, rc, "gcs: bucket '%s' does not exist (%s)", g->bucket, m);
 	else if (resp.status == 403)
-		set_why(why, rc, "gcs: %s (key id %s) may not use bucket '%s' (%s)", k->client_email,
-			k->private_key_id, g->bucket, m);
+		why_fail(why, rc, "gcs: %s (key id %s) may not use bucket '%s' (%s)", k->client_email,
+			 k->private_key_id, g->bucket, m);
 	else if (resp.status == 401)
-		set_why(why, rc, "gcs: the access token for %s (key id %s) was refused (%s)",
-			k->client_email, k->private_key_id, m);
+		why_fail(why, rc, "gcs: the access token for %s (key id %s) was refused (%s)",
+			 k->client_email, k->private_key_id, m);
 	else
-		set_why(why, rc, "gcs: checking bucket '%s' at %s: %s", g->bucket, g->api, m);
+		why_fail(why, rc, "gcs: checking bucket '%s' at %s: %s", g->bucket, g->api, m);
 out:
 	free(tok);
 	free(reason);
@@ -379,14 +373,14 @@ static int gcs_open(struct backend *b, const struct backend_conf *conf, char **w
 	keyjson = secret_need(conf->secret, "GOOGLE_SERVICE_ACCOUNT_JSON_KEY");
 	project = secret_need(conf->secret, "GOOGLE_PROJECT_ID");
 	if (!keyjson || !project)
-		return set_why(why, -EINVAL, "gcs: %s is missing: put it in --secret-dir (or the "
-			       "environment)",
-			       !keyjson ? "GOOGLE_SERVICE_ACCOUNT_JSON_KEY" : "GOOGLE_PROJECT_ID");
+		return why_fail(why, -EINVAL, "gcs: %s is missing: put it in --secret-dir (or the "
+				"environment)",
+				!keyjson ? "GOOGLE_SERVICE_ACCOUNT_JSON_KEY" : "GOOGLE_PROJECT_ID");
 	if (!conf->src->bucket || !*conf->src->bucket)
-		return set_why(why, -EINVAL, "gcs: the source names no bucket (gs://BUCKET[/PREFIX])");
+		return why_fail(why, -EINVAL, "gcs: the source names no bucket (gs://BUCKET[/PREFIX])");
 	rc = oauth2_key_parse(keyjson, &key, &reason);
 	if (rc) {
-		set_why(why, rc, "gcs: %s", reason ? reason : "bad key file");
+		why_fail(why, rc, "gcs: %s", reason ? reason : "bad key file");
 		free(reason);
 		return rc;
 	}
@@ -395,7 +389,7 @@ static int gcs_open(struct backend *b, const struct backend_conf *conf, char **w
 	if (!g)
 		goto err;
 	if (ep && *ep && strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8)) {
-		rc = set_why(why, -EINVAL, "gcs: --endpoint '%s' must start with http:// or https://", ep);
+		rc = why_fail(why, -EINVAL, "gcs: --endpoint '%s' must start with http:// or https://", ep);
 		goto err;
 	}
 	g->api = strdup(ep && *ep ? ep : GCS_DEFAULT_ENDPOINT);
@@ -426,7 +420,7 @@ static int gcs_open(struct backend *b, const struct backend_conf *conf, char **w
 	return 0;
 err:
 	if (!*why && rc == -ENOMEM)
-		set_why(why, rc, "gcs: out of memory");
+		why_fail(why, rc, "gcs: out of memory");
 	oauth2_key_free(&key);
 	gcs_free(g);
 	return rc;
@@ -1370,21 +1364,15 @@ static int gcs_remove(struct backend *b, const char *const *keys, size_t n)
 /* One objects.rewrite call: 0 when the copy is done, 1 with *token set when it needs another call. */
 static int rewrite_step(struct gcs *g, const char *from, const char *url, char **token)
 {
-	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	json_t *j = NULL, *done, *tok;
+	json_t *j, *done, *tok;
 	struct obj_info oi;
 	int rc;
 
 	req_init(&req, "POST", url, NULL);
-	rc = gcs_do(g, &req, &resp);
+	rc = do_json(g, &req, "copy", from, &j);
 	if (rc)
-		goto out;
-	if (resp.status != 200) {
-		rc = resp.status == 404 ? -ENOENT : fail("copy", from, &resp);
-		goto out;
-	}
-	j = reply_json(&resp);
+		return rc;
 	done = json_object_get(j, "done");
 	tok = json_object_get(j, "rewriteToken");
 	rc = -EIO;
@@ -1394,9 +1382,7 @@ static int rewrite_step(struct gcs *g, const char *from, const char *url, char *
 		rc = (*token = strdup(json_string_value(tok))) ? 1 : -ENOMEM;
 	if (rc == -EIO)
 		log_error("gcs: copy %s: malformed rewrite reply", from);
-out:
 	json_decref(j);
-	http_resp_free(&resp);
 	return rc;
 }
 

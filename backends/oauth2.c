@@ -1,6 +1,7 @@
 #include "oauth2.h"
 #include "crypto.h"
 #include "http.h"
+#include "why.h"
 #include "../fs/log.h"
 
 #include <errno.h>
@@ -9,7 +10,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,21 +20,6 @@
 #define JWT_LIFETIME 3600
 #define REFRESH_MARGIN 300
 
-static int failf(char **why, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int failf(char **why, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why) {
-		va_start(ap, fmt);
-		if (vasprintf(why, fmt, ap) < 0)
-			*why = NULL;
-		va_end(ap);
-	}
-	return rc;
-}
-
 static int get_str(json_t *root, const char *name, int required, char **out, char **why)
 {
 	json_t *v = json_object_get(root, name);
@@ -42,11 +27,11 @@ static int get_str(json_t *root, const char *name, int required, char **out, cha
 	*out = NULL;
 	if (!v || json_is_null(v)) {
 		if (required)
-			return failf(why, -EINVAL, KEY_NAME ": the key file has no \"%s\"", name);
+			return why_fail(why, -EINVAL, KEY_NAME ": the key file has no \"%s\"", name);
 		return 0;
 	}
 	if (!json_is_string(v) || (required && !json_string_length(v)))
-		return failf(why, -EINVAL, KEY_NAME ": \"%s\" is not a non-empty string", name);
+		return why_fail(why, -EINVAL, KEY_NAME ": \"%s\" is not a non-empty string", name);
 	*out = strdup(json_string_value(v));
 	return *out ? 0 : -ENOMEM;
 }
@@ -74,17 +59,17 @@ int oauth2_key_parse(const char *json, struct oauth2_key *out, char **why)
 	/* the parser's message quotes the input near the error: report the position only */
 	root = json_loads(json, JSON_REJECT_DUPLICATES, &err);
 	if (!root)
-		return failf(why, -EINVAL, KEY_NAME " is not valid JSON (line %d, column %d); expected the "
-			     "service-account key file from the Google Cloud console", err.line, err.column);
+		return why_fail(why, -EINVAL, KEY_NAME " is not valid JSON (line %d, column %d); expected the "
+				"service-account key file from the Google Cloud console", err.line, err.column);
 	if (!json_is_object(root)) {
-		rc = failf(why, -EINVAL, KEY_NAME " is not a JSON object; expected a service-account key "
-			   "file");
+		rc = why_fail(why, -EINVAL, KEY_NAME " is not a JSON object; expected a service-account key "
+			      "file");
 		goto out;
 	}
 	type = json_object_get(root, "type");
 	if (type && (!json_is_string(type) || strcmp(json_string_value(type), "service_account"))) {
-		rc = failf(why, -EINVAL, KEY_NAME ": \"type\" is not \"service_account\"; only "
-			   "service-account keys are supported");
+		rc = why_fail(why, -EINVAL, KEY_NAME ": \"type\" is not \"service_account\"; only "
+			      "service-account keys are supported");
 		goto out;
 	}
 	if ((rc = get_str(root, "client_email", 1, &out->client_email, why)) ||
@@ -101,18 +86,18 @@ int oauth2_key_parse(const char *json, struct oauth2_key *out, char **why)
 		goto out;
 	}
 	if (strncmp(out->token_uri, "https://", 8) && strncmp(out->token_uri, "http://", 7)) {
-		rc = failf(why, -EINVAL, KEY_NAME ": \"token_uri\" is not an http(s) URL");
+		rc = why_fail(why, -EINVAL, KEY_NAME ": \"token_uri\" is not an http(s) URL");
 		goto out;
 	}
 	out->pkey = load_pem(pem);
 	if (!out->pkey) {
-		rc = failf(why, -EINVAL, KEY_NAME " (key id %s): \"private_key\" is not a PEM private key",
-			   out->private_key_id);
+		rc = why_fail(why, -EINVAL, KEY_NAME " (key id %s): \"private_key\" is not a PEM private key",
+			      out->private_key_id);
 		goto out;
 	}
 	if (EVP_PKEY_get_base_id(out->pkey) != EVP_PKEY_RSA) {
-		rc = failf(why, -EINVAL, KEY_NAME " (key id %s): \"private_key\" is not an RSA key (RS256 "
-			   "needs one)", out->private_key_id);
+		rc = why_fail(why, -EINVAL, KEY_NAME " (key id %s): \"private_key\" is not an RSA key (RS256 "
+			      "needs one)", out->private_key_id);
 		goto out;
 	}
 	rc = 0;
@@ -215,12 +200,12 @@ int oauth2_parse_token_reply(long status, const char *body, char **token, long *
 		desc = root ? json_object_get(root, "error_description") : NULL;
 		rc = status == 400 || status == 401 || status == 403 ? -EACCES : -EIO;
 		if (json_is_string(err) && json_is_string(desc))
-			failf(why, rc, "HTTP %ld: %s: %s", status, json_string_value(err),
-			      json_string_value(desc));
+			why_fail(why, rc, "HTTP %ld: %s: %s", status, json_string_value(err),
+				 json_string_value(desc));
 		else if (json_is_string(err))
-			failf(why, rc, "HTTP %ld: %s", status, json_string_value(err));
+			why_fail(why, rc, "HTTP %ld: %s", status, json_string_value(err));
 		else
-			failf(why, rc, "HTTP %ld with no OAuth2 error in the reply", status);
+			why_fail(why, rc, "HTTP %ld with no OAuth2 error in the reply", status);
 		goto out;
 	}
 	rc = -EIO;
@@ -228,13 +213,13 @@ int oauth2_parse_token_reply(long status, const char *body, char **token, long *
 	ttl = root ? json_object_get(root, "expires_in") : NULL;
 	if (!json_is_string(tok) || !json_string_length(tok) || !json_is_integer(ttl) ||
 	    json_integer_value(ttl) <= 0) {
-		failf(why, rc, "malformed token reply (no access_token or expires_in)");
+		why_fail(why, rc, "malformed token reply (no access_token or expires_in)");
 		goto out;
 	}
 	/* the token goes into a header line: refuse anything that could break it */
 	for (const char *c = json_string_value(tok); *c; c++) {
 		if ((unsigned char)*c <= ' ' || *c == 0x7f) {
-			failf(why, rc, "malformed token reply (control characters in access_token)");
+			why_fail(why, rc, "malformed token reply (control characters in access_token)");
 			goto out;
 		}
 	}
@@ -316,7 +301,7 @@ static int fetch(struct oauth2 *o, char **token, long *ttl, char **why)
 
 	rc = oauth2_jwt(&o->key, o->scope, time(NULL), &jwt);
 	if (rc) {
-		failf(why, rc, "cannot sign the JWT assertion with key id %s", o->key.private_key_id);
+		why_fail(why, rc, "cannot sign the JWT assertion with key id %s", o->key.private_key_id);
 		goto out;
 	}
 	/* the JWT is base64url and dots: nothing to percent-encode */
@@ -335,14 +320,14 @@ static int fetch(struct oauth2 *o, char **token, long *ttl, char **why)
 	req.body_fd = -1;
 	rc = http_do(o->http, &req, &resp);
 	if (rc) {
-		failf(why, rc, "token endpoint %s unreachable: %s", o->key.token_uri, strerror(-rc));
+		why_fail(why, rc, "token endpoint %s unreachable: %s", o->key.token_uri, strerror(-rc));
 		goto out;
 	}
 	rc = oauth2_parse_token_reply(resp.status, resp.body.data, token, ttl, &reason);
 	if (rc)
-		failf(why, rc, "%s %s for %s (key id %s): %s", rc == -EACCES ? "token refused by" :
-		      "no token from", o->key.token_uri, o->key.client_email, o->key.private_key_id,
-		      reason ? reason : "?");
+		why_fail(why, rc, "%s %s for %s (key id %s): %s", rc == -EACCES ? "token refused by" :
+			 "no token from", o->key.token_uri, o->key.client_email, o->key.private_key_id,
+			 reason ? reason : "?");
 	else
 		log_debug("oauth2: new access token for %s (key id %s), valid %lds", o->key.client_email,
 			  o->key.private_key_id, *ttl);

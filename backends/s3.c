@@ -9,6 +9,7 @@
 #include "s3_priv.h"
 #include "secret.h"
 #include "sigv4.h"
+#include "why.h"
 #include "../fs/log.h"
 
 #include <curl/curl.h>
@@ -16,7 +17,6 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,19 +164,6 @@ static int s3_result(const char *what, const char *key, int rc, struct http_resp
 
 /* ---------- open ---------- */
 
-static void set_why(char **why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_why(char **why, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(why, fmt, ap) < 0)
-		*why = NULL;
-	va_end(ap);
-}
-
 static void s3_free(struct s3 *s3)
 {
 	if (!s3)
@@ -241,7 +228,7 @@ static int find_region(struct s3 *s3, const char *scheme, time_t start, char **w
 	if (!rc && resp.status == 200) {
 		rc = s3_parse_location(resp.body.data, resp.body.len, &r);
 		if (rc)
-			set_why(why, "cannot read the location of bucket '%s': malformed reply", s3->bucket);
+			why_set(why, "cannot read the location of bucket '%s': malformed reply", s3->bucket);
 	} else if (!rc) {
 		/* without s3:GetBucketLocation the region still shows in a header of the refusal */
 		r = http_header(&resp, "x-amz-bucket-region");
@@ -256,7 +243,7 @@ static int find_region(struct s3 *s3, const char *scheme, time_t start, char **w
 		r = strdup("us-east-1");
 		rc = r ? 0 : -ENOMEM;
 	} else if (rc && !(why && *why)) {
-		set_why(why, "cannot reach s3.amazonaws.com to find the region of bucket '%s': %s",
+		why_set(why, "cannot reach s3.amazonaws.com to find the region of bucket '%s': %s",
 			s3->bucket, resp.error[0] ? resp.error : strerror(-rc));
 	}
 	http_resp_free(&resp);
@@ -301,13 +288,13 @@ static int check_bucket(struct s3 *s3, const struct backend_conf *conf, time_t s
 	c.deadline_s = remaining_s(start);
 	rc = s3_call(s3, &c, &resp);
 	if (rc) {
-		set_why(why, "cannot reach %s: %s", s3->endpoint, resp.error[0] ? resp.error : strerror(-rc));
+		why_set(why, "cannot reach %s: %s", s3->endpoint, resp.error[0] ? resp.error : strerror(-rc));
 		goto out;
 	}
 	if (resp.status == 200) {
 		rc = s3_parse_list(resp.body.data, resp.body.len, no_entry, NULL, &next);
 		if (rc == -EIO) {
-			set_why(why, "%s does not answer like an S3 service (HTTP 200 with a reply that "
+			why_set(why, "%s does not answer like an S3 service (HTTP 200 with a reply that "
 				"is not a bucket listing)", s3->endpoint);
 		}
 		free(next);
@@ -316,32 +303,32 @@ static int check_bucket(struct s3 *s3, const struct backend_conf *conf, time_t s
 	s3_parse_error(resp.body.data, resp.body.len, code, &msg);
 	if (!strcmp(code, "NoSuchBucket") || (resp.status == 404 && !code[0])) {
 		rc = -ENOENT;
-		set_why(why, "bucket '%s' does not exist at %s", s3->bucket, s3->endpoint);
+		why_set(why, "bucket '%s' does not exist at %s", s3->bucket, s3->endpoint);
 	} else if (resp.status == 301 || !strcmp(code, "PermanentRedirect") ||
 		   !strcmp(code, "AuthorizationHeaderMalformed")) {
 		char *r = http_header(&resp, "x-amz-bucket-region");
 
 		rc = -EINVAL;
 		if (r)
-			set_why(why, "bucket '%s' is in region %s, not %s: pass --region %s", s3->bucket, r,
+			why_set(why, "bucket '%s' is in region %s, not %s: pass --region %s", s3->bucket, r,
 				s3->region, r);
 		else
-			set_why(why, "bucket '%s' is not in region %s at %s (%s): pass the bucket's --region",
+			why_set(why, "bucket '%s' is not in region %s at %s (%s): pass the bucket's --region",
 				s3->bucket, s3->region, s3->endpoint, code[0] ? code : "redirect");
 		free(r);
 	} else if (resp.status == 403 || resp.status == 401) {
 		rc = -EACCES;
 		if (!strcmp(code, "InvalidAccessKeyId") || !strcmp(code, "SignatureDoesNotMatch") ||
 		    !strcmp(code, "InvalidToken") || !strcmp(code, "ExpiredToken") || !code[0])
-			set_why(why, "access denied for AWS_ACCESS_KEY_ID=%s: check the secret (%s)",
+			why_set(why, "access denied for AWS_ACCESS_KEY_ID=%s: check the secret (%s)",
 				s3->access_key, code[0] ? code : "HTTP 403");
 		else
-			set_why(why, "access denied for AWS_ACCESS_KEY_ID=%s: check the secret and the "
+			why_set(why, "access denied for AWS_ACCESS_KEY_ID=%s: check the secret and the "
 				"bucket policy (%s: cannot list bucket '%s')", s3->access_key, code,
 				s3->bucket);
 	} else {
 		rc = http_errno(resp.status);
-		set_why(why, "%s answered HTTP %ld%s%s for bucket '%s'", s3->endpoint, resp.status,
+		why_set(why, "%s answered HTTP %ld%s%s for bucket '%s'", s3->endpoint, resp.status,
 			code[0] ? " " : "", code, s3->bucket);
 	}
 out:
@@ -370,13 +357,13 @@ static int s3_open(struct backend *b, const struct backend_conf *conf, char **wh
 
 	*why = NULL;
 	if (!ak || !sk) {
-		set_why(why, "%s%s%s missing: put %s in --secret-dir or the environment",
+		why_set(why, "%s%s%s missing: put %s in --secret-dir or the environment",
 			!ak ? "AWS_ACCESS_KEY_ID" : "", !ak && !sk ? " and " : "",
 			!sk ? "AWS_SECRET_ACCESS_KEY" : "", !ak && !sk ? "them" : "it");
 		return -EINVAL;
 	}
 	if (!conf->src->bucket || !*conf->src->bucket) {
-		set_why(why, "s3:// needs a bucket: s3://BUCKET[/PREFIX]");
+		why_set(why, "s3:// needs a bucket: s3://BUCKET[/PREFIX]");
 		return -EINVAL;
 	}
 	s3 = calloc(1, sizeof(*s3));
@@ -397,13 +384,13 @@ static int s3_open(struct backend *b, const struct backend_conf *conf, char **wh
 	} else if (!strncasecmp(hostpart, "https://", 8)) {
 		hostpart += 8;
 	} else if (strstr(hostpart, "://")) {
-		set_why(why, "--endpoint %s: only http:// and https:// endpoints are supported", ep);
+		why_set(why, "--endpoint %s: only http:// and https:// endpoints are supported", ep);
 		rc = -EINVAL;
 		goto err;
 	}
 	hlen = strcspn(hostpart, "/?#");
 	if (!hlen) {
-		set_why(why, "--endpoint %s: no host name", ep);
+		why_set(why, "--endpoint %s: no host name", ep);
 		rc = -EINVAL;
 		goto err;
 	}
@@ -432,7 +419,7 @@ static int s3_open(struct backend *b, const struct backend_conf *conf, char **wh
 	else if (conf->addressing && !strcmp(conf->addressing, "path"))
 		virt = 0;
 	else if (conf->addressing && *conf->addressing) {
-		set_why(why, "--addressing %s: use path or virtual", conf->addressing);
+		why_set(why, "--addressing %s: use path or virtual", conf->addressing);
 		rc = -EINVAL;
 		goto err;
 	} else {
@@ -512,7 +499,7 @@ static int s3_open(struct backend *b, const struct backend_conf *conf, char **wh
 	return 0;
 err:
 	if (rc == -ENOMEM && !*why)
-		set_why(why, "out of memory");
+		why_set(why, "out of memory");
 	free(host);
 	free(path);
 	s3_free(s3);

@@ -20,38 +20,17 @@ struct qparam {
 	char *value;
 };
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Decode %XX (the wire form may encode more or less than the canonical form), then encode
  * every byte but the unreserved ones, so both sides agree on one spelling. */
 static char *requote(const char *s, size_t n)
 {
 	char *dec = malloc(n + 1), *out;
-	size_t j = 0;
+	size_t len;
 
 	if (!dec)
 		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-
-		if (s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-		    (lo = hexval((unsigned char)s[i + 2])) >= 0) {
-			dec[j++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			dec[j++] = s[i];
-		}
-	}
-	dec[j] = 0;
-	if (strlen(dec) != j) {
+	len = uri_decode(s, n, 0, dec);
+	if (strlen(dec) != len) {
 		/* an encoded NUL: keep the wire form rather than cut the value short */
 		memcpy(dec, s, n);
 		dec[n] = 0;

@@ -28,11 +28,11 @@
 #include "crypto.h"
 #include "secret.h"
 #include "swift_auth.h"
+#include "why.h"
 #include "../fs/log.h"
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,20 +40,6 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <unistd.h>
-
-static void set_why(char **why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_why(char **why, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why)
-		return;
-	free(*why);
-	va_start(ap, fmt);
-	if (vasprintf(why, fmt, ap) < 0)
-		*why = NULL;
-	va_end(ap);
-}
 
 /* ---------- open ---------- */
 
@@ -143,7 +129,7 @@ static int check_container(struct sw *sw, char **why)
 	/* authenticate first: its errors (credentials, region, reachability) are the clearest */
 	rc = swift_auth_get(sw->auth, &tok, &base, &err);
 	if (rc) {
-		set_why(why, "%s", err ? err : strerror(-rc));
+		why_set(why, "%s", err ? err : strerror(-rc));
 		goto out;
 	}
 	if (asprintf(&path, "/%s", sw->cont_enc) < 0) {
@@ -155,7 +141,7 @@ static int check_container(struct sw *sw, char **why)
 	req.deadline_s = SW_OPEN_DEADLINE_S;
 	rc = sw_do(sw, &req, path, &resp);
 	if (rc) {
-		set_why(why, "swift: cannot reach the storage URL %s: %s", base, resp.error[0] ? resp.error :
+		why_set(why, "swift: cannot reach the storage URL %s: %s", base, resp.error[0] ? resp.error :
 			strerror(-rc));
 		goto out;
 	}
@@ -163,12 +149,12 @@ static int check_container(struct sw *sw, char **why)
 		goto out;
 	rc = http_errno(resp.status) ? http_errno(resp.status) : -EIO;
 	if (resp.status == 404)
-		set_why(why, "swift: container '%s' does not exist in %s (create it first)", sw->container, base);
+		why_set(why, "swift: container '%s' does not exist in %s (create it first)", sw->container, base);
 	else if (resp.status == 401 || resp.status == 403)
-		set_why(why, "swift: %s may not read container '%s' at %s (HTTP %ld)",
+		why_set(why, "swift: %s may not read container '%s' at %s (HTTP %ld)",
 			swift_auth_who(sw->auth), sw->container, base, resp.status);
 	else
-		set_why(why, "swift: checking container '%s' at %s: HTTP %ld", sw->container, base, resp.status);
+		why_set(why, "swift: checking container '%s' at %s: HTTP %ld", sw->container, base, resp.status);
 out:
 	free(err);
 	free(tok);
@@ -188,7 +174,7 @@ static int sw_open(struct backend *b, const struct backend_conf *conf, char **wh
 
 	*why = NULL;
 	if (!conf->src->bucket || !*conf->src->bucket || strchr(conf->src->bucket, '/')) {
-		set_why(why, "swift: SOURCE needs a container: swift://CONTAINER[/PREFIX]");
+		why_set(why, "swift: SOURCE needs a container: swift://CONTAINER[/PREFIX]");
 		return -EINVAL;
 	}
 	sw = calloc(1, sizeof(*sw));
@@ -231,7 +217,7 @@ static int sw_open(struct backend *b, const struct backend_conf *conf, char **wh
 	return 0;
 err:
 	if (!*why)
-		set_why(why, "swift: %s", strerror(-rc));
+		why_set(why, "swift: %s", strerror(-rc));
 	sw_free(sw);
 	return rc;
 }

@@ -2,12 +2,12 @@
 #include "buf.h"
 #include "http.h"
 #include "secret.h"
+#include "why.h"
 #include "../fs/log.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,20 +33,6 @@ struct swift_auth {
 	time_t renew_at;             /* 0: never (no expiry known) */
 	char who[512];
 };
-
-static void set_why(char **why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_why(char **why, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why)
-		return;
-	free(*why);
-	va_start(ap, fmt);
-	if (vasprintf(why, fmt, ap) < 0)
-		*why = NULL;
-	va_end(ap);
-}
 
 /* ---------- reply parsing ---------- */
 
@@ -108,7 +94,7 @@ static int pick_endpoint(json_t *catalog, int v3, const char *region, const char
 	json_t *svc, *ep;
 
 	if (!json_is_array(catalog)) {
-		set_why(why, "the token reply has no service catalog");
+		why_set(why, "the token reply has no service catalog");
 		return -EIO;
 	}
 	if (!iface || !*iface)
@@ -146,12 +132,12 @@ static int pick_endpoint(json_t *catalog, int v3, const char *region, const char
 		}
 	}
 	if (!found_service)
-		set_why(why, "the service catalog has no object-store (Swift) endpoint");
+		why_set(why, "the service catalog has no object-store (Swift) endpoint");
 	else if (region && *region)
-		set_why(why, "no %s object-store endpoint in region %s (the catalog has: %s)", iface, region,
+		why_set(why, "no %s object-store endpoint in region %s (the catalog has: %s)", iface, region,
 			seen.len ? seen.data : "none");
 	else
-		set_why(why, "the service catalog has no %s object-store endpoint", iface);
+		why_set(why, "the service catalog has no %s object-store endpoint", iface);
 out:
 	buf_free(&seen);
 	return rc;
@@ -163,7 +149,7 @@ static json_t *parse_json(const char *body, size_t len, char **why)
 	json_t *root = body ? json_loadb(body, len, 0, &err) : NULL;
 
 	if (!root || !json_is_object(root)) {
-		set_why(why, "the token reply is not a JSON object%s", root ? "" : " (malformed JSON)");
+		why_set(why, "the token reply is not a JSON object%s", root ? "" : " (malformed JSON)");
 		json_decref(root);
 		return NULL;
 	}
@@ -185,7 +171,7 @@ int swift_parse_v2(const char *body, size_t len, const char *region, const char 
 	tok = json_object_get(access, "token");
 	id = jstr(tok, "id");
 	if (!id || !*id) {
-		set_why(why, "the Keystone v2 reply has no access.token.id");
+		why_set(why, "the Keystone v2 reply has no access.token.id");
 		goto out;
 	}
 	rc = pick_endpoint(json_object_get(access, "serviceCatalog"), 0, region, iface, url, why);
@@ -218,7 +204,7 @@ int swift_parse_v3(const char *body, size_t len, const char *region, const char 
 		return -EIO;
 	tok = json_object_get(root, "token");
 	if (!json_is_object(tok)) {
-		set_why(why, "the Keystone v3 reply has no token object");
+		why_set(why, "the Keystone v3 reply has no token object");
 		goto out;
 	}
 	rc = pick_endpoint(json_object_get(tok, "catalog"), 1, region, iface, url, why);
@@ -335,14 +321,14 @@ int swift_auth_new(struct swift_auth **out, struct http *h, const struct secret 
 		a->kind = SWIFT_AUTH_TOKEN;
 		user = key = NULL;
 	} else {
-		set_why(why, "swift: no credentials: put ST_AUTH, ST_USER and ST_KEY (TempAuth), or OS_AUTH_URL, "
+		why_set(why, "swift: no credentials: put ST_AUTH, ST_USER and ST_KEY (TempAuth), or OS_AUTH_URL, "
 			"OS_USERNAME, OS_PASSWORD and the project keys (Keystone), or OS_STORAGE_URL and "
 			"OS_AUTH_TOKEN in --secret-dir");
 		rc = -EINVAL;
 		goto err;
 	}
 	if (miss) {
-		set_why(why, "swift: %s is missing: put it in --secret-dir (or the environment)", miss);
+		why_set(why, "swift: %s is missing: put it in --secret-dir (or the environment)", miss);
 		rc = -EINVAL;
 		goto err;
 	}
@@ -397,7 +383,7 @@ int swift_auth_new(struct swift_auth **out, struct http *h, const struct secret 
 	return 0;
 err:
 	if (rc == -ENOMEM && why && !*why)
-		set_why(why, "swift: out of memory");
+		why_set(why, "swift: out of memory");
 	swift_auth_free(a);
 	return rc;
 }
@@ -418,20 +404,20 @@ const char *swift_auth_who(const struct swift_auth *a)
 static int auth_fail(struct swift_auth *a, int rc, const struct http_resp *resp, char **why)
 {
 	if (rc) {
-		set_why(why, "cannot reach the auth URL at %s: %s", a->auth_host,
+		why_set(why, "cannot reach the auth URL at %s: %s", a->auth_host,
 			resp->error[0] ? resp->error : strerror(-rc));
 		return rc;
 	}
 	if (resp->status == 401 || resp->status == 403) {
-		set_why(why, "authentication failed for %s: HTTP %ld, check %s", a->who, resp->status,
+		why_set(why, "authentication failed for %s: HTTP %ld, check %s", a->who, resp->status,
 			a->cred_keys);
 		return -EACCES;
 	}
 	if (resp->status == 404) {
-		set_why(why, "the auth URL at %s answered 404: check its path and the auth version", a->auth_host);
+		why_set(why, "the auth URL at %s answered 404: check its path and the auth version", a->auth_host);
 		return -EINVAL;
 	}
-	set_why(why, "the auth URL at %s answered HTTP %ld", a->auth_host, resp->status);
+	why_set(why, "the auth URL at %s answered HTTP %ld", a->auth_host, resp->status);
 	return http_errno(resp->status) ? http_errno(resp->status) : -EIO;
 }
 
@@ -469,7 +455,7 @@ static int auth_v1(struct swift_auth *a, char **token, char **url, time_t *expir
 		*token = http_header(&resp, "X-Storage-Token");
 	*url = http_header(&resp, "X-Storage-Url");
 	if (!*token || !*url || !**token || !**url) {
-		set_why(why, "the auth reply from %s has no X-Auth-Token or X-Storage-Url", a->auth_host);
+		why_set(why, "the auth reply from %s has no X-Auth-Token or X-Storage-Url", a->auth_host);
 		rc = -EIO;
 		goto out;
 	}
@@ -575,7 +561,7 @@ static int auth_keystone(struct swift_auth *a, int v3, char **token, char **url,
 	if (v3) {
 		*token = http_header(&resp, "X-Subject-Token");
 		if (!*token || !**token) {
-			set_why(why, "the Keystone v3 reply from %s has no X-Subject-Token", a->auth_host);
+			why_set(why, "the Keystone v3 reply from %s has no X-Subject-Token", a->auth_host);
 			rc = -EIO;
 			goto out;
 		}
@@ -605,7 +591,7 @@ static int authenticate(struct swift_auth *a, char **why)
 	else
 		rc = auth_keystone(a, a->kind == SWIFT_AUTH_V3, &token, &url, &expires, &err);
 	if (rc) {
-		set_why(why, "swift: %s", err ? err : strerror(-rc));
+		why_set(why, "swift: %s", err ? err : strerror(-rc));
 		log_debug("swift: authentication as %s failed: %s", a->who, err ? err : strerror(-rc));
 		goto out;
 	}
@@ -650,7 +636,7 @@ int swift_auth_get(struct swift_auth *a, char **token, char **storage_url, char 
 	pthread_mutex_lock(&a->lock);
 	if (!a->token || (a->renew_at && time(NULL) >= a->renew_at && a->kind != SWIFT_AUTH_TOKEN)) {
 		if (a->kind == SWIFT_AUTH_TOKEN) {
-			set_why(why, "swift: the OS_AUTH_TOKEN was refused and there are no credentials to renew it");
+			why_set(why, "swift: the OS_AUTH_TOKEN was refused and there are no credentials to renew it");
 			rc = -EACCES;
 			goto out;
 		}

@@ -242,23 +242,6 @@ void sw_objkind_free(struct sw_objkind *k)
 	memset(k, 0, sizeof(*k));
 }
 
-static void pct_decode_inplace(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		unsigned v;
-
-		if (s[0] == '%' && s[1] && s[2] && sscanf(s + 1, "%2x", &v) == 1) {
-			*o++ = (char)v;
-			s += 2;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = 0;
-}
-
 /* HEAD: size, mtime, etag, and whether the object is a manifest (and whose segments it holds). */
 int sw_head(struct sw *sw, const char *key, struct sw_objkind *k)
 {
@@ -297,7 +280,7 @@ int sw_head(struct sw *sw, const char *key, struct sw_objkind *k)
 	free(v);
 	k->dlo_manifest = http_header(&resp, "X-Object-Manifest");
 	if (k->dlo_manifest) {
-		pct_decode_inplace(k->dlo_manifest);
+		uri_decode(k->dlo_manifest, strlen(k->dlo_manifest), 0, k->dlo_manifest);
 		k->dlo = !k->slo;
 	}
 	v = http_header(&resp, SW_DISOWNED);

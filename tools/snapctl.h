@@ -72,6 +72,10 @@ struct sc_snaps {
 int sc_snaps_collect(struct sc_store *st, const char *ns, const char *db, const char *snap, int want_files,
 		     int with_archive, struct sc_snaps *out);
 void sc_snaps_free(struct sc_snaps *s);
+/* The one snapshot "NS/DB/SNAP" (ref) in the store url names, with its files, in s->v[0]. Returns 0, 1 with
+ * the reason printed, or 2 for a malformed ref; the caller frees st, ns, db, snap and s whatever it returns. */
+int sc_snap_find(const char *url, const char *ref, const struct sc_opts *o, struct sc_store *st, char **ns,
+		 char **db, char **snap, struct sc_snaps *s);
 const char *sc_snap_status(const struct sc_snaps *s, const struct sc_snap *sn);
 /* "demo/pg/snap1" -> parts; 0 or 1 with a message printed */
 int sc_parse_snap_ref(const char *ref, int need, char **ns, char **db, char **snap);

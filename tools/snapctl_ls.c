@@ -134,19 +134,9 @@ int cmd_describe(int argc, char **argv, const struct sc_opts *o)
 		      "(see snapctl describe --help)\n", stderr);
 		return 2;
 	}
-	if (sc_parse_snap_ref(argv[1], 3, &ns, &db, &snap))
-		return 2;
-	if (sc_store_open(&st, argv[0], o))
+	rc = sc_snap_find(argv[0], argv[1], o, &st, &ns, &db, &snap, &s);
+	if (rc)
 		goto out;
-	rc = sc_snaps_collect(&st, ns, db, snap, 1, 1, &s);
-	if (rc) {
-		rc = sc_fail("listing %s: %s", argv[0], strerror(-rc));
-		goto out;
-	}
-	if (!s.n) {
-		rc = sc_fail("snapshot %s/%s/%s not found in %s", ns, db, snap, argv[0]);
-		goto out;
-	}
 	sn = &s.v[0];
 	sc_store_name(&st, store, sizeof(store));
 	if (asprintf(&key, "%s/%s/%s/%s/", SC_ROOT, ns, db, snap) < 0)

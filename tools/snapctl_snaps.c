@@ -210,6 +210,23 @@ int sc_snaps_collect(struct sc_store *st, const char *ns, const char *db, const 
 	return 0;
 }
 
+int sc_snap_find(const char *url, const char *ref, const struct sc_opts *o, struct sc_store *st, char **ns,
+		 char **db, char **snap, struct sc_snaps *s)
+{
+	int rc;
+
+	if (sc_parse_snap_ref(ref, 3, ns, db, snap))
+		return 2;
+	if (sc_store_open(st, url, o))
+		return 1;
+	rc = sc_snaps_collect(st, *ns, *db, *snap, 1, 1, s);
+	if (rc)
+		return sc_fail("listing %s: %s", url, strerror(-rc));
+	if (!s->n)
+		return sc_fail("snapshot %s/%s/%s not found in %s", *ns, *db, *snap, url);
+	return 0;
+}
+
 void sc_snaps_free(struct sc_snaps *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
