@@ -47,6 +47,7 @@ struct wfile {
 	unsigned next_ext;
 	uint64_t reserved;           /* cache space this file holds */
 	uint64_t claimed;            /* writes past wf_throttle, not yet in reserved */
+	unsigned writing;            /* writes past wf_throttle, not yet done (staged and cut) */
 	int dirty;
 	int written;                 /* a write or truncate since open or the last commit */
 	int unlinked;
@@ -212,17 +213,23 @@ static int wf_ahead_locked(const struct wfile *wf, const uint64_t *off)
 static void wf_throttle(struct wfile *wf, uint64_t n, uint64_t off)
 {
 	uint64_t cap, keep;
+	int stuck;
 
 	pthread_mutex_lock(&wf->lock);
 	for (;;) {
 		cap = part_size_of(&wf->ctx->plan, wf->next_part ? wf->next_part : 1) * wf->ctx->file_parts;
 		keep = wf_ahead_locked(wf, &off) ? cap / 4 : 0;
-		if (wf->reserved + wf->claimed + n <= cap - keep || (!wf->inflight && !wf->npending) ||
-		    wf->err || wf->async)   /* an async file keeps all of itself by design */
+		/* Stuck: nothing of this file in flight, queued or being written can make room. Only
+		 * then one write goes over (its count keeps the others waiting); a cap that any write
+		 * passes whenever the uploads drain for a moment would bound nothing. */
+		stuck = !wf->inflight && !wf->npending && !wf->writing;
+		if (wf->reserved + wf->claimed + n <= cap - keep || stuck || wf->err ||
+		    wf->async)   /* an async file keeps all of itself by design */
 			break;
 		pthread_cond_wait(&wf->cond, &wf->lock);   /* a part done, or the frontier moved */
 	}
 	wf->claimed += n;   /* concurrent writes of this file see it before wf_reserve counts it */
+	wf->writing++;
 	pthread_mutex_unlock(&wf->lock);
 }
 
@@ -1002,7 +1009,8 @@ static ssize_t wf_skip_tail(struct wfile *wf, const char **buf, size_t *len, uin
 	return (ssize_t)n;
 }
 
-ssize_t wf_write(struct wfile *wf, const void *data, size_t len, uint64_t off)
+/* wf_write past wf_throttle. */
+static ssize_t wf_write_staged(struct wfile *wf, const void *data, size_t len, uint64_t off)
 {
 	const char *buf = data;
 	size_t total = len;
@@ -1010,11 +1018,8 @@ ssize_t wf_write(struct wfile *wf, const void *data, size_t len, uint64_t off)
 	ssize_t rc;
 	int moved;
 
-	if (end < off || end > SNAPFS_MAX_FILE)
-		return -EFBIG;
 	/* Room first, outside the file's write lock: a write that fills a gap must not queue behind one
 	 * that waits for the cache (writeback requests arrive slightly out of order). */
-	wf_throttle(wf, len, off);
 	rc = wf_reserve(wf, len, &off);
 	pthread_mutex_lock(&wf->lock);
 	wf->claimed -= len;
@@ -1092,6 +1097,21 @@ out:
 		pthread_mutex_unlock(&wf->lock);
 	}
 	pthread_mutex_unlock(&wf->wlock);
+	return rc;
+}
+
+ssize_t wf_write(struct wfile *wf, const void *data, size_t len, uint64_t off)
+{
+	ssize_t rc;
+
+	if (off + len < off || off + len > SNAPFS_MAX_FILE)
+		return -EFBIG;
+	wf_throttle(wf, len, off);
+	rc = wf_write_staged(wf, data, len, off);
+	pthread_mutex_lock(&wf->lock);
+	wf->writing--;
+	pthread_cond_broadcast(&wf->cond);   /* a throttled writer may be the one that can go on now */
+	pthread_mutex_unlock(&wf->lock);
 	return rc;
 }
 

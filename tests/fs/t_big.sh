@@ -23,6 +23,7 @@ kill "$SAMPLER"
 check "1 GiB: the stored object is byte for byte the source" cmp -s "$T_DIR/src.bin" "$STORE/kubedb/demo/pg/big/dumpfile.sql"
 peak=$(python3 -c "import json; print(json.load(open('$T_DIR/mnt/.snapfs/status'))['cache']['peak'])")
 check "the cache accounting never went over --cache-size (peak $peak)" test "$peak" -le $((40 * 1024 * 1024))
+check "one file held at most (--uploads + 1) x --part-size = 32 MiB (peak $peak)" test "$peak" -le $((32 * 1024 * 1024))
 disk=$(sort -n "$T_DIR/cache-samples" | tail -n 1)
 check "the cache dir never held more than the limit on disk (peak ${disk} KiB)" test "$disk" -le $((41 * 1024))
 check "the sampler saw the spool (peak ${disk} KiB)" test "$disk" -ge 4096
