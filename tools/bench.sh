@@ -384,7 +384,9 @@ if [ "$README" -eq 1 ]; then
 import os, re, sys
 p = sys.argv[1]
 text = open(p).read()
-m = re.search(r"^## Performance\n(.*?)(?=^## )", text, re.S | re.M)
+# the measured part ends with the "Rerun it" line; the prose after it (what the figures mean) stays
+m = re.search(r"^## Performance\n(.*?^Rerun it with [^\n]*\n)", text, re.S | re.M) or \
+    re.search(r"^## Performance\n(.*?)(?=^## )", text, re.S | re.M)
 if not m:
 	sys.exit("bench: README.md has no '## Performance' section followed by another '## ' heading")
 new = text[:m.start(1)] + "\n" + os.environ["SECTION"] + "\n" + text[m.end(1):]
