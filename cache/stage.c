@@ -14,70 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Out-of-order writes ahead of the contiguous frontier (the kernel's writeback may send pages in any
- * order): remembered so the frontier can jump over them once the gap fills. */
-#define WF_MAX_EXT 64
-#define DL_CHUNK (8 * MIB)
-/* how far FUSE writeback requests overtake each other: max_background x max_write (fs/ops.c) */
-#define WF_HEADROOM (16 * MIB)
-
-struct extent {
-	uint64_t start, end;
-};
-
-struct wfile {
-	struct stage_ctx *ctx;
-	struct wfile *next;          /* ctx->files */
-	char *key, *path;
-	unsigned refs;               /* guarded by ctx->lock */
-
-	pthread_mutex_t wlock;       /* one writer/committer at a time: held across blocking work */
-	pthread_mutex_t lock;        /* the fields below; never held while blocking on the store */
-	pthread_cond_t cond;         /* inflight changes */
-
-	int spool;                   /* object offset == spool offset */
-	enum wf_mode mode;
-	uint64_t obj_size;           /* the committed object's size (0: none) */
-	int obj_exists;
-	uint64_t size;               /* logical size */
-	uint64_t base;               /* [0, base) stays in the store and is carried into the upload */
-	uint64_t cut;                /* parts cover [base, cut) */
-	uint64_t seq_end;            /* everything in [cut, seq_end) has been written */
-	struct extent ext[WF_MAX_EXT];
-	unsigned next_ext;
-	uint64_t reserved;           /* cache space this file holds */
-	uint64_t claimed;            /* writes past wf_throttle, not yet in reserved */
-	unsigned writing;            /* writes past wf_throttle, not yet done (staged and cut) */
-	int dirty;
-	int written;                 /* a write or truncate since open or the last commit */
-	int unlinked;
-	int committing;
-	int err;                     /* sticky: first part failure */
-	struct upload *up;
-	unsigned next_part, nsubmitted, inflight, parts_done;
-	struct part *pending;        /* cut but not yet submitted (in-order stores, or pool limit) */
-	unsigned npending, cap_pending;
-	uint64_t uploaded;
-	time_t mtime, started;
-	uint64_t jid;                /* crash journal record of the open upload (0: none) */
-	char *tail;                  /* the committed object's last partial page, [tail_off, base) */
-	uint64_t tail_off;
-	struct digest dg;            /* whole-file SHA-256 of [0, cut); guarded by wlock */
-
-	/* --async-close (guarded by lock; queued and stored also by ctx->lock) */
-	int async;                   /* the whole file stays in the spool (no punching) and its close
-				      * returns once the data is safe in the cache dir */
-	int paused;                  /* eager parts stopped after an upload failure: all go at close */
-	int queued;                  /* closed: the background upload owns it, with one reference */
-	int stored;                  /* the background upload is done: found no more */
-	unsigned failures;           /* failed background attempts, for fsync waiters */
-	char rec[64];                /* its closed record in the crash journal ("": none) */
-};
-
-struct part_job {
-	struct wfile *wf;
-	struct part p;
-};
+#include "cache/stage_priv.h"
 
 static int spool_open(const char *dir)
 {
@@ -280,7 +217,7 @@ static int wf_reserve(struct wfile *wf, uint64_t n, const uint64_t *off)
 }
 
 /* caller holds wf->lock */
-static void wf_release_locked(struct wfile *wf, uint64_t n)
+void wf_release_locked(struct wfile *wf, uint64_t n)
 {
 	if (n > wf->reserved)
 		n = wf->reserved;
@@ -288,7 +225,7 @@ static void wf_release_locked(struct wfile *wf, uint64_t n)
 	space_release(wf->ctx->space, n);
 }
 
-static void spool_drop(struct wfile *wf, uint64_t off, uint64_t len)
+void spool_drop(struct wfile *wf, uint64_t off, uint64_t len)
 {
 	/* give the blocks back to the cache file system at once */
 	if (len && fallocate(wf->spool, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len))
@@ -529,13 +466,13 @@ static int wf_cut_ready(struct wfile *wf)
 }
 
 /* Wait until no part is in flight. Caller holds wlock and wf->lock. */
-static void wf_settle_locked(struct wfile *wf)
+void wf_settle_locked(struct wfile *wf)
 {
 	while (wf->inflight || (wf->npending && !wf->err))
 		pthread_cond_wait(&wf->cond, &wf->lock);
 }
 
-static void wf_journal_done(struct wfile *wf)
+void wf_journal_done(struct wfile *wf)
 {
 	if (wf->jid)
 		journal_done(wf->ctx->journal, wf->jid);
@@ -543,7 +480,7 @@ static void wf_journal_done(struct wfile *wf)
 }
 
 /* Drop the closed record: the file is stored, deleted, or being written again. */
-static void wf_closed_done(struct wfile *wf)
+void wf_closed_done(struct wfile *wf)
 {
 	char rec[64];
 
@@ -557,7 +494,7 @@ static void wf_closed_done(struct wfile *wf)
 
 /* Forget the upload and every staged byte: after an abort, a failure or a commit. Caller holds
  * wlock, not lock; nothing is in flight. */
-static void wf_reset(struct wfile *wf, int aborted)
+void wf_reset(struct wfile *wf, int aborted)
 {
 	struct upload *up;
 
@@ -578,139 +515,6 @@ static void wf_reset(struct wfile *wf, int aborted)
 		wf->ctx->be->ops->upload_abort(up);
 	wf_journal_done(wf);
 	wf_closed_done(wf);
-}
-
-/* --- asynchronous close ---------------------------------------------------------------------------- */
-
-/* An async file's upload failed (a part, its start or its commit): every byte is still in the spool, so
- * the upload starts over later instead of failing the file. whole: no eager parts until close (the
- * store is having trouble; the writer should not wait on it). Caller holds wlock, not lock. */
-static void wf_async_restart(struct wfile *wf, int whole)
-{
-	struct upload *up;
-
-	pthread_mutex_lock(&wf->lock);
-	wf_settle_locked(wf);
-	up = wf->up;
-	wf->up = NULL;
-	wf->err = 0;
-	wf->cut = 0;
-	wf->npending = 0;
-	wf->next_part = 1;
-	wf->nsubmitted = wf->parts_done = 0;
-	wf->uploaded = 0;
-	if (whole && wf->mode == WF_STREAM) {
-		wf->mode = WF_WHOLE;
-		wf->paused = 1;
-	}
-	pthread_mutex_unlock(&wf->lock);
-	if (up)
-		wf->ctx->be->ops->upload_abort(up);
-	wf_journal_done(wf);
-}
-
-/* The file turns into a normal synchronous one for the rest of its life: what is uploaded leaves the
- * cache, and close waits for the store and reports its errors. Caller holds wlock, not lock. */
-static void wf_async_off(struct wfile *wf, const char *why)
-{
-	uint64_t drop = 0;
-	int err;
-
-	pthread_mutex_lock(&wf->lock);
-	wf_settle_locked(wf);
-	err = wf->err;
-	pthread_mutex_unlock(&wf->lock);
-	if (err)
-		wf_async_restart(wf, 0);   /* the spool is still whole: start clean rather than fail */
-	pthread_mutex_lock(&wf->lock);
-	if (!wf->async) {
-		pthread_mutex_unlock(&wf->lock);
-		return;
-	}
-	wf->async = 0;
-	if (wf->paused) {
-		wf->mode = WF_STREAM;
-		wf->paused = 0;
-	}
-	if (!wf->base && wf->cut) {
-		drop = wf->cut;   /* acknowledged: nothing is in flight after the settle */
-		spool_drop(wf, 0, drop);
-		wf_release_locked(wf, drop);
-	}
-	pthread_mutex_unlock(&wf->lock);
-	wf_closed_done(wf);
-	log_debug("%s: %s: closed synchronously from now on (%llu uploaded bytes left the cache)", wf->path, why,
-		  (unsigned long long)drop);
-}
-
-/* Make the data safe in the cache dir: the spool synced and named in the journal with a record of the
- * closed file. 0 (or already), or -errno. Caller holds wlock, not lock. */
-static int wf_async_persist(struct wfile *wf)
-{
-	char rec[64];
-	uint64_t size;
-	int rc;
-
-	pthread_mutex_lock(&wf->lock);
-	size = wf->size;
-	rc = wf->rec[0] ? 1 : 0;
-	pthread_mutex_unlock(&wf->lock);
-	if (rc)
-		return 0;
-	if (!wf->ctx->journal)
-		return -ENOTSUP;
-	rc = journal_closed_add(wf->ctx->journal, wf->key, wf->path, size, wf->spool, rec);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&wf->lock);
-	memcpy(wf->rec, rec, sizeof(rec));
-	pthread_mutex_unlock(&wf->lock);
-	return 0;
-}
-
-/* Before a change to an async file: a failed upload starts over, and a closed record goes (the file
- * is being written again; the next close records it anew). Caller holds wlock, not lock. */
-static void wf_async_ready(struct wfile *wf)
-{
-	int async, err;
-
-	pthread_mutex_lock(&wf->lock);
-	async = wf->async;
-	err = wf->err;
-	pthread_mutex_unlock(&wf->lock);
-	if (!async)
-		return;
-	if (err)
-		wf_async_restart(wf, 1);
-	wf_closed_done(wf);
-}
-
-/* Eager parts of an async file failed, or could not start: not the writer's problem, since the spool
- * keeps everything and the upload after close sends it. 1 if so. Caller holds wlock, not lock. */
-static int wf_async_failed(struct wfile *wf)
-{
-	int async;
-
-	pthread_mutex_lock(&wf->lock);
-	async = wf->async;
-	pthread_mutex_unlock(&wf->lock);
-	if (!async)
-		return 0;
-	log_warn("%s: uploading while writing failed: the whole file is uploaded after close", wf->path);
-	wf_async_restart(wf, 1);
-	return 1;
-}
-
-/* After a change: an async file that outgrew the limit turns synchronous. Caller holds wlock. */
-static void wf_async_check_size(struct wfile *wf)
-{
-	int over;
-
-	pthread_mutex_lock(&wf->lock);
-	over = wf->async && wf->size > wf->ctx->async_limit;
-	pthread_mutex_unlock(&wf->lock);
-	if (over)
-		wf_async_off(wf, "larger than the asynchronous close limit");
 }
 
 /* --- open / close ---------------------------------------------------------------------------------- */
@@ -1227,7 +1031,7 @@ out:
 }
 
 /* Publish: the rest of the data as the last part(s), then the store's commit. Caller holds wlock. */
-static int wf_publish(struct wfile *wf)
+int wf_publish(struct wfile *wf)
 {
 	const struct backend_ops *ops = wf->ctx->be->ops;
 	struct backend *be = wf->ctx->be;
@@ -1521,103 +1325,3 @@ void stage_shutdown(struct stage_ctx *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* --- the background side of an asynchronous close (called by cache/stage_async.c) ------------------ */
-
-int wf_async_upload(struct wfile *wf)
-{
-	struct stage_ctx *c = wf->ctx;
-	int rc = 0, unlinked, err;
-
-	pthread_mutex_lock(&wf->wlock);
-	pthread_mutex_lock(&wf->lock);
-	unlinked = wf->unlinked;
-	err = wf->err;
-	wf->committing = !unlinked;
-	pthread_mutex_unlock(&wf->lock);
-	if (unlinked) {
-		wf_reset(wf, 1);
-		log_info("%s: deleted before its upload: dropped", wf->path);
-		goto done;
-	}
-	if (err)
-		wf_async_restart(wf, 0);   /* a part that failed while it was written: start over */
-	rc = wf_publish(wf);
-	if (rc) {
-		wf_async_restart(wf, 0);
-		pthread_mutex_lock(&wf->lock);
-		wf->committing = 0;
-		wf->failures++;
-		pthread_cond_broadcast(&wf->cond);
-		pthread_mutex_unlock(&wf->lock);
-		pthread_mutex_unlock(&wf->wlock);
-		return rc;
-	}
-	pthread_mutex_lock(&wf->lock);
-	/* readers that hold it read the store from now on; the spool stays until the last one closes
-	 * (a reader may be in the middle of a read from it) */
-	wf->obj_exists = 1;
-	wf->obj_size = wf->base = wf->cut = wf->seq_end = wf->size;
-	wf->dirty = wf->written = 0;
-	unlinked = wf->unlinked;
-	wf_release_locked(wf, wf->reserved);
-	pthread_mutex_unlock(&wf->lock);
-	wf_journal_done(wf);
-	wf_closed_done(wf);
-	__atomic_add_fetch(&c->committed, 1, __ATOMIC_RELAXED);
-	log_info("%s: stored, %llu bytes (closed before)", wf->path, (unsigned long long)wf->size);
-	if (unlinked) {
-		/* deleted while it uploaded: the delete must win */
-		const char *key = wf->key;
-
-		if (c->be->ops->remove(c->be, &key, 1))
-			log_error("%s: deleted while it uploaded, and the delete of the stored object failed", wf->path);
-	}
-done:
-	pthread_mutex_lock(&c->lock);
-	pthread_mutex_lock(&wf->lock);
-	wf->stored = 1;
-	wf->committing = 0;
-	pthread_cond_broadcast(&wf->cond);
-	pthread_mutex_unlock(&wf->lock);
-	pthread_cond_broadcast(&c->gone);   /* a writer of the same name waits for this */
-	pthread_mutex_unlock(&c->lock);
-	pthread_mutex_unlock(&wf->wlock);
-	return 0;
-}
-
-struct wfile *wf_adopt(struct stage_ctx *c, const char *key, const char *path, int fd, uint64_t size,
-		       const char *rec)
-{
-	struct wfile *wf = calloc(1, sizeof(*wf));
-
-	if (!wf)
-		return NULL;
-	wf->key = strdup(key);
-	wf->path = strdup(path);
-	if (!wf->key || !wf->path) {
-		free(wf->key);
-		free(wf->path);
-		free(wf);
-		return NULL;
-	}
-	wf->ctx = c;
-	wf->spool = fd;
-	pthread_mutex_init(&wf->wlock, NULL);
-	pthread_mutex_init(&wf->lock, NULL);
-	pthread_cond_init(&wf->cond, NULL);
-	wf->refs = 1;   /* the background upload's */
-	wf->next_part = 1;
-	wf->mtime = wf->started = time(NULL);
-	wf->size = wf->seq_end = size;
-	wf->dirty = 1;
-	wf->async = wf->queued = 1;
-	snprintf(wf->rec, sizeof(wf->rec), "%s", rec);
-	/* it is on the disk already: counted, even over the limit, so new writers leave it room */
-	space_force(c->space, size);
-	wf->reserved = size;
-	pthread_mutex_lock(&c->lock);
-	wf->next = c->files;
-	c->files = wf;
-	pthread_mutex_unlock(&c->lock);
-	return wf;
-}

@@ -1,0 +1,95 @@
+/* Inside the staging layer: the open file's state, shared by cache/stage.c (writes, parts, commit)
+ * and cache/stage_keep.c (--async-close). Not for anyone else. */
+#ifndef SNAPFS_STAGE_PRIV_H
+#define SNAPFS_STAGE_PRIV_H
+
+#include "cache/stage.h"
+#include "cache/digest.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Out-of-order writes ahead of the contiguous frontier (the kernel's writeback may send pages in any
+ * order): remembered so the frontier can jump over them once the gap fills. */
+#define WF_MAX_EXT 64
+#define DL_CHUNK (8 * MIB)
+/* how far FUSE writeback requests overtake each other: max_background x max_write (fs/ops.c) */
+#define WF_HEADROOM (16 * MIB)
+
+struct extent {
+	uint64_t start, end;
+};
+
+struct wfile {
+	struct stage_ctx *ctx;
+	struct wfile *next;          /* ctx->files */
+	char *key, *path;
+	unsigned refs;               /* guarded by ctx->lock */
+
+	pthread_mutex_t wlock;       /* one writer/committer at a time: held across blocking work */
+	pthread_mutex_t lock;        /* the fields below; never held while blocking on the store */
+	pthread_cond_t cond;         /* inflight changes */
+
+	int spool;                   /* object offset == spool offset */
+	enum wf_mode mode;
+	uint64_t obj_size;           /* the committed object's size (0: none) */
+	int obj_exists;
+	uint64_t size;               /* logical size */
+	uint64_t base;               /* [0, base) stays in the store and is carried into the upload */
+	uint64_t cut;                /* parts cover [base, cut) */
+	uint64_t seq_end;            /* everything in [cut, seq_end) has been written */
+	struct extent ext[WF_MAX_EXT];
+	unsigned next_ext;
+	uint64_t reserved;           /* cache space this file holds */
+	uint64_t claimed;            /* writes past wf_throttle, not yet in reserved */
+	unsigned writing;            /* writes past wf_throttle, not yet done (staged and cut) */
+	int dirty;
+	int written;                 /* a write or truncate since open or the last commit */
+	int unlinked;
+	int committing;
+	int err;                     /* sticky: first part failure */
+	struct upload *up;
+	unsigned next_part, nsubmitted, inflight, parts_done;
+	struct part *pending;        /* cut but not yet submitted (in-order stores, or pool limit) */
+	unsigned npending, cap_pending;
+	uint64_t uploaded;
+	time_t mtime, started;
+	uint64_t jid;                /* crash journal record of the open upload (0: none) */
+	char *tail;                  /* the committed object's last partial page, [tail_off, base) */
+	uint64_t tail_off;
+	struct digest dg;            /* whole-file SHA-256 of [0, cut); guarded by wlock */
+
+	/* --async-close (guarded by lock; queued and stored also by ctx->lock) */
+	int async;                   /* the whole file stays in the spool (no punching) and its close
+				      * returns once the data is safe in the cache dir */
+	int paused;                  /* eager parts stopped after an upload failure: all go at close */
+	int queued;                  /* closed: the background upload owns it, with one reference */
+	int stored;                  /* the background upload is done: found no more */
+	unsigned failures;           /* failed background attempts, for fsync waiters */
+	char rec[64];                /* its closed record in the crash journal ("": none) */
+};
+
+struct part_job {
+	struct wfile *wf;
+	struct part p;
+};
+
+/* cache/stage.c, for cache/stage_keep.c. Caller conventions as at their definitions. */
+void wf_settle_locked(struct wfile *wf);
+void wf_release_locked(struct wfile *wf, uint64_t n);
+void spool_drop(struct wfile *wf, uint64_t off, uint64_t len);
+void wf_journal_done(struct wfile *wf);
+void wf_closed_done(struct wfile *wf);
+void wf_reset(struct wfile *wf, int aborted);
+int wf_publish(struct wfile *wf);
+
+/* cache/stage_keep.c, for cache/stage.c */
+void wf_async_restart(struct wfile *wf, int whole);
+void wf_async_off(struct wfile *wf, const char *why);
+int wf_async_persist(struct wfile *wf);
+void wf_async_ready(struct wfile *wf);
+int wf_async_failed(struct wfile *wf);
+void wf_async_check_size(struct wfile *wf);
+
+#endif
