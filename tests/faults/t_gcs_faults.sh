@@ -201,7 +201,7 @@ check "EIO came within ${EIO_BOUND_S} s (took ${ms} ms)" test "$ms" -le $((EIO_B
 check "the proxy failed chunks (6 tries of the first one at least)" test "$(fp_get 's["injected"].get("status", 0)')" -ge 6
 fp_reset
 check "the failed object does not exist" test "$(gcs_resource "$OBJ/doomed.bin")" = missing
-check "its session was cancelled (DELETE, 499)" grep -qE '^DELETE [^ ]*name=kubedb%2Fdemo%2Fpg%2Ffaults%2Fdoomed.bin&upload_id=[^ ]+ 499$' "$FP_JOURNAL"
+check "its session was cancelled (DELETE, 499)" eventually grep -qE '^DELETE [^ ]*name=kubedb%2Fdemo%2Fpg%2Ffaults%2Fdoomed.bin&upload_id=[^ ]+ 499$' "$FP_JOURNAL"
 check "no session left open" test "$(open_sessions)" -eq 0
 check "the failed file is not listed" bash -c "! ls '$SNAP' | grep -qx doomed.bin"
 echo "after the storm" >"$T_DIR/after.txt"

@@ -157,8 +157,8 @@ check "the failed object does not exist in the store" \
 # must be one snapfs sent the abort (DELETE ?uploadId=) for; real S3 drops it
 sleep 1
 check "snapfs aborted the failed upload (DELETE ?uploadId=)" \
-	grep -qE '^DELETE /kubedb/kubedb/demo/pg/faults/doomed.bin\?uploadId=[^ ]+ ' "$FP_JOURNAL"
-check "no multipart upload is left but those snapfs asked s3rver to abort" only_aborted_uploads kubedb
+	eventually grep -qE '^DELETE /kubedb/kubedb/demo/pg/faults/doomed.bin\?uploadId=[^ ]+ ' "$FP_JOURNAL"
+check "no multipart upload is left but those snapfs asked s3rver to abort" eventually only_aborted_uploads kubedb
 check "the log says the file was NOT stored" eventually grep -q "NOT stored" "$T_DIR/snapfs-mnt.log"
 check "the failed file is not listed" bash -c "! ls '$SNAP' | grep -qx doomed.bin"
 echo "after the storm" >"$T_DIR/small.txt"

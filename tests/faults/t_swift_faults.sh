@@ -190,7 +190,8 @@ check "EIO came within ${EIO_BOUND_S} s (took ${ms} ms)" test "$ms" -le $((EIO_B
 check "the proxy failed segment PUTs" test "$(fp_get 's["injected"].get("status", 0)')" -ge 6
 fp_reset
 check "the failed object does not exist" test "$(swift_status "/kubedb/$KEY/doomed.bin")" = 404
-check "no segment is left for it" test "$(swift_count kubedb_segments "$KEY/doomed.bin/")" = 0
+no_doomed_segments() { test "$(swift_count kubedb_segments "$KEY/doomed.bin/")" = 0; }
+check "no segment is left for it" eventually no_doomed_segments
 check "the log says the file was NOT stored" eventually grep -q "NOT stored" "$T_DIR/snapfs-mnt.log"
 check "the failed file is not listed" bash -c "! ls '$SNAP' | grep -qx doomed.bin"
 echo "after the storm" >"$T_DIR/small.txt"
