@@ -1,10 +1,12 @@
 #include "buf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int buf_grow(struct buf *b, size_t extra)
 {
@@ -88,4 +90,27 @@ char *buf_detach(struct buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 	return p;
+}
+
+int buf_read_file(struct buf *b, const char *path, size_t max)
+{
+	char tmp[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, tmp, sizeof(tmp))) > 0) {
+		if (b->len + (size_t)n > max) {
+			rc = -EFBIG;
+			break;
+		}
+		rc = buf_add(b, tmp, (size_t)n);
+		if (rc)
+			break;
+	}
+	if (n < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
 }

@@ -20,5 +20,7 @@ int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 
 void buf_reset(struct buf *b);                          /* len = 0, keeps memory */
 void buf_free(struct buf *b);
 char *buf_detach(struct buf *b);                        /* caller owns the string; b becomes empty */
+/* Append the whole file at path: 0, -errno, or -EFBIG once b would pass max bytes. */
+int buf_read_file(struct buf *b, const char *path, size_t max);
 
 #endif

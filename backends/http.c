@@ -96,29 +96,6 @@ static int pem_count(const char *pem, size_t len)
 	return n;
 }
 
-static int read_file(const char *path, struct buf *b)
-{
-	char tmp[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	while ((n = read(fd, tmp, sizeof(tmp))) > 0) {
-		if (b->len + (size_t)n > CA_FILE_MAX) {
-			rc = -EFBIG;
-			break;
-		}
-		rc = buf_add(b, tmp, (size_t)n);
-		if (rc)
-			break;
-	}
-	if (n < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 /* CURLOPT_CAINFO_BLOB replaces the CA file for some TLS backends, so the blob carries the system
  * bundle too: CA_CERT_DATA adds trust, it never takes the public CAs away. */
 static int build_ca_blob(struct http *h, const char *pem, char **why)
@@ -136,7 +113,7 @@ static int build_ca_blob(struct http *h, const char *pem, char **why)
 	if (!c)
 		return -ENOMEM;
 	if (curl_easy_getinfo(c, CURLINFO_CAINFO, &deflt) == CURLE_OK && deflt) {
-		rc = read_file(deflt, &b);
+		rc = buf_read_file(&b, deflt, CA_FILE_MAX);
 		if (rc)
 			log_warn("cannot read the system CA bundle %s: %s; trusting CA_CERT_DATA only", deflt,
 				 strerror(-rc));

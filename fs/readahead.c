@@ -1,4 +1,5 @@
 #include "fs/readahead.h"
+#include "backends/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,58 +69,17 @@ int mountinfo_dev(const char *mi, const char *mountpoint, char *dev, unsigned de
 	return found ? 0 : -ENOENT;
 }
 
-static int read_all(const char *path, char **out)
-{
-	size_t len = 0, cap = 65536;
-	char *b = malloc(cap);
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-
-	if (!b || fd < 0) {
-		rc = fd < 0 ? -errno : -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (cap - len < 2) {
-			char *nb = cap < MOUNTINFO_MAX ? realloc(b, cap * 2) : NULL;
-
-			if (!nb) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			b = nb;
-			cap *= 2;
-		}
-		n = read(fd, b + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	b[len] = 0;
-	*out = b;
-	b = NULL;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(b);
-	return rc;
-}
-
 int readahead_set(const char *mountpoint, unsigned kib)
 {
-	char dev[32], path[96], val[16], *mi = NULL;
-	int rc = read_all("/proc/self/mountinfo", &mi), fd, len;
+	char dev[32], path[96], val[16];
+	struct buf mi = BUF_INIT;
+	int rc = buf_read_file(&mi, "/proc/self/mountinfo", MOUNTINFO_MAX), fd, len;
 
-	if (!rc)
-		rc = mountinfo_dev(mi, mountpoint, dev, sizeof(dev));
-	free(mi);
+	if (!rc && mi.data)
+		rc = mountinfo_dev(mi.data, mountpoint, dev, sizeof(dev));
+	else if (!rc)
+		rc = -ENOENT;   /* an empty mountinfo holds no mount */
+	buf_free(&mi);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
