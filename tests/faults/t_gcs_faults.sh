@@ -20,7 +20,10 @@ source "$SNAPFS_SRC/tests/faults/proxy.sh"
 
 BIG_MIB=${FAULT_GCS_MIB:-128}
 # a chunk that keeps failing is given up after 5 retries with backoff (200 ms doubling, full jitter: at
-# most 6.2 s of sleeps) plus at most 6 x 2 s of --timeout; far less than this
+# most 6.2 s of sleeps) plus at most 6 x 2 s of --timeout; far less than this. The stalled chunk's reply
+# is held 15 s: libcurl judges "no data for --timeout" on a speed averaged over the last seconds, so
+# after a 4 MiB body it gives up some 5-7 s into the silence; a shorter stall could end first, and
+# snapfs would then see a dropped connection instead of its timeout
 EIO_BOUND_S=45
 OBJ=kubedb/demo/pg/faults
 
@@ -83,7 +86,7 @@ fp_rules '{"seed": 11, "rules": [
  {"method": "PUT", "query": "upload_id=", "min_body": 1, "skip": 7, "times": 1, "action": "status", "status": 429,
   "content_type": "application/json", "body": '"$("$GCS_PY" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$E429")"'},
  {"method": "PUT", "query": "upload_id=", "min_body": 1, "skip": 9, "times": 2, "action": "reset_request", "at": 0.5},
- {"method": "PUT", "query": "upload_id=", "min_body": 1, "skip": 13, "times": 1, "action": "stall", "seconds": 8}
+ {"method": "PUT", "query": "upload_id=", "min_body": 1, "skip": 13, "times": 1, "action": "stall", "seconds": 15}
 ]}'
 # and the server keeps only part of one chunk it answers 308 for (its Range says how much)
 gcs_fault '{"short_persist": 6}'
