@@ -140,9 +140,16 @@ int fb_upload_begin(struct backend *b, const char *key, uint64_t base, struct up
 
 int fb_upload_part(struct upload *up, const struct part *p)
 {
+	int rc;
+
 	if (p->obj_off < up->base)
 		return -EINVAL;   /* the base object is immutable within this upload */
-	return fb_copy_range(p->fd, p->fd_off, up->fd, (off_t)p->obj_off, p->len);
+	rc = fb_copy_range(p->fd, p->fd_off, up->fd, (off_t)p->obj_off, p->len);
+	/* Start the part's writeback now, while the writer is still writing: the fsync at commit then
+	 * waits for the last part only, not the whole file. Best effort; that fsync reports any error. */
+	if (!rc)
+		sync_file_range(up->fd, (off_t)p->obj_off, (off_t)p->len, SYNC_FILE_RANGE_WRITE);
+	return rc;
 }
 
 int fb_upload_commit(struct upload *up, unsigned nparts, const char *sha256)

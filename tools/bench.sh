@@ -152,23 +152,10 @@ wait_object() {
 	die "object $1 never reached $2 bytes"
 }
 
-# sampler DIR OUT: the largest cache use (KiB allocated) while it runs, into OUT. The spools are unlinked
-# temp files (O_TMPFILE), which du cannot see: count the blocks of the daemon's open files in DIR, plus
-# what du sees there.
-sampler() {
-	local dir=$1 out=$2 peak=0 v f
-	while [ ! -e "$out.stop" ]; do
-		v=$(du -sk "$dir" 2>/dev/null | cut -f1)
-		for f in /proc/"$(SNAP_PID)"/fd/*; do
-			case $(readlink "$f" 2>/dev/null) in
-			"$dir"/*"(deleted)") v=$((v + $(stat -L -c %b "$f" 2>/dev/null || echo 0) / 2)) ;;
-			esac
-		done
-		[ "${v:-0}" -le "$peak" ] || peak=$v
-		sleep 0.1
-	done
-	echo "$peak" >"$out"
-}
+# sampler DIR OUT: the largest cache use (KiB allocated) while it runs, into OUT: the files in DIR plus
+# the daemon's open, unlinked spools there (tools/bench_cache.py; one process, so that sampling does not
+# steal the CPU of the dump it measures, as a shell loop of du and stat did)
+sampler() { python3 tools/bench_cache.py "$1" "$(SNAP_PID)" "$2.stop" >"$2"; }
 sample_start() { rm -f "$T_DIR/sample" "$T_DIR/sample.stop"; sampler "$1" "$T_DIR/sample" & SAMPLER=$!; }
 sample_stop() { touch "$T_DIR/sample.stop"; wait "$SAMPLER"; PEAK=$(cat "$T_DIR/sample"); }
 hwm_reset() { echo 5 >"/proc/$(SNAP_PID)/clear_refs"; }
