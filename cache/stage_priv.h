@@ -75,7 +75,7 @@ struct part_job {
 	struct part p;
 };
 
-/* cache/stage.c, for cache/stage_keep.c. Caller conventions as at their definitions. */
+/* cache/stage.c, for cache/stage_keep.c and cache/stage_part.c. Caller conventions as at their definitions. */
 void wf_settle_locked(struct wfile *wf);
 void wf_release_locked(struct wfile *wf, uint64_t n);
 void spool_drop(struct wfile *wf, uint64_t off, uint64_t len);
@@ -83,6 +83,12 @@ void wf_journal_done(struct wfile *wf);
 void wf_closed_done(struct wfile *wf);
 void wf_reset(struct wfile *wf, int aborted);
 int wf_publish(struct wfile *wf);
+
+/* cache/stage_part.c, for cache/stage.c */
+void wf_digest_to(struct wfile *wf, uint64_t end);
+int wf_queue_part(struct wfile *wf, uint64_t len);
+int wf_begin(struct wfile *wf);
+int wf_cut_ready(struct wfile *wf);
 
 /* cache/stage_keep.c, for cache/stage.c */
 void wf_async_restart(struct wfile *wf, int whole);
