@@ -75,7 +75,8 @@ struct part_job {
 	struct part p;
 };
 
-/* cache/stage.c, for cache/stage_keep.c and cache/stage_part.c. Caller conventions as at their definitions. */
+/* cache/stage.c, for cache/stage_keep.c and cache/stage_part.c. Caller conventions as at their
+ * definitions. */
 void wf_settle_locked(struct wfile *wf);
 void wf_release_locked(struct wfile *wf, uint64_t n);
 void spool_drop(struct wfile *wf, uint64_t off, uint64_t len);
