@@ -284,6 +284,31 @@ out:
 
 /* --- open / close ---------------------------------------------------------------------------------- */
 
+struct wfile *wf_new(struct stage_ctx *c, const char *key, const char *path, int spool)
+{
+	struct wfile *wf = calloc(1, sizeof(*wf));
+
+	if (!wf)
+		return NULL;
+	wf->key = strdup(key);
+	wf->path = strdup(path);
+	if (!wf->key || !wf->path) {
+		free(wf->key);
+		free(wf->path);
+		free(wf);
+		return NULL;
+	}
+	wf->ctx = c;
+	wf->spool = spool;
+	pthread_mutex_init(&wf->wlock, NULL);
+	pthread_mutex_init(&wf->lock, NULL);
+	pthread_cond_init(&wf->cond, NULL);
+	wf->refs = 1;
+	wf->next_part = 1;
+	wf->mtime = wf->started = time(NULL);
+	return wf;
+}
+
 /* Free a wfile that holds no upload and no cache space. */
 static void wf_discard(struct wfile *wf)
 {
@@ -316,31 +341,16 @@ int wf_open(struct stage_ctx *c, const char *key, const char *path, const struct
 		*out = wf;
 		return 0;
 	}
-	wf = calloc(1, sizeof(*wf));
-	if (!wf)
-		return -ENOMEM;
-	wf->ctx = c;
-	wf->key = strdup(key);
-	wf->path = strdup(path);
-	wf->spool = spool_open(c->cache_dir);
-	if (!wf->key || !wf->path || wf->spool < 0) {
-		rc = wf->spool < 0 ? wf->spool : -ENOMEM;
-		if (wf->spool < 0)
-			log_error("cannot create a spool file in the cache dir %s: %s", c->cache_dir,
-				  strerror(-rc));
-		free(wf->key);
-		free(wf->path);
-		if (wf->spool >= 0)
-			close(wf->spool);
-		free(wf);
+	rc = spool_open(c->cache_dir);
+	if (rc < 0) {
+		log_error("cannot create a spool file in the cache dir %s: %s", c->cache_dir, strerror(-rc));
 		return rc;
 	}
-	pthread_mutex_init(&wf->wlock, NULL);
-	pthread_mutex_init(&wf->lock, NULL);
-	pthread_cond_init(&wf->cond, NULL);
-	wf->refs = 1;
-	wf->next_part = 1;
-	wf->mtime = wf->started = time(NULL);
+	wf = wf_new(c, key, path, rc);
+	if (!wf) {
+		close(rc);
+		return -ENOMEM;
+	}
 	if (existing && !trunc) {
 		wf->obj_exists = 1;
 		wf->obj_size = wf->size = wf->base = wf->cut = wf->seq_end = existing->size;

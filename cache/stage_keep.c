@@ -213,26 +213,10 @@ done:
 struct wfile *wf_adopt(struct stage_ctx *c, const char *key, const char *path, int fd, uint64_t size,
 		       const char *rec)
 {
-	struct wfile *wf = calloc(1, sizeof(*wf));
+	struct wfile *wf = wf_new(c, key, path, fd);   /* its one reference: the background upload's */
 
 	if (!wf)
 		return NULL;
-	wf->key = strdup(key);
-	wf->path = strdup(path);
-	if (!wf->key || !wf->path) {
-		free(wf->key);
-		free(wf->path);
-		free(wf);
-		return NULL;
-	}
-	wf->ctx = c;
-	wf->spool = fd;
-	pthread_mutex_init(&wf->wlock, NULL);
-	pthread_mutex_init(&wf->lock, NULL);
-	pthread_cond_init(&wf->cond, NULL);
-	wf->refs = 1;   /* the background upload's */
-	wf->next_part = 1;
-	wf->mtime = wf->started = time(NULL);
 	wf->size = wf->seq_end = size;
 	wf->dirty = 1;
 	wf->async = wf->queued = 1;

@@ -77,6 +77,9 @@ struct part_job {
 
 /* cache/stage.c, for cache/stage_keep.c and cache/stage_part.c. Caller conventions as at their
  * definitions. */
+/* A new wfile of one reference for key, with its spool (owned from then on); NULL when out of memory
+ * (the caller still owns spool). Not yet in the stage's list. */
+struct wfile *wf_new(struct stage_ctx *c, const char *key, const char *path, int spool);
 void wf_settle_locked(struct wfile *wf);
 void wf_release_locked(struct wfile *wf, uint64_t n);
 void spool_drop(struct wfile *wf, uint64_t off, uint64_t len);
