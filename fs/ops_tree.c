@@ -251,6 +251,20 @@ int op_unlink(const char *path)
 	return rc;
 }
 
+/* The staged file at key, if any: one closed and still uploading is waited for (0, or how its upload
+ * failed); one still open gives if_open. */
+static int wait_uploaded(struct snapfs *s, const char *key, int if_open)
+{
+	struct wfile *wf = wf_find_any(&s->stage, key);
+	int rc;
+
+	if (!wf)
+		return 0;
+	rc = wf_queued(wf) ? wf_sync(wf) : if_open;
+	wf_close(wf);
+	return rc;
+}
+
 static int rename_file(struct snapfs *s, const char *fk, const char *tk)
 {
 	int rc;
@@ -346,7 +360,6 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 	struct snapfs *s = sfs();
 	struct meta_entry fe, te;
 	char *fk = NULL, *tk = NULL, retarget[4096];
-	struct wfile *wf;
 	int rc;
 
 	if (s->cfg.read_only)
@@ -395,23 +408,13 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 		goto out;
 	}
 	if (fe.kind == META_FILE) {
-		wf = wf_find_any(&s->stage, fk);
-		if (wf) {
-			/* still being written: rename it after close; closed and uploading: once stored */
-			rc = wf_queued(wf) ? wf_sync(wf) : -EBUSY;
-			wf_close(wf);
-			if (rc)
-				goto out;
-		}
-		wf = wf_find_any(&s->stage, tk);
-		if (wf) {
-			/* over a closed file still uploading: that upload must not land after the rename */
-			rc = wf_queued(wf) ? wf_sync(wf) : 0;
-			wf_close(wf);
-			if (rc)
-				goto out;
-		}
-		rc = rename_file(s, fk, tk);
+		/* the source still being written: rename it after close (-EBUSY). Either side closed and
+		 * still uploading: wait until it is stored, so that upload never lands after the rename. */
+		rc = wait_uploaded(s, fk, -EBUSY);
+		if (!rc)
+			rc = wait_uploaded(s, tk, 0);
+		if (!rc)
+			rc = rename_file(s, fk, tk);
 	} else {
 		struct collect c = { 0 };
 		char *tdk = dir_key(to);
