@@ -145,6 +145,24 @@ mount_snapfs s3://kubedb "$MNT" --async-close "${OPTS[@]}"
 check "the next mount uploads f4.bin" wait_for 60 stored "$KP/f4.bin"
 check "... byte for byte" same_in_store "$KP/f4.bin" "$T_DIR/src2"
 check "the journal is empty again" wait_for 10 test "$(records cl)" -eq 0
+
+# ---------- rename of a closed file still uploading: it waits for that upload, never races it ----------
+# two tries of f8.bin fail (a try is 2 attempts with --retries 1): a mv during either one gets EIO
+fp_rules '[{"method": "PUT", "action": "status", "status": 503, "s3_code": "SlowDown", "times": 4}]'
+cp "$T_DIR/src1" "$SNAP/f8.bin"
+check "mv while the upload fails: EIO, the file keeps its name" \
+	bash -c "! mv '$SNAP/f8.bin' '$SNAP/f8-moved.bin' 2>/dev/null"
+check "... and is stored under it at a later try" wait_for 30 stored "$KP/f8.bin"
+check "... nothing under the new name" not_stored "$KP/f8-moved.bin"
+# the first try of f9.bin fails; a mv in the backoff waits for the next try, then renames
+fp_rules '[{"method": "PUT", "action": "status", "status": 503, "s3_code": "SlowDown", "times": 2}]'
+cp "$T_DIR/src1" "$SNAP/f9.bin"
+check "the first upload of f9.bin fails" wait_for 10 grep -q "f9.bin: upload after close failed" "$T_DIR/snapfs-mnt.log"
+check "mv of f9.bin succeeds" mv "$SNAP/f9.bin" "$SNAP/f9-moved.bin"
+check "... the new name is stored, byte for byte" same_in_store "$KP/f9-moved.bin" "$T_DIR/src1"
+sleep 3
+check "... and the old name's upload never lands after the rename" not_stored "$KP/f9.bin"
+fp_reset
 umount_snapfs "$MNT"
 
 # ---------- without --async-close: close waits for the store, as before ----------
