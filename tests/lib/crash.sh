@@ -1,0 +1,73 @@
+# The crash-recovery test every network store shares (tests/<store>/t_crash.sh): kill -9 of the daemon
+# while two dumps are uploading, one replacing a stored dump and one new, then a remount with the same
+# cache dir. The remount must discard both unfinished uploads in the store (one log line each), leave
+# nothing of them there, keep the old dump as it was and make no new object.
+# Source after common.sh and the store's lib, and define:
+#   crash_mount MNT        mount the store on MNT with the options given after it
+#   crash_leftovers        print one line per thing the store holds of unfinished uploads below
+#                          kubedb/demo/pg/crash/ (its multipart uploads, blocks, sessions, segments), or
+#                          nothing; compared with what it held before the writers began
+#   crash_get KEY FILE     download object KEY into FILE with a client of its own; fails when absent
+# then call crash_run. CRASH_PART (default 5M) is the part size.
+
+CRASH_DIR=kubedb/demo/pg/crash
+
+# crash_records: the crash journal's upload records
+crash_records() { ls "$T_DIR"/cache/journal-*/*.up 2>/dev/null || true; }
+
+crash_run() {
+	local mnt=$T_DIR/mnt part=${CRASH_PART:-5M} pid w1 w2 n
+	local old=$CRASH_DIR/dumpfile.sql new=$CRASH_DIR/new.sql
+	crash_mount "$mnt" --cache-dir "$T_DIR/cache" --part-size "$part"
+	# the old dump: several parts, so that a block store holds it as blocks it can name again
+	head -c $((12 * 1024 * 1024 + 4321)) /dev/urandom >"$T_DIR/old"
+	cp "$T_DIR/old" "$mnt/$old"
+	check "the old dump is stored" bash -c "crash_get $old '$T_DIR/old.before' && cmp -s '$T_DIR/old' '$T_DIR/old.before'"
+	crash_leftovers >"$T_DIR/leftovers.before"
+	check "no unfinished upload before the writers begin" test ! -s "$T_DIR/leftovers.before"
+
+	pid=$(cat "$T_DIR/snapfs-mnt.pid")
+	# slow writers: 40 MiB each at once, then they wait while the daemon is killed
+	( head -c $((40 * 1024 * 1024)) /dev/urandom; sleep 120 ) >"$mnt/$old" 2>/dev/null &
+	w1=$!
+	( head -c $((40 * 1024 * 1024)) /dev/urandom; sleep 120 ) >"$mnt/$new" 2>/dev/null &
+	w2=$!
+	T_PIDS+=("$w1" "$w2")
+	# both uploads recorded and parts of both in the store
+	for _ in $(seq 600); do
+		n=$(crash_records | wc -l)
+		[ "$n" -ge 2 ] && [ "$(crash_leftovers | wc -l)" -ge 2 ] && break
+		sleep 0.1
+	done
+	check "both uploads are in the crash journal" test "$(crash_records | wc -l)" -eq 2
+	crash_leftovers >"$T_DIR/leftovers.crash"
+	check "parts of both uploads are in the store before the crash" test "$(wc -l <"$T_DIR/leftovers.crash")" -ge 2
+	kill -9 "$pid"
+	kill "$w1" "$w2" 2>/dev/null || true
+	wait "$w1" "$w2" 2>/dev/null || true
+	fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"
+	check "the unfinished uploads are still in the store after the crash" test -n "$(crash_leftovers)"
+	check "no partial object after the crash" bash -c "! crash_get $new '$T_DIR/new.after'"
+
+	crash_mount "$mnt" --cache-dir "$T_DIR/cache" --part-size "$part"
+	check "the remount says it discarded the replacing upload" \
+		grep -q "recovered: discarded the unfinished upload of $old (left by a crash)" "$T_DIR/snapfs-mnt.log"
+	check "... and the new one" \
+		grep -q "recovered: discarded the unfinished upload of $new (left by a crash)" "$T_DIR/snapfs-mnt.log"
+	check "the crash journal is empty" test -z "$(crash_records)"
+	crash_leftovers >"$T_DIR/leftovers.after"
+	check "nothing of the crashed uploads is left in the store" test ! -s "$T_DIR/leftovers.after"
+	check "the old dump is untouched" bash -c "crash_get $old '$T_DIR/old.after' && cmp -s '$T_DIR/old' '$T_DIR/old.after'"
+	check "no new object appeared" bash -c "! crash_get $new '$T_DIR/new.after'"
+	check "the mount shows the old dump" cmp -s "$T_DIR/old" "$mnt/$old"
+	check "the mount shows no new dump" test ! -e "$mnt/$new"
+	head -c $((11 * 1024 * 1024)) /dev/urandom >"$T_DIR/again"
+	cp "$T_DIR/again" "$mnt/$new"
+	check "the mount works again" bash -c "crash_get $new '$T_DIR/again.got' && cmp -s '$T_DIR/again' '$T_DIR/again.got'"
+	umount_snapfs "$mnt"
+	check "nothing is left after a clean upload either" test -z "$(crash_leftovers)"
+	if [ -s "$T_DIR/leftovers.after" ]; then
+		log "left in the store:"
+		cat "$T_DIR/leftovers.after" >&2
+	fi
+}
