@@ -8,6 +8,7 @@
 #                          kubedb/demo/pg/crash/ (its multipart uploads, blocks, sessions, segments), or
 #                          nothing; compared with what it held before the writers began
 #   crash_get KEY FILE     download object KEY into FILE with a client of its own; fails when absent
+# and optionally crash_before_remount (runs after the kill; $T_DIR/records.crash holds the records).
 # then call crash_run. CRASH_PART (default 5M) is the part size.
 
 CRASH_DIR=kubedb/demo/pg/crash
@@ -48,6 +49,9 @@ crash_run() {
 	fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"
 	check "the unfinished uploads are still in the store after the crash" test -n "$(crash_leftovers)"
 	check "no partial object after the crash" bash -c "! crash_get $new '$T_DIR/new.after'"
+	# the records as the crash left them (key, then the store's token), for store-specific checks
+	cat $(crash_records) >"$T_DIR/records.crash"
+	if declare -F crash_before_remount >/dev/null; then crash_before_remount; fi
 
 	crash_mount "$mnt" --cache-dir "$T_DIR/cache" --part-size "$part"
 	check "the remount says it discarded the replacing upload" \
