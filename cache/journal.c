@@ -278,10 +278,11 @@ static void recover(struct journal *j, struct backend *be)
 		rc = read_record(j->dfd, de->d_name, &key, &token);
 		if (!rc && be->ops->upload_forget) {
 			rc = be->ops->upload_forget(be, key, token);
-			if (rc == -EINVAL) {
+			if (rc == -EINVAL || rc == -EOPNOTSUPP) {
 				/* no later mount could do better with it: say so once and drop it */
-				log_warn("crash journal: %s names no upload this store knows how to discard "
-					 "(%s): dropped", de->d_name, key);
+				log_warn("crash journal: the unfinished upload of %s left by a crash cannot be "
+					 "discarded (%s): record dropped", key,
+					 rc == -EINVAL ? "malformed record" : "the store cannot do it");
 			} else if (rc && rc != -ENOENT) {
 				log_warn("could not discard the unfinished upload of %s left by a crash: %s "
 					 "(kept for the next mount)", key, strerror(-rc));
