@@ -53,7 +53,12 @@ crash_run() {
 	cat $(crash_records) >"$T_DIR/records.crash"
 	if declare -F crash_before_remount >/dev/null; then crash_before_remount; fi
 
+	local left t0
+	left=$(crash_leftovers | tr '\n' ';')
+	t0=$EPOCHREALTIME
 	crash_mount "$mnt" --cache-dir "$T_DIR/cache" --part-size "$part"
+	log "left by the crash: $left the remount that discarded it took" \
+		"$(echo "($EPOCHREALTIME - $t0) * 1000 / 1" | bc) ms"
 	check "the remount says it discarded the replacing upload" \
 		grep -q "recovered: discarded the unfinished upload of $old (left by a crash)" "$T_DIR/snapfs-mnt.log"
 	check "... and the new one" \
