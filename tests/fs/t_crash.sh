@@ -27,7 +27,7 @@ fusermount3 -u "$T_DIR/mnt" 2>/dev/null || umount -l "$T_DIR/mnt"
 check "no partial object after the crash" test ! -e "$STORE/kubedb/demo/pg/crash/dumpfile.sql"
 
 mount_snapfs "file://$STORE" "$T_DIR/mnt" --cache-dir "$T_DIR/cache" --part-size 4M
-check "the remount discarded the unfinished upload" grep -q "discarded the unfinished upload of kubedb/demo/pg/crash/dumpfile.sql" "$T_DIR/snapfs-mnt.log"
+check "the remount discarded the unfinished upload" grep -qF "recovered: discarded the unfinished upload of kubedb/demo/pg/crash/dumpfile.sql (left by a crash)" "$T_DIR/snapfs-mnt.log"
 check "nothing is left in the store's temp area" test -z "$(ls "$STORE/.snapfs/tmp" 2>/dev/null)"
 check "the journal is empty" test -z "$(ls "$T_DIR"/cache/journal-*/*.up 2>/dev/null)"
 check "no partial object is visible through the mount" test ! -e "$F"
