@@ -435,10 +435,17 @@ static int commit_list(struct az *az, const char *key, const struct blocks *bl, 
 	req.body = body.data;
 	req.body_len = body.len;
 	rc = http_do(az->http, &req, &resp);
-	if (!rc && resp.status == 412)
-		rc = -EEXIST;   /* the blob changed (or appeared) meanwhile */
-	else if (!rc && resp.status != 201)
-		rc = az_fail("put block list of", key, &resp);
+	if (!rc && resp.status != 201) {
+		char *code = az_err_code(&resp);
+
+		/* the blob changed (or appeared) meanwhile; a 412 for a lease is a failure like any other */
+		if (code && ((resp.status == 412 && !strcmp(code, "ConditionNotMet")) ||
+			     (resp.status == 409 && !strcmp(code, "BlobAlreadyExists"))))
+			rc = -EEXIST;
+		else if ((rc = az_fail("put block list of", key, &resp)) == -EEXIST)
+			rc = -EBUSY;   /* 412 maps to -EEXIST, which here means the condition above only */
+		free(code);
+	}
 	if (!rc && etag)
 		*etag = http_header(&resp, "ETag");
 out:
@@ -541,7 +548,7 @@ int az_upload_forget(struct backend *b, const char *rel, const char *token)
 		blocks_free(&bl);
 		bl = (struct blocks){ 0 };
 		rc = commit_list(az, key, &bl, "If-None-Match: *", NULL, 0, &etag);
-		if (rc == -EEXIST || rc == -EBUSY) {
+		if (rc == -EEXIST) {
 			rc = 0;   /* a blob was committed meanwhile: its commit dropped our blocks */
 			goto out;
 		}
