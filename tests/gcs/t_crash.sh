@@ -22,6 +22,14 @@ for s in json.load(sys.stdin):
     if s["state"] == "open" and s["name"].startswith(sys.argv[1]):
         print(s["name"], s["id"], s["persisted"])' "$CRASH_DIR/"
 }
+# sessions still open for an append's temporary
+open_tmp() {
+	curl -sf "$GCS_URL/_test/sessions" | "$GCS_PY" -c '
+import json, sys
+for s in json.load(sys.stdin):
+    if s["state"] == "open" and s["name"].startswith(".snapfs/tmp/"):
+        print(s["name"], s["id"])'
+}
 crash_get() { [ -f "$(gcs_obj_path "$1")" ] && cp "$(gcs_obj_path "$1")" "$2"; }
 export -f crash_get gcs_obj_path
 export GCS_DATA GCS_PY
@@ -48,4 +56,34 @@ for uri in $(grep '^http' "$T_DIR/records.crash"); do
 	case $code in 404 | 410 | 499) ;; *) ok=0; log "session still answers $code" ;; esac
 done
 check "after the remount, both session URIs answer as cancelled" test "$ok" = 1
+
+# An append (pg_dumpall -f reopens with O_APPEND) writes a temporary object to compose after the old
+# one: its record names the session and the temporary, and the discard cancels the one and drops the
+# other, should it exist.
+MNT=$T_DIR/mnt
+KEY=$CRASH_DIR/dumpfile.sql
+crash_mount "$MNT" --cache-dir "$T_DIR/cache" --part-size 5M
+PID=$(cat "$T_DIR/snapfs-mnt.pid")
+( head -c $((40 * 1024 * 1024)) /dev/urandom; sleep 120 ) >>"$MNT/$KEY" 2>/dev/null &
+W=$!
+T_PIDS+=("$W")
+for _ in $(seq 600); do
+	[ -n "$(crash_records)" ] && [ -n "$(crash_leftovers; open_tmp)" ] && break
+	sleep 0.1
+done
+check "append: the record names a session and a temporary" grep -q '^http.* .*\.snapfs/tmp/append-' $(crash_records)
+kill -9 "$PID"
+kill "$W" 2>/dev/null || true
+wait "$W" 2>/dev/null || true
+fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
+check "append: its session is open after the crash" test -n "$(open_tmp)"
+n=$(grep -c "recovered: discarded the unfinished upload of $KEY (left by a crash)" "$T_DIR/snapfs-mnt.log")
+crash_mount "$MNT" --cache-dir "$T_DIR/cache" --part-size 5M
+check "append: the remount discarded it" \
+	test "$(grep -c "recovered: discarded the unfinished upload of $KEY (left by a crash)" "$T_DIR/snapfs-mnt.log")" -eq $((n + 1))
+check "append: no session is left open" test -z "$(open_tmp)"
+check "append: no temporary object is left" test -z "$(ls "$GCS_DATA/kubedb" | grep -i 'snapfs%2Ftmp' || true)"
+check "append: the journal is empty" test -z "$(crash_records)"
+check "append: the old dump is untouched" cmp -s "$T_DIR/old" "$MNT/$KEY"
+umount_snapfs "$MNT"
 finish
