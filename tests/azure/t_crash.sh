@@ -31,8 +31,8 @@ check "the old blob keeps its SHA-256 metadata" test "$sha" = "$(sha256sum "$T_D
 # for the next mount, said in the log, and the mount starts all the same.
 MNT=$T_DIR/mnt
 KEY=$CRASH_DIR/dumpfile.sql
-crash_mount "$MNT" --cache-dir "$T_DIR/cache" --part-size 5M
-PID=$(cat "$T_DIR/snapfs-mnt.pid")
+crash_remount "$MNT" --cache-dir "$T_DIR/cache" --part-size 5M
+PID=$(crash_pid)
 ( head -c $((40 * 1024 * 1024)) /dev/urandom; sleep 120 ) >"$MNT/$KEY" 2>/dev/null &
 W=$!
 T_PIDS+=("$W")
@@ -46,7 +46,7 @@ wait "$W" 2>/dev/null || true
 fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
 check "lease: the crash left blocks" test "$(azcli uncommitted kubedb "$KEY")" != 0
 LEASE=$(azcli lease acquire kubedb "$KEY")
-crash_mount "$MNT" --cache-dir "$T_DIR/cache" --part-size 5M
+crash_remount "$MNT" --cache-dir "$T_DIR/cache" --part-size 5M
 check "lease: the failed discard is a warning" \
 	grep -q "could not discard the unfinished upload of $KEY left by a crash: .* (kept for the next mount)" "$T_DIR/snapfs-mnt.log"
 check "lease: the mount started all the same" cmp -s "$T_DIR/old" "$MNT/$KEY"
@@ -54,7 +54,7 @@ check "lease: the record is kept" test "$(crash_records | wc -l)" -eq 1
 check "lease: the blocks are still there" test "$(azcli uncommitted kubedb "$KEY")" != 0
 umount_snapfs "$MNT"
 azcli lease release kubedb "$KEY" "$LEASE"
-crash_mount "$MNT" --cache-dir "$T_DIR/cache" --part-size 5M
+crash_remount "$MNT" --cache-dir "$T_DIR/cache" --part-size 5M
 check "lease: the next mount discards it" \
 	grep -q "recovered: discarded the unfinished upload of $KEY (left by a crash)" "$T_DIR/snapfs-mnt.log"
 check "lease: nothing is left" test "$(azcli uncommitted kubedb "$KEY")" = 0

@@ -62,8 +62,8 @@ check "after the remount, both session URIs answer as cancelled" test "$ok" = 1
 # other, should it exist.
 MNT=$T_DIR/mnt
 KEY=$CRASH_DIR/dumpfile.sql
-crash_mount "$MNT" --cache-dir "$T_DIR/cache" --part-size 5M
-PID=$(cat "$T_DIR/snapfs-mnt.pid")
+crash_remount "$MNT" --cache-dir "$T_DIR/cache" --part-size 5M
+PID=$(crash_pid)
 ( head -c $((40 * 1024 * 1024)) /dev/urandom; sleep 120 ) >>"$MNT/$KEY" 2>/dev/null &
 W=$!
 T_PIDS+=("$W")
@@ -78,7 +78,7 @@ wait "$W" 2>/dev/null || true
 fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
 check "append: its session is open after the crash" test -n "$(open_tmp)"
 n=$(grep -c "recovered: discarded the unfinished upload of $KEY (left by a crash)" "$T_DIR/snapfs-mnt.log")
-crash_mount "$MNT" --cache-dir "$T_DIR/cache" --part-size 5M
+crash_remount "$MNT" --cache-dir "$T_DIR/cache" --part-size 5M
 check "append: the remount discarded it" \
 	test "$(grep -c "recovered: discarded the unfinished upload of $KEY (left by a crash)" "$T_DIR/snapfs-mnt.log")" -eq $((n + 1))
 check "append: no session is left open" test -z "$(open_tmp)"

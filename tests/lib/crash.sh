@@ -9,17 +9,37 @@
 #                          nothing; compared with what it held before the writers began
 #   crash_get KEY FILE     download object KEY into FILE with a client of its own; fails when absent
 # and optionally crash_before_remount (runs after the kill; $T_DIR/records.crash holds the records).
-# then call crash_run. CRASH_PART (default 5M) is the part size.
+# then call crash_run. A test that crashes the daemon again mounts with crash_remount and finds the
+# daemon with crash_pid. CRASH_PART (default 5M) is the part size.
 
 CRASH_DIR=kubedb/demo/pg/crash
 
 # crash_records: the crash journal's upload records
 crash_records() { ls "$T_DIR"/cache/journal-*/*.up 2>/dev/null || true; }
 
+# crash_remount MNT [options]: crash_mount with a fresh pid file; crash_pid then waits for the daemon to
+# write it (it does so after the mount command has returned: an old file would name a dead daemon)
+crash_remount() {
+	rm -f "$T_DIR/snapfs-mnt.pid"
+	crash_mount "$@"
+}
+crash_pid() {
+	local p
+	for _ in $(seq 300); do
+		p=$(cat "$T_DIR/snapfs-mnt.pid" 2>/dev/null || true)
+		if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+		sleep 0.1
+	done
+	die "the daemon wrote no pid file"
+}
+
 crash_run() {
 	local mnt=$T_DIR/mnt part=${CRASH_PART:-5M} pid w1 w2 n
 	local old=$CRASH_DIR/dumpfile.sql new=$CRASH_DIR/new.sql
-	crash_mount "$mnt" --cache-dir "$T_DIR/cache" --part-size "$part"
+	crash_remount "$mnt" --cache-dir "$T_DIR/cache" --part-size "$part"
 	# the old dump: several parts, so that a block store holds it as blocks it can name again
 	head -c $((12 * 1024 * 1024 + 4321)) /dev/urandom >"$T_DIR/old"
 	cp "$T_DIR/old" "$mnt/$old"
@@ -27,7 +47,7 @@ crash_run() {
 	crash_leftovers >"$T_DIR/leftovers.before"
 	check "no unfinished upload before the writers begin" test ! -s "$T_DIR/leftovers.before"
 
-	pid=$(cat "$T_DIR/snapfs-mnt.pid")
+	pid=$(crash_pid)
 	# slow writers: 40 MiB each at once, then they wait while the daemon is killed
 	( head -c $((40 * 1024 * 1024)) /dev/urandom; sleep 120 ) >"$mnt/$old" 2>/dev/null &
 	w1=$!
@@ -56,7 +76,7 @@ crash_run() {
 	local left t0
 	left=$(crash_leftovers | tr '\n' ';')
 	t0=$EPOCHREALTIME
-	crash_mount "$mnt" --cache-dir "$T_DIR/cache" --part-size "$part"
+	crash_remount "$mnt" --cache-dir "$T_DIR/cache" --part-size "$part"
 	log "left by the crash: $left the remount that discarded it took" \
 		"$(echo "($EPOCHREALTIME - $t0) * 1000 / 1" | bc) ms"
 	check "the remount says it discarded the replacing upload" \
