@@ -530,14 +530,13 @@ int az_upload_forget(struct backend *b, const char *rel, const char *token)
 	if (!key || !(url = az_blob_url(az, key, NULL)))
 		goto out;
 	rc = get_blocks(az, key, token, &bl);
-	if (rc == -ENOENT || (!rc && !bl.ours)) {
-		rc = 0;   /* committed before the crash, dropped by a later commit, or expired */
-		goto out;
-	}
+	if (!rc && !bl.ours)
+		rc = -ENOENT;   /* committed before the crash, dropped by a later commit, or expired */
 	if (rc)
 		goto out;
 	if (bl.foreign) {
 		log_info("azure: %s has blocks of another upload in progress: ours go with its commit", key);
+		rc = -ENOENT;
 		goto out;
 	}
 	az_req_init(az, &req, "HEAD", url, hdrs);

@@ -1254,7 +1254,10 @@ static int gcs_upload_forget(struct backend *b, const char *key, const char *tok
 	rc = gcs_do(g, &req, &resp);
 	if (rc)
 		goto out;
-	if (resp.status != 499 && resp.status != 404 && resp.status != 410 && resp.status / 100 != 2) {
+	/* 499 is the answer to a cancel; 404/410: the session was gone already */
+	if (resp.status == 404 || resp.status == 410) {
+		rc = -ENOENT;
+	} else if (resp.status != 499 && resp.status / 100 != 2) {
 		http_resp_free(&resp);
 		resp = (struct http_resp)HTTP_RESP_INIT;
 		req_init(&req, "PUT", uri, status_hdrs);
@@ -1263,9 +1266,14 @@ static int gcs_upload_forget(struct backend *b, const char *key, const char *tok
 			rc = fail("cancel upload", key, &resp);
 		if (rc)
 			goto out;
+		rc = -ENOENT;   /* the session made its object before the crash */
 	}
-	if (tmp)
-		rc = remove_one(g, tmp);
+	if (tmp) {
+		int trc = remove_one(g, tmp);
+
+		if (trc)
+			rc = trc;
+	}
 out:
 	http_resp_free(&resp);
 	free(uri);

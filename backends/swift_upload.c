@@ -266,12 +266,13 @@ int sw_upload_forget(struct backend *b, const char *key, const char *token)
 	for (size_t i = 0; i < owned.n; i++) {
 		if (!strncmp(owned.v[i], mine, strlen(mine))) {
 			log_info("swift: %s was committed before the crash: its segments stay", key);
+			rc = -ENOENT;
 			goto out;
 		}
 	}
 	rc = sw_list_names(sw, sw->segc, prefix, &names);
 	if (!rc)
-		rc = sw_delete_paths(sw, names.v, names.n);
+		rc = names.n ? sw_delete_paths(sw, names.v, names.n) : -ENOENT;
 out:
 	sw_objkind_free(&k);
 	sw_strv_free(&owned);

@@ -283,7 +283,10 @@ static void recover(struct journal *j, struct backend *be)
 				log_warn("crash journal: the unfinished upload of %s left by a crash cannot be "
 					 "discarded (%s): record dropped", key,
 					 rc == -EINVAL ? "malformed record" : "the store cannot do it");
-			} else if (rc && rc != -ENOENT) {
+			} else if (rc == -ENOENT) {
+				log_info("crash journal: nothing is left of the upload of %s (it was finished or "
+					 "discarded before the crash)", key);
+			} else if (rc) {
 				log_warn("could not discard the unfinished upload of %s left by a crash: %s "
 					 "(kept for the next mount)", key, strerror(-rc));
 				free(key);

@@ -95,6 +95,19 @@ crash_run() {
 	check "the mount works again" bash -c "crash_get $new '$T_DIR/again.got' && cmp -s '$T_DIR/again' '$T_DIR/again.got'"
 	umount_snapfs "$mnt"
 	check "nothing is left after a clean upload either" test -z "$(crash_leftovers)"
+
+	# the same records once more, as after a crash between a discard and the removal of its record:
+	# nothing is left to discard, it is said so, and nothing else is touched
+	awk -v d="$(ls -d "$T_DIR"/cache/journal-*)" 'NR % 2 == 1 { f = sprintf("%s/90000%d-1.up", d, NR) } { print > f }' \
+		"$T_DIR/records.crash"
+	check "two stale records" test "$(crash_records | wc -l)" -eq 2
+	crash_remount "$mnt" --cache-dir "$T_DIR/cache" --part-size "$part"
+	check "stale records: the remount says nothing was left of them" \
+		test "$(grep -c "crash journal: nothing is left of the upload of $CRASH_DIR/" "$T_DIR/snapfs-mnt.log")" -eq 2
+	check "stale records: the journal is empty" test -z "$(crash_records)"
+	check "stale records: the old dump is untouched" bash -c "crash_get $old '$T_DIR/old.after' && cmp -s '$T_DIR/old' '$T_DIR/old.after'"
+	check "stale records: the new dump is untouched" bash -c "crash_get $new '$T_DIR/again.got' && cmp -s '$T_DIR/again' '$T_DIR/again.got'"
+	umount_snapfs "$mnt"
 	if [ -s "$T_DIR/leftovers.after" ]; then
 		log "left in the store:"
 		cat "$T_DIR/leftovers.after" >&2
