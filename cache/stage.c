@@ -61,11 +61,13 @@ int stage_init(struct stage_ctx *c, struct backend *be, struct space *space, str
 			 (unsigned long long)(c->plan.base / MIB));
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->gone, NULL);
+	outcomes_init(&c->outcomes);
 	return 0;
 }
 
 void stage_destroy(struct stage_ctx *c)
 {
+	outcomes_destroy(&c->outcomes);
 	pthread_cond_destroy(&c->gone);
 	pthread_mutex_destroy(&c->lock);
 }
@@ -948,7 +950,11 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 		if (wf->up || wf->reserved)
 			wf_reset(wf, 1);   /* abort: no partial object, no parts left to pay for */
 		if (report) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "a write or an upload failed (%s)", strerror(-wf->err));
 			__atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
+			outcome_record(&c->outcomes, wf->path, wf->size, why);
 			log_error("%s: NOT stored; the object was left as it was before", wf->path);
 		}
 		goto out;
@@ -974,6 +980,12 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 		wf->reported = 1;
 		pthread_mutex_unlock(&wf->lock);
 		wf_reset(wf, 1);
+		{
+			char why[160];
+
+			snprintf(why, sizeof(why), "the commit failed (%s)", strerror(-rc));
+			outcome_record(&c->outcomes, wf->path, wf->size, why);
+		}
 		__atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
 		log_error("%s: NOT stored; the object was left as it was before", wf->path);
 		rc = -EIO;
@@ -988,6 +1000,7 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 	pthread_mutex_unlock(&wf->lock);
 	wf_reset(wf, 0);
 	__atomic_add_fetch(&c->committed, 1, __ATOMIC_RELAXED);
+	outcome_record(&c->outcomes, wf->path, wf->size, NULL);
 	log_info("%s: stored, %llu bytes", wf->path, (unsigned long long)wf->size);
 out:
 	pthread_mutex_unlock(&wf->wlock);
@@ -1157,6 +1170,8 @@ void stage_shutdown(struct stage_ctx *c)
 		up = wf->up;
 		wf->up = NULL;
 		if (wf->dirty && !wf->unlinked)
+			outcome_record(&c->outcomes, wf->path, wf->size, "still open for writing at unmount");
+		if (wf->dirty && !wf->unlinked)
 			log_error("%s: NOT stored: still open for writing at unmount (%llu bytes written)", wf->path,
 				  (unsigned long long)wf->size);
 		pthread_mutex_unlock(&wf->lock);
@@ -1179,6 +1194,7 @@ void wf_fail(struct wfile *wf, int err, const char *why)
 	if (why && !wf->reported) {
 		wf->reported = 1;
 		__atomic_add_fetch(&wf->ctx->failed, 1, __ATOMIC_RELAXED);
+		outcome_record(&wf->ctx->outcomes, wf->path, wf->size, why);
 		log_error("%s: NOT stored: %s; the object was left as it was before", wf->path, why);
 	}
 	pthread_cond_broadcast(&wf->cond);

@@ -10,6 +10,7 @@
 #define SNAPFS_STAGE_H
 
 #include "backends/backend.h"
+#include "cache/outcome.h"
 #include "cache/partsize.h"
 
 #include <pthread.h>
@@ -37,6 +38,7 @@ struct stage_ctx {
 	uint64_t committed, failed, bytes_uploaded;
 	uint64_t async_limit;      /* --async-close: files up to this size close asynchronously (0: off) */
 	struct asyncq *aq;         /* their background uploads (cache/stage_async.c) */
+	struct outcomes outcomes;  /* how the last write sessions ended, for status and snapctl wait */
 };
 
 enum wf_mode { WF_STREAM, WF_WHOLE };

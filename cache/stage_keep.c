@@ -189,6 +189,7 @@ int wf_async_upload(struct wfile *wf)
 	wf_journal_done(wf);
 	wf_closed_done(wf);
 	__atomic_add_fetch(&c->committed, 1, __ATOMIC_RELAXED);
+	outcome_record(&c->outcomes, wf->path, wf->size, NULL);
 	log_info("%s: stored, %llu bytes (closed before)", wf->path, (unsigned long long)wf->size);
 	if (unlinked) {
 		/* deleted while it uploaded: the delete must win */

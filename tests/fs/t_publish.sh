@@ -147,6 +147,22 @@ pg_dumpall -f "$T_DIR/mfull/kubedb/demo/pg/snap1/dumpfile.sql" 2>"$T_DIR/pgdumpa
 rc=$?
 set -e
 check "pg_dumpall -f f, store full: non-zero exit status" test "$rc" -ne 0
+SNAPCTL=$SNAPFS_BUILD/snapctl
+F=$T_DIR/mfull/kubedb/demo/pg/snap1
+check "snapctl wait: the failed dump, exit 1" bash -c "! '$SNAPCTL' wait '$F/dumpfile.sql' 2>'$T_DIR/wait.err'"
+check "snapctl wait: it says why" grep -q "NOT stored: " "$T_DIR/wait.err"
+# a commit that fails where no write() can see it: the shell's redirect of a builtin exits 0
+head -c 16M /dev/zero >"$FULL/filler" 2>/dev/null || true
+set +e
+sh -c "echo small > '$F/small.txt'"
+rc=$?
+set -e
+check "a refused commit behind a redirect: the shell exits 0 (it never checks close)" test "$rc" -eq 0
+check "snapctl wait catches it: exit 1" bash -c "! '$SNAPCTL' wait '$F/small.txt' 2>/dev/null"
+check "the status document lists it as failed" grep -q '"result": "failed"' "$T_DIR/mfull/.snapfs/status"
+rm -f "$FULL/filler"
+echo small >"$F/small.txt"
+check "snapctl wait: once stored, exit 0" "$SNAPCTL" wait "$F/small.txt" --max-wait 30
 
 # --- 8. pg_dumpall > f interrupted: no dumpfile.sql
 # a script's background job starts with SIGINT ignored: give pg_dumpall the default a terminal gives
