@@ -432,7 +432,7 @@ int wf_close(struct wfile *wf)
 
 	pthread_mutex_lock(&c->lock);
 	pthread_mutex_lock(&wf->lock);
-	handoff = wf->refs == 1 && wf->async && wf->dirty && !wf->queued && !wf->unlinked;
+	handoff = wf->refs == 1 && wf->async && wf->dirty && !wf->queued && !wf->unlinked && !wf->doomed;
 	if (handoff)
 		wf->queued = 1;   /* writers from now on wait for its upload; readers still find it */
 	else
@@ -914,7 +914,7 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 	pthread_mutex_lock(&wf->wlock);
 	pthread_mutex_lock(&wf->lock);
 	unlinked = wf->unlinked;
-	if (wf->async && !unlinked) {
+	if (wf->async && !unlinked && !wf->doomed) {
 		int skip = !wf->dirty || (need_written && !wf->written);
 
 		pthread_mutex_unlock(&wf->lock);
@@ -1191,6 +1191,7 @@ void wf_fail(struct wfile *wf, int err, const char *why)
 	first = !wf->err;
 	if (first)
 		wf->err = err ? err : -EIO;
+	wf->doomed = 1;
 	if (why && !wf->reported) {
 		wf->reported = 1;
 		__atomic_add_fetch(&wf->ctx->failed, 1, __ATOMIC_RELAXED);

@@ -26,7 +26,8 @@ void wf_async_restart(struct wfile *wf, int whole)
 	wf_settle_locked(wf);
 	up = wf->up;
 	wf->up = NULL;
-	wf->err = 0;
+	if (!wf->doomed)
+		wf->err = 0;   /* a failed part is tried again; a failed writer never */
 	wf->cut = 0;
 	wf->npending = 0;
 	wf->next_part = 1;

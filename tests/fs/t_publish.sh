@@ -57,6 +57,7 @@ w_do ev close
 check "close after a refused write: EIO" test "$W_ANS" = "err EIO"
 w_exit ev 0
 check "refused write: the previous version stays" eventually holds einval.bin old
+check "refused write: the mount shows the stored size, not the failed attempt's" eventually test "$(stat -c %s "$D/einval.bin")" = 4
 
 # --- 3. one writer per path; a reader sees what was written so far
 w_start one "$D/dumpfile.sql" trunc
@@ -178,4 +179,19 @@ kill -CONT -- -"$P"
 set +e; wait "$P"; rc=$?; set -e
 check "pg_dumpall interrupted: non-zero exit status" test "$rc" -ne 0
 check "pg_dumpall interrupted: no object" eventually absent int.sql
+
+# --- 9. --async-close: a killed writer is not uploaded in the background either
+mount_snapfs "file://$STORE" "$T_DIR/masync" --cache-dir "$T_DIR/cache3" --part-size 4M --async-close
+A=$T_DIR/masync/kubedb/demo/pg/snap1
+w_start ak "$A/async-killed.bin" trunc
+w_do ak write 3000000
+w_kill ak KILL
+w_start aok "$A/async-ok.bin" trunc
+w_do aok write 3000000
+w_do aok close
+w_exit aok 0
+check "--async-close: the finished file is uploaded" eventually size_is async-ok.bin 3000000
+check "--async-close: the killed writer's file never is" absent async-killed.bin
+check "--async-close: nothing waits in the background" eventually grep -q '"closed_waiting": 0' "$T_DIR/masync/.snapfs/status"
+check "--async-close: still absent" absent async-killed.bin
 finish
