@@ -131,6 +131,19 @@ int fb_tmp_create(struct fb *fb, const char *kind, char *name, size_t cap, int *
 	return -EEXIST;
 }
 
+/* fsync of the folder a rename put key into. A failure comes after the rename: the new version is
+ * visible, whole (its data was synced before), but whether its name survives a crash is unknown (after one
+ * the folder holds the old version or the new one, both whole). Reporting success would let a dump vanish
+ * with exit status 0; so the write fails (EIO, the writer redoes it), with a log line saying what is true. */
+int fb_sync_dir(int pfd, const char *key, const char *what)
+{
+	if (!fsync(pfd))
+		return 0;
+	log_error("file: %s: %s, but the fsync of its folder failed (%s): the store shows it now, yet it may "
+		  "not survive a crash; reported as failed", key, what, strerror(errno));
+	return -EIO;
+}
+
 int fb_publish(struct fb *fb, int tfd, const char *tname, const char *key, const char *sha256)
 {
 	char leaf[256];
@@ -147,8 +160,10 @@ int fb_publish(struct fb *fb, int tfd, const char *tname, const char *key, const
 	pfd = fb_open_parent(fb, key, 1, leaf);
 	if (pfd < 0)
 		return fb_refuse(fb, key, pfd);
-	if (renameat(fb->tmpfd, tname, pfd, leaf) || fsync(pfd))
+	if (renameat(fb->tmpfd, tname, pfd, leaf))
 		rc = -errno;
+	else
+		rc = fb_sync_dir(pfd, key, "published whole");
 	close(pfd);
 	return rc;
 }
@@ -497,8 +512,10 @@ static int file_move(struct backend *b, const char *from, const char *to)
 		rc = fb_refuse(fb, to, tpfd);
 		goto out;
 	}
-	if (renameat(fpfd, fleaf, tpfd, tleaf) || fsync(tpfd))
+	if (renameat(fpfd, fleaf, tpfd, tleaf))
 		rc = -errno;
+	else
+		rc = fb_sync_dir(tpfd, to, "renamed");
 out:
 	if (fpfd >= 0)
 		close(fpfd);

@@ -52,6 +52,9 @@ int fb_copy_range(int in, off_t in_off, int out, off_t out_off, uint64_t len);
 /* Create a new temp file in FB_HIDDEN/tmp named "<kind>-<random>"; name gets the file name. */
 int fb_tmp_create(struct fb *fb, const char *kind, char *name, size_t cap, int *fdp);
 /* fsync the temp file, rename it to key (creating parents), fsync the key's directory. */
+/* fsync the folder pfd a rename just put key into; its failure is -EIO, logged as what it is: the
+ * object (done as what says) is in place, its name's durability unknown */
+int fb_sync_dir(int pfd, const char *key, const char *what);
 /* The extended attribute that holds a file's whole-object SHA-256 (hex), when the cache layer knew it. */
 #define FB_XATTR_SHA256 "user.snapfs.sha256"
 int fb_publish(struct fb *fb, int tfd, const char *tname, const char *key, const char *sha256);

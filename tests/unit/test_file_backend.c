@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -508,6 +509,48 @@ static void test_symlinks_no_openat2(void **state)
 	atomic_store(&fb_openat2_off, 0);
 }
 
+/* fsync of a folder failing after the rename (a dying disk, an NFS server gone): the object is in place
+ * and whole, but its name may not survive a crash, so the write is reported as failed (EIO) and never
+ * as silently done. This program's fsync stands in for libc's to inject the failure. */
+static int fail_dir_fsync;
+
+int fsync(int fd)
+{
+	struct stat st;
+
+	if (fail_dir_fsync && !fstat(fd, &st) && S_ISDIR(st.st_mode)) {
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+static void test_dir_fsync_fails(void **state)
+{
+	struct fx *f = *state;
+	struct part p = { 1, 0, 4, 0, 0 };
+	struct upload *up;
+	char buf[16], tmp[128];
+
+	p.fd = f->spool;
+	assert_int_equal(put_str(f, "s/k", "old"), 0);
+	fail_dir_fsync = 1;
+	assert_int_equal(put_str(f, "s/k", "new"), -EIO);
+	assert_int_equal(file_backend_ops.read(&f->b, "s/k", 0, sizeof(buf), buf), 3);
+	assert_memory_equal(buf, "new", 3);
+	assert_int_equal(pwrite(f->spool, "part", 4, 0), 4);
+	assert_int_equal(file_backend_ops.upload_begin(&f->b, "s/u", 0, &up), 0);
+	assert_int_equal(file_backend_ops.upload_part(up, &p), 0);
+	assert_int_equal(file_backend_ops.upload_commit(up, 1, NULL), -EIO);
+	assert_int_equal(file_backend_ops.read(&f->b, "s/u", 0, sizeof(buf), buf), 4);
+	assert_int_equal(file_backend_ops.move(&f->b, "s/u", "s/v"), -EIO);
+	assert_true(path_exists(f, "s/v"));
+	fail_dir_fsync = 0;
+	snprintf(tmp, sizeof(tmp), "%s/.snapfs/tmp", f->dir);
+	assert_int_equal(count_dir(tmp), 0);
+	assert_int_equal(put_str(f, "s/k", "again"), 0);
+}
+
 static void test_open_errors(void **state)
 {
 	struct source src = { 0 };
@@ -551,6 +594,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crashed_upload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlinks_no_openat2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dir_fsync_fails, setup, teardown),
 		cmocka_unit_test(test_open_errors),
 	};
 
