@@ -131,10 +131,10 @@ int fb_tmp_create(struct fb *fb, const char *kind, char *name, size_t cap, int *
 	return -EEXIST;
 }
 
-/* fsync of the folder a rename put key into. A failure comes after the rename: the new version is
- * visible, whole (its data was synced before), but whether its name survives a crash is unknown (after one
- * the folder holds the old version or the new one, both whole). Reporting success would let a dump vanish
- * with exit status 0; so the write fails (EIO, the writer redoes it), with a log line saying what is true. */
+/* fsync of the folder a rename put key into. A failure comes after the rename: the new name is visible,
+ * whole, but may not survive a crash (then the folder holds the old version or the new one, both whole).
+ * Reporting success could let a dump vanish with exit status 0; so the operation fails (EIO, the writer
+ * redoes it), with a log line saying what the store shows. */
 int fb_sync_dir(int pfd, const char *key, const char *what)
 {
 	if (!fsync(pfd))
@@ -144,10 +144,45 @@ int fb_sync_dir(int pfd, const char *key, const char *what)
 	return -EIO;
 }
 
+/* Rename the temp file tname to leaf in folder pfd and fsync the folder. Until that fsync is done the old
+ * version stays reachable under the temp name (RENAME_EXCHANGE), so that a failed fsync can be undone:
+ * the old version (or the absence) is put back, and "NOT stored; the object was left as it was before"
+ * is what the store shows. A file system that cannot swap (NFS) gets a plain rename, which cannot be
+ * undone: then the log says the new version is in place. On success the old version is unlinked. */
+static int publish_at(struct fb *fb, const char *tname, int pfd, const char *leaf, const char *key)
+{
+	struct stat st;
+	int swapped = 0, fresh = 0, err;
+
+	if (!fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
+	    !renameat2(fb->tmpfd, tname, pfd, leaf, RENAME_EXCHANGE))
+		swapped = 1;
+	else if (!renameat2(fb->tmpfd, tname, pfd, leaf, RENAME_NOREPLACE))
+		fresh = 1;
+	else if (renameat(fb->tmpfd, tname, pfd, leaf))
+		return -errno;
+	if (!fsync(pfd)) {
+		if (swapped)
+			unlinkat(fb->tmpfd, tname, 0);   /* the old version */
+		return 0;
+	}
+	err = errno;
+	if ((swapped && !renameat2(fb->tmpfd, tname, pfd, leaf, RENAME_EXCHANGE)) ||
+	    (fresh && !renameat(pfd, leaf, fb->tmpfd, tname))) {
+		fsync(pfd);
+		log_error("file: %s: the fsync of its folder failed (%s): the new version was taken back, the "
+			  "store shows what it held before", key, strerror(err));
+		return -EIO;
+	}
+	log_error("file: %s: published whole, but the fsync of its folder failed (%s): the store shows it "
+		  "now, yet it may not survive a crash; reported as failed", key, strerror(err));
+	return -EIO;
+}
+
 int fb_publish(struct fb *fb, int tfd, const char *tname, const char *key, const char *sha256)
 {
 	char leaf[256];
-	int pfd, rc = 0;
+	int pfd, rc;
 
 	/* the digest rides with the inode, so a rename keeps it; a file system without user xattrs
 	 * (an old tmpfs) stores the object without it */
@@ -160,10 +195,7 @@ int fb_publish(struct fb *fb, int tfd, const char *tname, const char *key, const
 	pfd = fb_open_parent(fb, key, 1, leaf);
 	if (pfd < 0)
 		return fb_refuse(fb, key, pfd);
-	if (renameat(fb->tmpfd, tname, pfd, leaf))
-		rc = -errno;
-	else
-		rc = fb_sync_dir(pfd, key, "published whole");
+	rc = publish_at(fb, tname, pfd, leaf, key);
 	close(pfd);
 	return rc;
 }

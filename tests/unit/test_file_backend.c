@@ -509,9 +509,10 @@ static void test_symlinks_no_openat2(void **state)
 	atomic_store(&fb_openat2_off, 0);
 }
 
-/* fsync of a folder failing after the rename (a dying disk, an NFS server gone): the object is in place
- * and whole, but its name may not survive a crash, so the write is reported as failed (EIO) and never
- * as silently done. This program's fsync stands in for libc's to inject the failure. */
+/* fsync of a folder failing after the rename (a dying disk, an NFS server gone): the new name may not
+ * survive a crash, so the write fails (EIO) and is never silently done; the publish is undone, so the
+ * store shows what it held before, as the cache layer's "NOT stored" says. A rename is reported as
+ * failed though done. This program's fsync stands in for libc's to inject the failure. */
 static int fail_dir_fsync;
 
 int fsync(int fd)
@@ -535,20 +536,30 @@ static void test_dir_fsync_fails(void **state)
 	p.fd = f->spool;
 	assert_int_equal(put_str(f, "s/k", "old"), 0);
 	fail_dir_fsync = 1;
-	assert_int_equal(put_str(f, "s/k", "new"), -EIO);
+	/* over an old version: the old one is put back */
+	assert_int_equal(put_str(f, "s/k", "new!"), -EIO);
 	assert_int_equal(file_backend_ops.read(&f->b, "s/k", 0, sizeof(buf), buf), 3);
-	assert_memory_equal(buf, "new", 3);
+	assert_memory_equal(buf, "old", 3);
+	/* a new name: absent again */
+	assert_int_equal(put_str(f, "s/n", "new"), -EIO);
+	assert_false(path_exists(f, "s/n"));
 	assert_int_equal(pwrite(f->spool, "part", 4, 0), 4);
-	assert_int_equal(file_backend_ops.upload_begin(&f->b, "s/u", 0, &up), 0);
+	assert_int_equal(file_backend_ops.upload_begin(&f->b, "s/k", 0, &up), 0);
 	assert_int_equal(file_backend_ops.upload_part(up, &p), 0);
 	assert_int_equal(file_backend_ops.upload_commit(up, 1, NULL), -EIO);
-	assert_int_equal(file_backend_ops.read(&f->b, "s/u", 0, sizeof(buf), buf), 4);
-	assert_int_equal(file_backend_ops.move(&f->b, "s/u", "s/v"), -EIO);
+	assert_int_equal(file_backend_ops.read(&f->b, "s/k", 0, sizeof(buf), buf), 3);
+	assert_memory_equal(buf, "old", 3);
+	/* a rename is not undone: done, but reported as failed */
+	assert_int_equal(file_backend_ops.move(&f->b, "s/k", "s/v"), -EIO);
 	assert_true(path_exists(f, "s/v"));
 	fail_dir_fsync = 0;
 	snprintf(tmp, sizeof(tmp), "%s/.snapfs/tmp", f->dir);
 	assert_int_equal(count_dir(tmp), 0);
-	assert_int_equal(put_str(f, "s/k", "again"), 0);
+	/* and when the fsync works, an overwrite leaves no old version behind in the temp folder */
+	assert_int_equal(put_str(f, "s/v", "again"), 0);
+	assert_int_equal(file_backend_ops.read(&f->b, "s/v", 0, sizeof(buf), buf), 5);
+	assert_memory_equal(buf, "again", 5);
+	assert_int_equal(count_dir(tmp), 0);
 }
 
 static void test_open_errors(void **state)
