@@ -1044,18 +1044,23 @@ int wf_error(struct wfile *wf)
 	return rc;
 }
 
-void wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime)
+int wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime)
 {
+	int staged;
+
 	pthread_mutex_lock(&wf->lock);
 	*size = wf->size;
 	*mtime = wf->mtime;
+	staged = !wf->err && (wf->dirty || (wf->queued && !wf->stored));
 	pthread_mutex_unlock(&wf->lock);
+	return staged;
 }
 
 void wf_set_mtime(struct wfile *wf, time_t mtime)
 {
 	pthread_mutex_lock(&wf->lock);
-	wf->mtime = mtime;
+	if (wf->dirty)   /* a stored object has the store's time */
+		wf->mtime = mtime;
 	pthread_mutex_unlock(&wf->lock);
 }
 

@@ -87,7 +87,9 @@ int wf_flush(struct wfile *wf);
 int wf_sync(struct wfile *wf);
 /* The error a flush by a non-opener reports: 0 or -EIO. */
 int wf_error(struct wfile *wf);
-void wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime);
+/* Size and mtime of the staged file; 1 if they are what the mount shows (data not yet in the store,
+ * no failure), 0 if the store's object is what counts (stored, or failed). */
+int wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime);
 void wf_set_mtime(struct wfile *wf, time_t mtime);
 /* The object was unlinked (or replaced by a rename) while open: the data is discarded at commit
  * instead of published. A commit already in flight lands first (the caller deletes after). */

@@ -46,8 +46,7 @@ int handle_attr(struct fuse_file_info *fi, uint64_t *size, time_t *mtime)
 
 	if (!h || !h->wf)
 		return 0;
-	wf_getattr(h->wf, size, mtime);
-	return 1;
+	return wf_getattr(h->wf, size, mtime);
 }
 
 static int new_handle(const char *path, struct fuse_file_info *fi, enum hkind kind, struct handle **out)
