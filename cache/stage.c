@@ -61,11 +61,13 @@ int stage_init(struct stage_ctx *c, struct backend *be, struct space *space, str
 			 (unsigned long long)(c->plan.base / MIB));
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->gone, NULL);
+	outcomes_init(&c->outcomes);
 	return 0;
 }
 
 void stage_destroy(struct stage_ctx *c)
 {
+	outcomes_destroy(&c->outcomes);
 	pthread_cond_destroy(&c->gone);
 	pthread_mutex_destroy(&c->lock);
 }
@@ -430,7 +432,7 @@ int wf_close(struct wfile *wf)
 
 	pthread_mutex_lock(&c->lock);
 	pthread_mutex_lock(&wf->lock);
-	handoff = wf->refs == 1 && wf->async && wf->dirty && !wf->queued && !wf->unlinked;
+	handoff = wf->refs == 1 && wf->async && wf->dirty && !wf->queued && !wf->unlinked && !wf->doomed;
 	if (handoff)
 		wf->queued = 1;   /* writers from now on wait for its upload; readers still find it */
 	else
@@ -912,7 +914,7 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 	pthread_mutex_lock(&wf->wlock);
 	pthread_mutex_lock(&wf->lock);
 	unlinked = wf->unlinked;
-	if (wf->async && !unlinked) {
+	if (wf->async && !unlinked && !wf->doomed) {
 		int skip = !wf->dirty || (need_written && !wf->written);
 
 		pthread_mutex_unlock(&wf->lock);
@@ -948,7 +950,11 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 		if (wf->up || wf->reserved)
 			wf_reset(wf, 1);   /* abort: no partial object, no parts left to pay for */
 		if (report) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "a write or an upload failed (%s)", strerror(-wf->err));
 			__atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
+			outcome_record(&c->outcomes, wf->path, wf->size, why);
 			log_error("%s: NOT stored; the object was left as it was before", wf->path);
 		}
 		goto out;
@@ -974,6 +980,12 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 		wf->reported = 1;
 		pthread_mutex_unlock(&wf->lock);
 		wf_reset(wf, 1);
+		{
+			char why[160];
+
+			snprintf(why, sizeof(why), "the commit failed (%s)", strerror(-rc));
+			outcome_record(&c->outcomes, wf->path, wf->size, why);
+		}
 		__atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
 		log_error("%s: NOT stored; the object was left as it was before", wf->path);
 		rc = -EIO;
@@ -988,6 +1000,7 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 	pthread_mutex_unlock(&wf->lock);
 	wf_reset(wf, 0);
 	__atomic_add_fetch(&c->committed, 1, __ATOMIC_RELAXED);
+	outcome_record(&c->outcomes, wf->path, wf->size, NULL);
 	log_info("%s: stored, %llu bytes", wf->path, (unsigned long long)wf->size);
 out:
 	pthread_mutex_unlock(&wf->wlock);
@@ -1044,18 +1057,23 @@ int wf_error(struct wfile *wf)
 	return rc;
 }
 
-void wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime)
+int wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime)
 {
+	int staged;
+
 	pthread_mutex_lock(&wf->lock);
 	*size = wf->size;
 	*mtime = wf->mtime;
+	staged = !wf->err && (wf->dirty || (wf->queued && !wf->stored));
 	pthread_mutex_unlock(&wf->lock);
+	return staged;
 }
 
 void wf_set_mtime(struct wfile *wf, time_t mtime)
 {
 	pthread_mutex_lock(&wf->lock);
-	wf->mtime = mtime;
+	if (wf->dirty)   /* a stored object has the store's time */
+		wf->mtime = mtime;
 	pthread_mutex_unlock(&wf->lock);
 }
 
@@ -1152,6 +1170,8 @@ void stage_shutdown(struct stage_ctx *c)
 		up = wf->up;
 		wf->up = NULL;
 		if (wf->dirty && !wf->unlinked)
+			outcome_record(&c->outcomes, wf->path, wf->size, "still open for writing at unmount");
+		if (wf->dirty && !wf->unlinked)
 			log_error("%s: NOT stored: still open for writing at unmount (%llu bytes written)", wf->path,
 				  (unsigned long long)wf->size);
 		pthread_mutex_unlock(&wf->lock);
@@ -1171,9 +1191,11 @@ void wf_fail(struct wfile *wf, int err, const char *why)
 	first = !wf->err;
 	if (first)
 		wf->err = err ? err : -EIO;
+	wf->doomed = 1;
 	if (why && !wf->reported) {
 		wf->reported = 1;
 		__atomic_add_fetch(&wf->ctx->failed, 1, __ATOMIC_RELAXED);
+		outcome_record(&wf->ctx->outcomes, wf->path, wf->size, why);
 		log_error("%s: NOT stored: %s; the object was left as it was before", wf->path, why);
 	}
 	pthread_cond_broadcast(&wf->cond);

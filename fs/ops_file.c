@@ -46,8 +46,7 @@ int handle_attr(struct fuse_file_info *fi, uint64_t *size, time_t *mtime)
 
 	if (!h || !h->wf)
 		return 0;
-	wf_getattr(h->wf, size, mtime);
-	return 1;
+	return wf_getattr(h->wf, size, mtime);
 }
 
 static int new_handle(const char *path, struct fuse_file_info *fi, enum hkind kind, struct handle **out)
@@ -111,6 +110,15 @@ void handles_renamed(struct wfile *wf, const char *path)
 		h->path = p;
 	}
 	pthread_mutex_unlock(&handles_lock);
+}
+
+/* After a commit or a failure the kernel's cached attributes (a size or a time the writer set) are
+ * not the store's any more: drop them, so the next stat asks, and tar's stat before and after a read
+ * agree. */
+static void kernel_forget(const char *path)
+{
+	if (path)
+		fuse_invalidate_path(fuse_get_context()->fuse, path);
 }
 
 static void free_handle(struct handle *h)
@@ -306,6 +314,7 @@ int op_flush(const char *path, struct fuse_file_info *fi)
 		rc = wf_flush(h->wf);
 	}
 	forget(h->path);
+	kernel_forget(h->path);
 	return rc;
 }
 
@@ -329,8 +338,10 @@ int op_release(const char *path, struct fuse_file_info *fi)
 
 		if (rc && h->kind == H_WRITE)
 			log_error("%s: closed with an error; the object was not stored", h->path);
-		if (h->kind == H_WRITE)
+		if (h->kind == H_WRITE) {
 			forget(h->path);
+			kernel_forget(h->path);
+		}
 	}
 	if (h->rf)
 		rfile_close(h->rf);
