@@ -35,8 +35,9 @@ struct sw {
 	unsigned page;              /* test knob: a smaller page asked for (0: server default) */
 	pthread_mutex_t seg_lock;
 	int seg_ready;
-	/* a store that fails the SLO probe (Ceph RGW 16) also sends one byte past a DLO range that ends
-	 * inside a segment, which a reused connection would take for the next reply: reads close theirs */
+	/* Ceph RGW 16 sends one byte past a DLO range that ends inside a segment, which a reused
+	 * connection would take for the start of the next reply: once a DLO was seen here (HEAD) or
+	 * the SLO probe failed (RGW), reads close their connection */
 	int fresh_reads;
 };
 
