@@ -55,6 +55,7 @@ struct upload {
 	char *session;      /* session URI (Location of the POST) */
 	uint64_t base;
 	char base_gen[32];  /* generation of the base object: the compose must see that one */
+	uint32_t base_crc;  /* and its CRC32C, to recognise the composed object */
 	uint64_t sent;      /* bytes of the session the server has persisted */
 	unsigned char *tail;/* the unaligned end of the last part, sent with the total at commit */
 	size_t tail_len;
@@ -251,8 +252,8 @@ static int do_json(struct gcs *g, struct http_req *req, const char *op, const ch
 	return rc;
 }
 
-/* objects.get: metadata of key, and its generation if gen is not NULL. */
-static int get_meta(struct gcs *g, const char *key, struct obj_info *out, char gen[32])
+/* objects.get: metadata of key, its generation if gen is not NULL, its CRC32C if crc is not NULL. */
+static int get_meta(struct gcs *g, const char *key, struct obj_info *out, char gen[32], uint32_t *crc)
 {
 	struct http_req req;
 	char *url = obj_url(g, key, "");
@@ -273,6 +274,11 @@ static int get_meta(struct gcs *g, const char *key, struct obj_info *out, char g
 		else
 			rc = -EIO;
 	}
+	if (!rc && crc) {
+		gv = json_object_get(j, "crc32c");
+		if (!json_is_string(gv) || crc32c_from_base64(json_string_value(gv), crc))
+			rc = -EIO;
+	}
 	if (rc)
 		log_error("gcs: stat %s: malformed object resource", key);
 out:
@@ -283,7 +289,7 @@ out:
 
 static int gcs_stat(struct backend *b, const char *key, struct obj_info *out)
 {
-	return get_meta(b->priv, key, out, NULL);
+	return get_meta(b->priv, key, out, NULL, NULL);
 }
 
 /* ---------- open ---------- */
@@ -1040,7 +1046,7 @@ static int gcs_upload_begin(struct backend *b, const char *key, uint64_t base, s
 		struct obj_info oi;
 		uint64_t rnd = 0;
 
-		rc = get_meta(g, key, &oi, up->base_gen);
+		rc = get_meta(g, key, &oi, up->base_gen, &up->base_crc);
 		if (rc)
 			goto err;
 		if (oi.size != base) {
@@ -1127,6 +1133,20 @@ static int gcs_upload_part(struct upload *up, const struct part *p)
 	return rc;
 }
 
+/* A compose refused with 412 may be the retry of one that was carried out and lost its reply (the base
+ * generation is gone then). The object is ours if it holds exactly the base and the temporary: their
+ * size and the CRC32C GCS computes for a composite, which only those bytes give. */
+static int composed_before(struct upload *up)
+{
+	struct obj_info oi;
+	uint32_t crc = 0;
+	char gen[32];
+
+	if (get_meta(up->g, up->key, &oi, gen, &crc))
+		return 0;
+	return oi.size == up->base + up->sent && crc == crc32c_combine(up->base_crc, up->crc, up->sent);
+}
+
 /* key = base object (the generation seen at begin) + the temporary; then drop the temporary. */
 static int compose_append(struct upload *up, const char *sha256)
 {
@@ -1158,6 +1178,10 @@ static int compose_append(struct upload *up, const char *sha256)
 		goto out;
 	if (resp.status != 200) {
 		rc = fail("compose", up->key, &resp);
+		if (resp.status == 412 && composed_before(up)) {
+			log_info("gcs: %s was composed by an attempt whose reply was lost", up->key);
+			rc = 0;
+		}
 		goto out;
 	}
 	j = reply_json(&resp);
@@ -1203,6 +1227,81 @@ static void gcs_upload_abort(struct upload *up)
 		return;
 	cancel_session(up);
 	upload_free(up);
+}
+
+/* "<tmp_prefix>append-<16 hex>", as gcs_upload_begin names it */
+static int is_append_tmp(const struct gcs *g, const char *name)
+{
+	size_t plen = strlen(g->tmp_prefix);
+
+	if (strncmp(name, g->tmp_prefix, plen) || strncmp(name + plen, "append-", 7))
+		return 0;
+	name += plen + 7;
+	return strlen(name) == 16 && strspn(name, "0123456789abcdef") == 16;
+}
+
+/* For the crash journal: the session URI, and for an append the temporary it writes ("URI TEMP"). */
+static char *gcs_upload_token(struct upload *up)
+{
+	char *t = NULL;
+
+	if (up->base && asprintf(&t, "%s %s", up->session, up->target) < 0)
+		return NULL;
+	return up->base ? t : strdup(up->session);
+}
+
+/* After a crash: cancel the session (DELETE on its URI) and drop an append's temporary. A session
+ * that already made its object says so to a status query (200/201): then there is nothing to cancel. */
+static int gcs_upload_forget(struct backend *b, const char *key, const char *token)
+{
+	static const char *const status_hdrs[] = { "Content-Range: bytes */*", NULL };
+	struct gcs *g = b->priv;
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	size_t alen = strlen(g->api);
+	char *uri = strdup(token), *tmp;
+	int rc = 0;
+
+	if (!uri)
+		return -ENOMEM;
+	tmp = strchr(uri, ' ');
+	if (tmp)
+		*tmp++ = 0;
+	/* a journal line is data from disk: the bearer token goes only to this store's own endpoint, and
+	 * only an append temporary of ours may be deleted */
+	if (strncmp(uri, g->api, alen) || uri[alen] != '/' || strpbrk(uri, "\t\r\n") ||
+	    (tmp && !is_append_tmp(g, tmp))) {
+		rc = -EINVAL;
+		goto out;
+	}
+	req_init(&req, "DELETE", uri, NULL);
+	rc = gcs_do(g, &req, &resp);
+	if (rc)
+		goto out;
+	/* 499 is the answer to a cancel; 404/410: the session was gone already */
+	if (resp.status == 404 || resp.status == 410) {
+		rc = -ENOENT;
+	} else if (resp.status != 499 && resp.status / 100 != 2) {
+		http_resp_free(&resp);
+		resp = (struct http_resp)HTTP_RESP_INIT;
+		req_init(&req, "PUT", uri, status_hdrs);
+		rc = gcs_do(g, &req, &resp);
+		if (!rc && resp.status != 200 && resp.status != 201)
+			rc = fail("cancel upload", key, &resp);
+		if (rc)
+			goto out;
+		rc = -ENOENT;   /* the session made its object before the crash */
+	}
+	if (tmp) {
+		int trc = remove_one(g, tmp);
+
+		if (trc)
+			rc = trc;
+	}
+out:
+	http_resp_free(&resp);
+	free(uri);
+	return rc;
 }
 
 /* ---------- put ---------- */
@@ -1436,6 +1535,8 @@ const struct backend_ops gcs_backend_ops = {
 	.upload_part = gcs_upload_part,
 	.upload_commit = gcs_upload_commit,
 	.upload_abort = gcs_upload_abort,
+	.upload_token = gcs_upload_token,
+	.upload_forget = gcs_upload_forget,
 	.remove = gcs_remove,
 	.copy = gcs_copy,
 	.move = NULL,

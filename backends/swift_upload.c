@@ -352,6 +352,54 @@ void sw_upload_abort(struct upload *up)
 	upload_free(up);
 }
 
+/* For the crash journal: the upload's uid names its segments, "<key>/<uid>/..." in the segment
+ * container. */
+char *sw_upload_token(struct upload *up)
+{
+	return strdup(up->uid);
+}
+
+/* After a crash: delete the upload's segments, unless the object's manifest lists them (the commit
+ * landed and only the journal record outlived it). */
+int sw_upload_forget(struct backend *b, const char *key, const char *token)
+{
+	struct sw *sw = b->priv;
+	struct sw_strv owned = { 0 }, names = { 0 };
+	struct sw_objkind k = { 0 };
+	char *prefix = NULL, *mine = NULL;
+	int rc;
+
+	/* a journal line is data from disk: it must be a uid as sw_upload_begin makes them */
+	if (strlen(token) != 16 || strspn(token, "0123456789abcdef") != 16)
+		return -EINVAL;
+	if (asprintf(&prefix, "%s/%s/", key, token) < 0 || asprintf(&mine, "%s/%s", sw->segc, prefix) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = sw_head(sw, key, &k);
+	if (!rc)
+		rc = sw_owned_segments(sw, key, &k, &owned);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < owned.n; i++) {
+		if (!strncmp(owned.v[i], mine, strlen(mine))) {
+			log_info("swift: %s was committed before the crash: its segments stay", key);
+			rc = -ENOENT;
+			goto out;
+		}
+	}
+	rc = sw_list_names(sw, sw->segc, prefix, &names);
+	if (!rc)
+		rc = names.n ? sw_delete_paths(sw, names.v, names.n) : -ENOENT;
+out:
+	sw_objkind_free(&k);
+	sw_strv_free(&owned);
+	sw_strv_free(&names);
+	free(prefix);
+	free(mine);
+	return rc;
+}
+
 /* The SLO manifest entries: the base's (or segment 0), then the new parts. A new JSON list. */
 static json_t *slo_entries(struct upload *up, unsigned nparts)
 {
@@ -530,6 +578,29 @@ static int drop_sub_manifests(struct upload *up, size_t n)
 	return rc;
 }
 
+/* A manifest PUT that failed may still have been stored (its reply lost, then the retries refused):
+ * deleting the segments would leave a broken object in place of the old one. It is ours when it names
+ * segments of this upload ("<segc>/<key>/<uid>/..."), which no other manifest does. */
+static int manifest_is_ours(struct upload *up)
+{
+	struct sw_objkind now = { 0 };
+	struct sw_strv segs = { 0 };
+	char *mine = NULL;
+	int yes = 0;
+
+	if (asprintf(&mine, "%s/%s/%s/", up->sw->segc, up->key, up->uid) < 0)
+		return 0;
+	if (!sw_head(up->sw, up->key, &now) && !sw_owned_segments(up->sw, up->key, &now, &segs))
+		for (size_t i = 0; i < segs.n && !yes; i++)
+			yes = !strncmp(segs.v[i], mine, strlen(mine));
+	if (yes)
+		log_info("swift: %s: the manifest was stored by an attempt whose reply was lost", up->key);
+	sw_objkind_free(&now);
+	sw_strv_free(&segs);
+	free(mine);
+	return yes;
+}
+
 int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 {
 	struct sw *sw = up->sw;
@@ -577,6 +648,8 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 		}
 		if (!rc)
 			rc = put_manifest(sw, path, list, sh, NULL, 0, &status);
+		if (rc && manifest_is_ours(up))
+			rc = 0;
 		if (rc && nested && status == 400) {
 			/* Ceph RGW refuses an SLO that lists SLOs (400: it checks each entry's size
 			 * against the sub-manifest object, which is its JSON). The same segments,
@@ -596,8 +669,11 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 			goto fail;
 		}
 		rc = check_dlo_segments(up, nparts);
-		if (!rc)
+		if (!rc) {
 			rc = sw_put_dlo(sw, up->key, mprefix, sh);
+			if (rc && manifest_is_ours(up))
+				rc = 0;
+		}
 		if (rc)
 			goto fail;
 	}
