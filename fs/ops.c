@@ -220,6 +220,7 @@ struct dir_fill {
 	char **open_names;    /* files being written here, listed with their live size */
 	unsigned nopen;
 	struct dirlist_rec *rec;   /* the listing as the store gave it, kept for the next reader */
+	unsigned long since;       /* the delete queue's mark when the listing was sent */
 	int stopped;
 	char last[1024];      /* a marker and its folder can both come back: one entry */
 };
@@ -268,9 +269,10 @@ static int fill_one(void *arg, const char *name, const struct obj_info *oi)
 		return 0;
 	snprintf(df->last, sizeof(df->last), "%s", nm);
 	if (!is_dir) {
-		/* unlinked, but its delete is not confirmed yet: the store still lists it */
+		/* unlinked, its delete not confirmed yet or confirmed only after the listing was sent:
+		 * the store listed it all the same */
 		snprintf(child, sizeof(child), "%s%s", df->dk, nm);
-		if (delq_has(df->s->delq, child))
+		if (delq_hides(df->s->delq, child, df->since))
 			return 0;
 	}
 	for (unsigned i = 0; i < df->nopen; i++)
@@ -334,11 +336,13 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	stage_foreach(&s->stage, collect_open, &oc);
 	df.open_names = oc.names;
 	df.nopen = oc.n;
+	df.since = delq_list_begin(s->delq);
 	if (!dirlist_replay(s->lists, path, fill_one, &df)) {
 		df.rec = dirlist_begin(s->lists, path);
 		rc = s->be.ops->list(&s->be, dk, 1, 0, fill_rec, &df);
 		dirlist_end(s->lists, df.rec, !rc && !df.stopped);
 	}
+	delq_list_end(s->delq);
 	if (rc)
 		log_warn("listing %s failed: %s", path, strerror(-rc));
 	for (unsigned i = 0; i < oc.n && !rc; i++) {

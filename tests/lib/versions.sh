@@ -40,3 +40,19 @@ replace_rounds() {
 		check "round $r: then the new version byte for byte" eventually rr_reads_as "$file" "$T_DIR/rr-new"
 	done
 }
+
+# delete_list_rounds DIR ROUNDS: DIR (in the mount) is filled with small files, then they are
+# unlinked one by one while three threads list DIR: no listing begun after an unlink returned may show
+# that file (tests/lib/delete_lister.py); ROUNDS times.
+delete_list_rounds() {
+	local dir=$1 rounds=$2 r i out
+	for r in $(seq "$rounds"); do
+		mkdir -p "$dir"
+		for i in $(seq 40); do
+			echo "file $i of round $r" >"$dir/f$i"
+		done
+		out=$("$RR_PY" "$SNAPFS_SRC/tests/lib/delete_lister.py" "$dir" 2>&1) && i=0 || i=1
+		log "delete-then-list round $r: $out"
+		check "round $r: no deleted file listed again ($out)" test "$i" = 0
+	done
+}

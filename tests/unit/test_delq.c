@@ -226,6 +226,42 @@ static void test_free_drains(void **st)
 	assert_int_equal(get(&removed), 1500);
 }
 
+/* A listing sent before a batch finished may still hold its keys: they stay hidden from that listing
+ * (and from one sent while the delete was queued), not from one sent after; once no listing runs,
+ * nothing is remembered. */
+static void test_listing_in_flight_keeps_deleted_hidden(void **st)
+{
+	struct waiter w = { .key = "p/snap" };
+	unsigned long before, after;
+	struct delq *q;
+
+	(void)st;
+	reset(1, 0);
+	assert_int_equal(delq_new(&q, &fake, NULL, NULL, 100), 0);
+	assert_int_equal(delq_add(q, "p/snap/a", "/a"), 0);
+	before = delq_list_begin(q);          /* sent while the delete waits at the gate */
+	assert_int_equal(delq_hides(q, "p/snap/a", before), 1);
+	assert_int_equal(delq_hides(q, "p/snap/b", before), 0);
+	open_gate();
+	w.q = q;
+	wait_thread(&w);
+	assert_int_equal(w.rc, 0);
+	assert_int_equal(delq_has(q, "p/snap/a"), 0);          /* the delete is done */
+	assert_int_equal(delq_hides(q, "p/snap/a", before), 1); /* but that listing may hold it */
+	after = delq_list_begin(q);
+	assert_int_equal(delq_hides(q, "p/snap/a", after), 0); /* a listing sent afterwards is the store */
+	delq_list_end(q);
+	delq_list_end(q);
+	assert_int_equal(delq_hides(q, "p/snap/a", before), 0); /* forgotten with the listings */
+	/* deleted again after it was made again: a new delete, queued and hidden as any */
+	before = delq_list_begin(q);
+	assert_int_equal(delq_add(q, "p/snap/a", "/a"), 0);
+	assert_int_equal(delq_hides(q, "p/snap/a", before), 1);
+	assert_int_equal(delq_wait(q, "p/snap"), 0);
+	delq_list_end(q);
+	delq_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_failure_is_reported_once),
 		cmocka_unit_test(test_full_queue_waits),
 		cmocka_unit_test(test_free_drains),
+		cmocka_unit_test(test_listing_in_flight_keeps_deleted_hidden),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
