@@ -70,9 +70,12 @@ void sw_strv_free(struct sw_strv *s);
 int sw_head(struct sw *sw, const char *key, struct sw_objkind *k);   /* k->exists 0 on 404 */
 void sw_objkind_free(struct sw_objkind *k);
 int sw_slo_manifest(struct sw *sw, const char *key, json_t **out);     /* raw entries */
-/* the segments a manifest owns ("container/object"), nested ones too; none when disowned */
+/* the segments a manifest owns ("container/object"), nested ones too; none when disowned.
+ * -ENODATA: an SLO whose manifest the server does not show (RGW): only the server can delete them
+ * (sw_delete_slo). */
 int sw_owned_segments(struct sw *sw, const char *key, const struct sw_objkind *k, struct sw_strv *out);
 int sw_delete_paths(struct sw *sw, char *const *paths, size_t n);       /* bulk where offered */
+int sw_delete_slo(struct sw *sw, const char *key);   /* ?multipart-manifest=delete: manifest and segments */
 void sw_drop_replaced(struct sw *sw, const char *key, struct sw_strv *old, const struct sw_strv *keep);
 /* PUT bytes from a file range (or an empty body) with "ETag: <MD5>": Swift refuses a body damaged on
  * the way (422), which is sent again up to sw->retries times, and the reply's ETag must be that MD5.

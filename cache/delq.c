@@ -55,6 +55,7 @@ struct delq {
 	/* the batch being deleted (the thread's own) */
 	struct dent *ents[BATCH];
 	const char *keys[BATCH];
+	int rcs[BATCH];          /* each key's outcome */
 };
 
 static unsigned hash(const char *s)
@@ -146,12 +147,27 @@ static void purge_done(struct delq *q)
 		q->done_tail = &q->done_head;
 }
 
-/* A failed batch: remove() does not say which keys went, so every key of it is reported and shows
- * again as the store has it (its cache entry dropped); delq_wait tells the failure to a waiter. */
-static void finish_batch(struct delq *q, size_t n, int rc)
+/* remove() failed for the batch without saying which keys went: the store is asked about each (one
+ * failing key must not fail the others). A key still there, or that cannot be asked about, failed. */
+static void sort_out(struct delq *q, size_t n, int rc)
 {
 	for (size_t i = 0; i < n; i++) {
+		struct obj_info oi;
+		int st = rc ? q->be->ops->stat(q->be, q->keys[i], &oi) : -ENOENT;
+
+		q->rcs[i] = st == -ENOENT ? 0 : rc;
+	}
+}
+
+/* A failed key is reported and shows again as the store has it (its cache entry dropped);
+ * delq_wait tells the failure to a waiter. */
+static void finish_batch(struct delq *q, size_t n)
+{
+	size_t nfail = 0;
+
+	for (size_t i = 0; i < n; i++) {
 		struct dent *e = q->ents[i];
+		int rc = q->rcs[i];
 
 		if (!rc) {
 			if (!q->listings) {
@@ -166,7 +182,7 @@ static void finish_batch(struct delq *q, size_t n, int rc)
 			q->ndone++;
 			continue;
 		}
-		if (i < LOG_KEYS)
+		if (nfail++ < LOG_KEYS)
 			log_error("delete of %s failed: %s; the object may still be in the store", e->key,
 				  strerror(-rc));
 		if (q->meta)
@@ -178,8 +194,8 @@ static void finish_batch(struct delq *q, size_t n, int rc)
 		e->state = D_FAILED;
 		q->nfailed++;
 	}
-	if (rc && n > LOG_KEYS)
-		log_error("... and %zu more deletes of the same batch failed", n - LOG_KEYS);
+	if (nfail > LOG_KEYS)
+		log_error("... and %zu more deletes of the same batch failed", nfail - LOG_KEYS);
 	q->batches++;
 	purge_done(q);
 	set_pending(q, q->pending - (unsigned)n);
@@ -203,11 +219,12 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&q->lock);
 		log_debug("deleting %zu object%s (%s first)", n, n == 1 ? "" : "s", q->keys[0]);
 		rc = q->be->ops->remove(q->be, q->keys, n);
+		sort_out(q, n, rc == -ENOENT ? 0 : rc);
 		/* before the keys leave the queue (which hides them from listings), and outside its lock:
 		 * readdir holds the listing lock while it asks the queue */
 		dirlist_changed(q->lists);
 		pthread_mutex_lock(&q->lock);
-		finish_batch(q, n, rc == -ENOENT ? 0 : rc);
+		finish_batch(q, n);
 		pthread_cond_broadcast(&q->done);
 	}
 	pthread_mutex_unlock(&q->lock);
