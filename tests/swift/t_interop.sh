@@ -20,7 +20,7 @@ command -v swift >/dev/null || die "the swift CLI is not installed (python3-swif
 swift_mkcontainer snap
 export ST_AUTH=$SWIFT_AUTH ST_USER=$SWIFT_USER ST_KEY=$SWIFT_KEY
 export RCLONE_CONFIG_SW_TYPE=swift RCLONE_CONFIG_SW_AUTH=$SWIFT_AUTH RCLONE_CONFIG_SW_USER=$SWIFT_USER \
-	RCLONE_CONFIG_SW_KEY=$SWIFT_KEY
+	RCLONE_CONFIG_SW_KEY=$SWIFT_KEY RCLONE_CONFIG_SW_AUTH_VERSION=1
 
 ic_mount() { mount_snapfs swift://snap "$1" --secret-dir "$SWIFT_SECRET" --cache-dir "$T_DIR/cache" --meta-ttl 1; }
 ic_get() { rm -f "$2"; swift download -q snap "$1" -o "$2"; }
