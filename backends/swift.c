@@ -257,7 +257,8 @@ static ssize_t sw_read_ver(struct backend *b, const char *key, struct obj_ver *v
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
 	char range[80], cond[sizeof(v->tag) + 16], *path = NULL;
-	const char *hdrs[] = { range, NULL, NULL };
+	const char *hdrs[] = { range, NULL, NULL, NULL };
+	int nh = 1;
 	ssize_t rc = -ENOMEM;
 
 	if (!len)
@@ -270,8 +271,10 @@ static ssize_t sw_read_ver(struct backend *b, const char *key, struct obj_ver *v
 	/* the tag of a manifest is kept with a '~' in front: compared, never sent */
 	if (v && v->known && v->tag[0] && v->tag[0] != '~') {
 		objver_cond(v, "If-Match", cond, sizeof(cond));
-		hdrs[1] = cond;
+		hdrs[nh++] = cond;
 	}
+	if (sw->fresh_reads)
+		hdrs[nh++] = "Connection: close";
 	sw_req_init(&req, "GET", hdrs);
 	req.out = buf;
 	req.out_cap = len;
@@ -491,8 +494,12 @@ static int sw_copy(struct backend *b, const char *from, const char *to)
 		rc = sw_sha256_header(src.sha256, &sh);
 	if (rc)
 		goto out;
-	/* fresh metadata: the copy must not inherit a disowned mark */
-	rc = sw_copy_obj(sw, from, dest, manifest, 1, sh, NULL, 0);
+	/* fresh metadata: the copy must not inherit a disowned mark. A DLO's copy is a new manifest
+	 * over the same prefix: Ceph RGW copies a DLO with fresh metadata as an empty object. */
+	if (manifest && src.dlo && src.dlo_manifest)
+		rc = sw_put_dlo(sw, to, src.dlo_manifest, sh);
+	else
+		rc = sw_copy_obj(sw, from, dest, manifest, 1, sh, NULL, 0);
 	if (rc)
 		goto out;
 	if (manifest) {

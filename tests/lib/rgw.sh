@@ -19,7 +19,8 @@
 #   stop_rgw (also done at exit by common.sh's trap: every daemon is stopped by its PID).
 
 source "$SNAPFS_SRC/tests/lib/s3.sh"
-source "$SNAPFS_SRC/tests/lib/swift.sh"
+# (swift.sh's start_swift sources this file when SWIFT_SERVER=rgw: not again from here)
+[ -n "${SNAPFS_SWIFT_SH:-}" ] || source "$SNAPFS_SRC/tests/lib/swift.sh"
 
 RGW_KEY_ID=SNAPFSTESTKEY0000001
 RGW_KEY=snapfs-rgw-test-secret-key-0123456789ab

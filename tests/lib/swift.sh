@@ -5,9 +5,10 @@
 # workers = 0 runs each server as one process without a forked worker, so the PID that `bg` records is
 # the one serving and stopping it leaves nothing behind (a forked worker would outlive its killed parent).
 # Use after common.sh:
-#   start_swift [noslo] [nobulk] [token_life=SECONDS]
+#   start_swift [noslo] [nobulk] [token_life=SECONDS] [mem=MIB (RGW's memstore)]
 # sets SWIFT_URL (proxy base), SWIFT_AUTH (TempAuth v1 URL), SWIFT_USER, SWIFT_KEY, SWIFT_STORAGE_URL,
-# SWIFT_TOKEN (a token for curl) and SWIFT_SECRET (a --secret-dir holding ST_AUTH, ST_USER, ST_KEY).
+# SWIFT_TOKEN (a token for curl), SWIFT_ACCOUNT (the storage URL's path) and SWIFT_SECRET (a
+# --secret-dir holding ST_AUTH, ST_USER, ST_KEY).
 # Helpers: swift_curl ARGS... (curl with the token, paths relative to the storage URL),
 # swift_mkcontainer NAME, swift_count CONTAINER [PREFIX] (objects in a container).
 
@@ -16,16 +17,37 @@
 SWIFT_PY=$(sed -n '1s/^#! *//p' "$(command -v swift-ring-builder || echo /dev/null)")
 : "${SWIFT_PY:=python3}"
 
+SNAPFS_SWIFT_SH=1
+# SWIFT_SERVER=rgw runs the same tests against Ceph RGW's Swift API (tests/lib/rgw.sh) instead; a test
+# that names both in a "# snapfs-servers:" line is registered once for each (tests/CMakeLists.txt)
+: "${SWIFT_SERVER:=swift}"
+
 start_swift() {
-	local slo=1 bulk=1 token_life=86400 a try
+	local slo=1 bulk=1 token_life=86400 mem=256 a try
 	for a in "$@"; do
 		case $a in
 		noslo) slo=0 ;;
 		nobulk) bulk=0 ;;
 		token_life=*) token_life=${a#token_life=} ;;
+		mem=*) mem=${a#mem=} ;;
 		*) die "start_swift: unknown option $a" ;;
 		esac
 	done
+	case $SWIFT_SERVER in
+	swift) ;;
+	rgw)
+		# RGW cannot switch SLO or bulk delete off: a test that needs them off says what it does instead
+		[ "$slo$bulk" = 11 ] || die "start_swift: noslo and nobulk do not exist on RGW"
+		source "$SNAPFS_SRC/tests/lib/rgw.sh"
+		start_rgw mem="$mem" token_life="$token_life"
+		SWIFT_ACCOUNT=/swift/v1
+		export SWIFT_ACCOUNT
+		return 0
+		;;
+	*) die "SWIFT_SERVER must be swift or rgw, not $SWIFT_SERVER" ;;
+	esac
+	SWIFT_ACCOUNT=/v1/AUTH_test
+	export SWIFT_ACCOUNT
 	command -v swift-proxy-server >/dev/null || die "swift-proxy-server not installed (tools/deps.sh)"
 	command -v memcached >/dev/null || die "memcached not installed (tools/deps.sh)"
 	# a port found free can be taken before the server binds it (by another test on the machine):
