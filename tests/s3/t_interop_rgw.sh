@@ -59,6 +59,23 @@ ic_mount "$MNT"
 replace_rounds "$T_DIR/put" "$MNT/$S/replaced.bin" 3
 delete_list_rounds "$MNT/kubedb/ns/db/dl" 3
 check "rm -r of the snapshot" rm -r "$MNT/kubedb/ns/db/snap"
+
+# keys no file system can show: a file "a" with a folder a/ beside it, an empty component "x//y"
+U=kubedb/ns/db/odd
+for k in "$U/a" "$U/a/b" "$U/x//y" "$U/fine"; do b3 put "$T_DIR/plain" "$k"; done
+ls -la "$MNT/$U" "$MNT/$U/x" >/dev/null 2>&1 || true
+check "the listing names a/b's file-and-folder clash in the log" \
+	eventually grep -q "$U/a/, which no file system can show (a file and a folder of the same name" "$T_DIR/snapfs-mnt.log"
+check "and x//y's empty component" \
+	eventually grep -q "$U/x//, which no file system can show (an empty path component" "$T_DIR/snapfs-mnt.log"
+"$SNAPFS_BUILD/snapctl" describe s3://kubedb ns/db/odd --secret-dir "$S3_SECRET" --endpoint "$S3_ENDPOINT" \
+	>"$T_DIR/describe.txt" 2>&1 || true
+check "snapctl describe lists a/b as unreachable" grep -q "^  a/b   (below a name that is also a file)" "$T_DIR/describe.txt"
+check "snapctl describe lists x//y as unreachable" grep -q "^  x//y   (an empty path component" "$T_DIR/describe.txt"
+check "snapctl describe does not list the others" bash -c '! grep -q "^  fine   (\|^  a   (" "$1"' _ "$T_DIR/describe.txt"
+"$SNAPFS_BUILD/snapctl" ls s3://kubedb ns/db --secret-dir "$S3_SECRET" --endpoint "$S3_ENDPOINT" \
+	>/dev/null 2>"$T_DIR/ls.err" || true
+check "snapctl ls notes them" grep -q "ns/db/odd holds 2 keys no mount can show" "$T_DIR/ls.err"
 umount_snapfs "$MNT"
 check "no object of it is left" test -z "$(rclone lsf -R "rg:kubedb/$S/")"
 check "no multipart upload left open" no_open_uploads kubedb
