@@ -119,6 +119,9 @@ int sw_list_cont(struct sw *sw, const char *cont_enc, const char *prefix, int de
 	unsigned page = sw->page ? sw->page : sw->listing_limit;
 	int rc = 0;
 
+	/* whatever this mount makes now: a DLO may be there from a cluster without SLO, or from a store
+	 * (Ceph RGW) whose SLOs cannot be managed, found out only at the first upload; other clients
+	 * write SLOs and DLOs too */
 	ps.real_sizes = !manifests && !strcmp(cont_enc, sw->cont_enc);
 	if (!eprefix)
 		return -ENOMEM;

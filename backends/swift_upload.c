@@ -34,6 +34,7 @@ struct upload {
 	int dlo;                /* commit a DLO manifest */
 	json_t *base_list;      /* SLO base: the old manifest's entries, listed first */
 	int base_copied;        /* the old bytes were copied to segment 0 */
+	size_t base_nsegs;      /* or a DLO base's segments, to "00000000.<i>" */
 	char base_etag[40];
 	pthread_mutex_t lock;
 	struct seg *segs;       /* index n (1-based) */
@@ -148,8 +149,59 @@ static int copy_dlo_base(struct upload *up, const char *prefix)
 		free(src);
 		free(ch);
 	}
+	if (!rc)
+		up->base_nsegs = names.n;
 	sw_strv_free(&names);
 	free(cont);
+	return rc;
+}
+
+struct seg_tally {
+	size_t n;
+	uint64_t bytes;
+};
+
+static int tally_seg(void *arg, const char *name, const struct obj_info *oi)
+{
+	struct seg_tally *t = arg;
+
+	(void)name;
+	t->n++;
+	t->bytes += oi->size;
+	return 0;
+}
+
+/* A DLO is whatever its prefix lists when read, and no store checks it at the manifest PUT: before
+ * the manifest goes in, the listing must hold every segment of this upload and its bytes, no more. */
+static int check_dlo_segments(struct upload *up, unsigned nparts)
+{
+	struct sw *sw = up->sw;
+	struct seg_tally t = { 0 };
+	uint64_t want = up->base;
+	size_t nwant = nparts + (up->base_copied ? 1 : up->base_nsegs);
+	char *prefix = NULL;
+	int rc;
+
+	for (unsigned n = 1; n <= nparts; n++)
+		want += up->segs[n].size;
+	if (asprintf(&prefix, "%s/%s/", up->key, up->uid) < 0)
+		return -ENOMEM;
+	/* a Swift container listing may lag its objects for a moment: asked again, with backoff */
+	for (int attempt = 0;; attempt++) {
+		t = (struct seg_tally){ 0 };
+		rc = sw_list_cont(sw, sw->segc_enc, prefix, 0, 0, 0, tally_seg, &t);
+		if (rc || (t.n == nwant && t.bytes == want))
+			break;
+		if (attempt >= sw->retries) {
+			log_warn("swift: commit of %s: the segment listing shows %zu segments, %llu bytes; "
+				 "expected %zu, %llu", up->key, t.n, (unsigned long long)t.bytes, nwant,
+				 (unsigned long long)want);
+			rc = -EIO;
+			break;
+		}
+		http_backoff(sw->http, attempt);
+	}
+	free(prefix);
 	return rc;
 }
 
@@ -543,7 +595,9 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 			rc = -ENOMEM;
 			goto fail;
 		}
-		rc = sw_put_dlo(sw, up->key, mprefix, sh);
+		rc = check_dlo_segments(up, nparts);
+		if (!rc)
+			rc = sw_put_dlo(sw, up->key, mprefix, sh);
 		if (rc)
 			goto fail;
 	}

@@ -302,3 +302,17 @@ no_open_uploads() {
 	open=$(rgw_uploads "$1" "${2:-}") || { echo "ListMultipartUploads failed" >&2; return 1; }
 	[ -z "$open" ] || { echo "open uploads: $open" >&2; return 1; }
 }
+
+# start_rgw_s3 [mem=MIB] [BUCKET...]: start_rgw, then the bucket "kubedb" and any others (what
+# start_s3rver gives a test)
+start_rgw_s3() {
+	local opts=() b
+	while [ $# -gt 0 ] && [[ $1 == *=* ]]; do
+		opts+=("$1")
+		shift
+	done
+	start_rgw "${opts[@]}"
+	for b in kubedb "$@"; do
+		rgw_mkbucket "$b"
+	done
+}
