@@ -22,8 +22,12 @@ export ST_AUTH=$SWIFT_AUTH ST_USER=$SWIFT_USER ST_KEY=$SWIFT_KEY
 export RCLONE_CONFIG_SW_TYPE=swift RCLONE_CONFIG_SW_AUTH=$SWIFT_AUTH RCLONE_CONFIG_SW_USER=$SWIFT_USER \
 	RCLONE_CONFIG_SW_KEY=$SWIFT_KEY RCLONE_CONFIG_SW_AUTH_VERSION=1
 
-ic_mount() { mount_snapfs swift://snap "$1" --secret-dir "$SWIFT_SECRET" --cache-dir "$T_DIR/cache" --meta-ttl 1; }
+ic_mount() {
+	mount_snapfs swift://snap "$1" --secret-dir "$SWIFT_SECRET" --cache-dir "$T_DIR/cache-$(basename "$1")" \
+		--meta-ttl 1
+}
 ic_get() { rm -f "$2"; swift download -q snap "$1" -o "$2"; }
+export -f ic_get
 # swift_put LOCAL KEY [swift upload options]: the CLI uploads LOCAL as KEY
 swift_put() {
 	local f=$1 k=$2
@@ -54,6 +58,22 @@ MNT=$T_DIR/mnt
 ic_mount "$MNT"
 replace_rounds "$T_DIR/put" "$MNT/$S/replaced.bin" 3
 delete_list_rounds "$MNT/kubedb/ns/db/dl" 3
+
+# two mounts race to write one path (segments of 8 MiB): only the winner's segments stay
+ic_mount "$T_DIR/mnt2"
+race_sets() { swift list snap_segments --prefix "$S/race.bin/" | awk -F/ '{print $(NF-1)}' | sort -u | wc -l; }
+for r in 1 2 3; do
+	ic_data race-a 17000000 >/dev/null
+	ic_data race-b 17500000 >/dev/null
+	cp "$T_DIR/race-a" "$MNT/$S/race.bin" & pa=$!
+	cp "$T_DIR/race-b" "$T_DIR/mnt2/$S/race.bin" & pb=$!
+	wait "$pa" && wait "$pb" || true
+	check "race $r: one writer's segments left ($(race_sets) sets)" test "$(race_sets)" = 1
+	check "race $r: the object is one writer's file whole" \
+		bash -c 'ic_get "$1" "$2" && { cmp -s "$2" "$3" || cmp -s "$2" "$4"; }' _ "$S/race.bin" "$T_DIR/race-back" \
+		"$T_DIR/race-a" "$T_DIR/race-b"
+done
+umount_snapfs "$T_DIR/mnt2"
 
 # mkdir writes an application/directory marker; rm -r takes the CLI's large objects whole
 check "mkdir an empty folder" mkdir "$MNT/kubedb/ns/db/snap/empty"
