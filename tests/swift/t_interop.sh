@@ -77,6 +77,13 @@ umount_snapfs "$T_DIR/mnt2"
 
 # mkdir writes an application/directory marker; rm -r takes the CLI's large objects whole
 check "mkdir an empty folder" mkdir "$MNT/kubedb/ns/db/snap/empty"
+# a mount that trusts "nothing there" for 60 s: mkdir -p must still see the folder another client filled
+mount_snapfs swift://snap "$T_DIR/mnt3" --secret-dir "$SWIFT_SECRET" --cache-dir "$T_DIR/cache-mnt3" --meta-ttl 60
+ls "$T_DIR/mnt3/$S/cli" >/dev/null 2>&1 || true
+swift_put "$T_DIR/plain" "$S/cli/f.sql"
+check "mkdir -p over a folder another client filled" mkdir -p "$T_DIR/mnt3/$S/cli"
+check "writes no marker for it" test -z "$(swift list snap --prefix "$S/cli/" | grep -x "$S/cli/")"
+umount_snapfs "$T_DIR/mnt3"
 check "its marker is application/directory" \
 	bash -c 'swift stat snap kubedb/ns/db/snap/empty/ | grep -q "Content Type: application/directory"'
 check "rm -r of the snapshot" rm -r "$MNT/kubedb/ns/db/snap"
