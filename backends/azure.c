@@ -7,6 +7,7 @@
 #include "azure_sign.h"
 #include "buf.h"
 #include "crypto.h"
+#include "objver.h"
 #include "secret.h"
 #include "why.h"
 #include "xml.h"
@@ -340,13 +341,14 @@ out:
 	return rc;
 }
 
-ssize_t az_read(struct backend *b, const char *rel, uint64_t off, size_t len, void *buf)
+static ssize_t az_read_ver(struct backend *b, const char *rel, struct obj_ver *v, uint64_t off, size_t len,
+			   void *buf)
 {
 	struct az *az = b->priv;
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	char range[80], *key = NULL, *url = NULL;
-	const char *hdrs[] = { AZ_VER_HDR, range, NULL };
+	char range[80], cond[sizeof(v->tag) + 16], *key = NULL, *url = NULL;
+	const char *hdrs[] = { AZ_VER_HDR, range, NULL, NULL };
 	ssize_t rc = -ENOMEM;
 
 	if (!len)
@@ -356,16 +358,21 @@ ssize_t az_read(struct backend *b, const char *rel, uint64_t off, size_t len, vo
 		goto out;
 	snprintf(range, sizeof(range), "x-ms-range: bytes=%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + len - 1));
+	objver_cond(v, "If-Match", cond, sizeof(cond));
+	if (cond[0])
+		hdrs[2] = cond;
 	az_req_init(az, &req, "GET", url, hdrs);
 	req.out = buf;
 	req.out_cap = len;
 	rc = http_do(az->http, &req, &resp);
 	if (rc)
 		goto out;
-	if (resp.status == 416)
-		rc = 0;     /* at or past the end (or an empty blob) */
+	if (resp.status == 412)
+		rc = -ESTALE;   /* replaced since the handle's first read */
+	else if (resp.status == 416)
+		rc = v ? objver_check(v, &resp, "ETag") : 0;     /* at or past the end (or an empty blob) */
 	else if (resp.status == 200 || resp.status == 206)
-		rc = (ssize_t)resp.out_len;
+		rc = v && (rc = objver_check(v, &resp, "ETag")) ? rc : (ssize_t)resp.out_len;
 	else
 		rc = resp.status == 404 ? -ENOENT : az_fail("read", key, &resp);
 out:
@@ -373,6 +380,11 @@ out:
 	free(url);
 	http_resp_free(&resp);
 	return rc;
+}
+
+ssize_t az_read(struct backend *b, const char *rel, uint64_t off, size_t len, void *buf)
+{
+	return az_read_ver(b, rel, NULL, off, len, buf);
 }
 
 int az_put_body(struct az *az, const char *url, const char *const *hdrs, int fd, off_t fd_off,
@@ -534,6 +546,7 @@ const struct backend_ops azure_backend_ops = {
 	.stat = az_stat,
 	.list = az_list,
 	.read = az_read,
+	.read_ver = az_read_ver,
 	.put = az_put,
 	.upload_begin = az_upload_begin,
 	.upload_part = az_upload_part,

@@ -36,6 +36,14 @@ struct obj_info {
 	char etag[80];   /* store checksum or ETag, "" if unknown */
 };
 
+/* The version of an object a reader holds to (read_ver): the store's ETag or generation as its
+ * replies spell it, and that version's size. */
+struct obj_ver {
+	int known;       /* 0 until the first read_ver() of a handle fills the rest */
+	char tag[128];   /* "" when the store names no version (then only the size is compared) */
+	uint64_t size;
+};
+
 /* Called once per entry by list(). name is relative to the listed prefix; with a delimiter a common
  * prefix arrives as "sub/" with is_dir set. Return non-zero to stop listing early (list returns 0). */
 typedef int (*list_fn)(void *arg, const char *name, const struct obj_info *oi);
@@ -75,6 +83,12 @@ struct backend_ops {
 	int (*list)(struct backend *b, const char *prefix, int delim, unsigned limit, list_fn fn, void *arg);
 	/* Read up to len bytes at off; returns bytes read (short only at end of object) or -errno. */
 	ssize_t (*read)(struct backend *b, const char *key, uint64_t off, size_t len, void *buf);
+	/* Optional: read() from one version. With !v->known the reply's version and size fill *v; later
+	 * calls read only that version (If-Match, ifGenerationMatch or the store's equivalent, and the
+	 * reply's version compared) and return -ESTALE once key holds another one. A handle never
+	 * splices two versions. */
+	ssize_t (*read_ver)(struct backend *b, const char *key, struct obj_ver *v, uint64_t off, size_t len,
+			    void *buf);
 
 	/* Whole small object in one request (len may be 0). sha256 (here and at upload_commit): the
 	 * whole object's SHA-256 in lower-case hex, or NULL when the cache layer could not compute it

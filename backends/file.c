@@ -317,7 +317,24 @@ static int file_stat(struct backend *b, const char *key, struct obj_info *out)
 	return 0;
 }
 
-static ssize_t file_read(struct backend *b, const char *key, uint64_t off, size_t len, void *buf)
+/* A file's version: a replacement is a rename over it (a new inode), an edit in place changes mtime. */
+static int file_ver(const struct stat *st, struct obj_ver *v)
+{
+	char tag[sizeof(v->tag)];
+
+	snprintf(tag, sizeof(tag), "%llu:%lld.%09ld", (unsigned long long)st->st_ino, (long long)st->st_mtim.tv_sec,
+		 st->st_mtim.tv_nsec);
+	if (!v->known) {
+		v->known = 1;
+		v->size = (uint64_t)st->st_size;
+		memcpy(v->tag, tag, sizeof(tag));
+		return 0;
+	}
+	return strcmp(tag, v->tag) || v->size != (uint64_t)st->st_size ? -ESTALE : 0;
+}
+
+static ssize_t file_read_ver(struct backend *b, const char *key, struct obj_ver *v, uint64_t off, size_t len,
+			     void *buf)
 {
 	struct stat st;
 	size_t got = 0;
@@ -341,6 +358,8 @@ static ssize_t file_read(struct backend *b, const char *key, uint64_t off, size_
 		rc = -ENOENT;
 		goto out;
 	}
+	if (v && (rc = file_ver(&st, v)))
+		goto out;
 	while (got < len) {
 		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
 
@@ -357,6 +376,11 @@ static ssize_t file_read(struct backend *b, const char *key, uint64_t off, size_
 out:
 	close(fd);
 	return rc ? rc : (ssize_t)got;
+}
+
+static ssize_t file_read(struct backend *b, const char *key, uint64_t off, size_t len, void *buf)
+{
+	return file_read_ver(b, key, NULL, off, len, buf);
 }
 
 static int file_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len, const char *sha256)
@@ -578,6 +602,7 @@ const struct backend_ops file_backend_ops = {
 	.stat = file_stat,
 	.list = fb_list,
 	.read = file_read,
+	.read_ver = file_read_ver,
 	.put = file_put,
 	.upload_begin = fb_upload_begin,
 	.upload_part = fb_upload_part,

@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "crc32c.h"
 #include "crypto.h"
+#include "objver.h"
 #include "http.h"
 #include "oauth2.h"
 #include "secret.h"
@@ -551,18 +552,24 @@ static int gcs_list(struct backend *b, const char *prefix, int delim, unsigned l
 
 /* ---------- read ---------- */
 
-static ssize_t gcs_read(struct backend *b, const char *key, uint64_t off, size_t len, void *buf)
+static ssize_t gcs_read_ver(struct backend *b, const char *key, struct obj_ver *v, uint64_t off, size_t len,
+			    void *buf)
 {
 	struct gcs *g = b->priv;
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	char range[80], *url;
+	char range[80], q[sizeof(v->tag) + 40], *url;
 	const char *hdrs[] = { range, NULL };
 	ssize_t rc;
 
 	if (!len)
 		return 0;
-	url = obj_url(g, key, "?alt=media");
+	/* the generation read first: ifGenerationMatch answers 412 once the object is another one */
+	if (v && v->known && v->tag[0])
+		snprintf(q, sizeof(q), "?alt=media&ifGenerationMatch=%s", v->tag);
+	else
+		snprintf(q, sizeof(q), "?alt=media");
+	url = obj_url(g, key, q);
 	if (!url)
 		return -ENOMEM;
 	snprintf(range, sizeof(range), "Range: bytes=%llu-%llu", ULL(off), ULL(off + len - 1));
@@ -573,9 +580,11 @@ static ssize_t gcs_read(struct backend *b, const char *key, uint64_t off, size_t
 	if (rc)
 		goto out;
 	if (resp.status == 206 || (resp.status == 200 && off == 0))
-		rc = (ssize_t)resp.out_len;
+		rc = v && (rc = objver_check(v, &resp, "X-Goog-Generation")) ? rc : (ssize_t)resp.out_len;
+	else if (resp.status == 412)
+		rc = -ESTALE;
 	else if (resp.status == 416)
-		rc = 0;         /* at or past the end, or an empty object */
+		rc = v ? objver_check(v, &resp, "X-Goog-Generation") : 0;  /* at or past the end, or empty */
 	else if (resp.status == 404)
 		rc = -ENOENT;
 	else
@@ -584,6 +593,11 @@ out:
 	http_resp_free(&resp);
 	free(url);
 	return rc;
+}
+
+static ssize_t gcs_read(struct backend *b, const char *key, uint64_t off, size_t len, void *buf)
+{
+	return gcs_read_ver(b, key, NULL, off, len, buf);
 }
 
 /* ---------- checksums, deletes, metadata ---------- */
@@ -1530,6 +1544,7 @@ const struct backend_ops gcs_backend_ops = {
 	.stat = gcs_stat,
 	.list = gcs_list,
 	.read = gcs_read,
+	.read_ver = gcs_read_ver,
 	.put = gcs_put,
 	.upload_begin = gcs_upload_begin,
 	.upload_part = gcs_upload_part,

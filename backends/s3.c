@@ -6,6 +6,7 @@
 #include "buf.h"
 #include "crypto.h"
 #include "http.h"
+#include "objver.h"
 #include "s3_priv.h"
 #include "secret.h"
 #include "sigv4.h"
@@ -638,12 +639,13 @@ static int empty_range(const struct http_resp *resp)
 	return empty;
 }
 
-static ssize_t s3_read(struct backend *b, const char *key, uint64_t off, size_t len, void *buf)
+static ssize_t s3_read_ver(struct backend *b, const char *key, struct obj_ver *v, uint64_t off, size_t len,
+			   void *buf)
 {
 	struct s3 *s3 = b->priv;
 	struct http_resp resp = HTTP_RESP_INIT;
-	char range[64];
-	const char *hdrs[] = { range, NULL };
+	char range[64], cond[sizeof(v->tag) + 16];
+	const char *hdrs[] = { range, NULL, NULL };
 	struct call c = { .method = "GET", .fd = -1, .headers = hdrs, .out = buf, .out_cap = len };
 	char *url;
 	ssize_t rc;
@@ -652,13 +654,18 @@ static ssize_t s3_read(struct backend *b, const char *key, uint64_t off, size_t 
 		return 0;
 	snprintf(range, sizeof(range), "Range: bytes=%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + len - 1));
+	objver_cond(v, "If-Match", cond, sizeof(cond));
+	if (cond[0])
+		hdrs[1] = cond;
 	url = s3_url(s3, key, NULL);
 	if (!url)
 		return -ENOMEM;
 	c.url = url;
 	rc = s3_call(s3, &c, &resp);
-	if (!rc && resp.status == 416) {
-		rc = 0;   /* at or past the end */
+	if (!rc && resp.status == 412) {
+		rc = -ESTALE;   /* replaced since the handle's first read */
+	} else if (!rc && resp.status == 416) {
+		rc = v ? objver_check(v, &resp, "ETag") : 0;   /* at or past the end */
 	} else if (rc == -EIO && resp.status == 206 && empty_range(&resp)) {
 		rc = 0;   /* an emulator's 206 for an empty object announces a byte it never sends */
 	} else {
@@ -668,12 +675,19 @@ static ssize_t s3_read(struct backend *b, const char *key, uint64_t off, size_t 
 			log_warn("s3 GET %s: the server ignored the Range header", key);
 			rc = -EIO;
 		} else if (!rc) {
-			rc = (ssize_t)resp.out_len;
+			rc = v ? objver_check(v, &resp, "ETag") : 0;
+			if (!rc)
+				rc = (ssize_t)resp.out_len;
 		}
 	}
 	http_resp_free(&resp);
 	free(url);
 	return rc;
+}
+
+static ssize_t s3_read(struct backend *b, const char *key, uint64_t off, size_t len, void *buf)
+{
+	return s3_read_ver(b, key, NULL, off, len, buf);
 }
 
 /* ---------- writing ---------- */
@@ -1504,6 +1518,7 @@ const struct backend_ops s3_backend_ops = {
 	.stat = s3_stat,
 	.list = s3_list,
 	.read = s3_read,
+	.read_ver = s3_read_ver,
 	.put = s3_put,
 	.upload_begin = s3_upload_begin,
 	.upload_part = s3_upload_part,

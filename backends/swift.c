@@ -26,6 +26,7 @@
 #include "swift_priv.h"
 #include "buf.h"
 #include "crypto.h"
+#include "objver.h"
 #include "secret.h"
 #include "swift_auth.h"
 #include "why.h"
@@ -247,13 +248,17 @@ static int sw_stat(struct backend *b, const char *key, struct obj_info *out)
 	return 0;
 }
 
-static ssize_t sw_read(struct backend *b, const char *key, uint64_t off, size_t len, void *buf)
+/* A manifest (SLO, DLO) answers a condition in its own way, or not at all: its version is held by
+ * comparing the ETag each reply names. A plain object takes If-Match. */
+static ssize_t sw_read_ver(struct backend *b, const char *key, struct obj_ver *v, uint64_t off, size_t len,
+			   void *buf)
 {
 	struct sw *sw = b->priv;
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	char range[80], *path = NULL;
-	const char *hdrs[] = { range, sw->fresh_reads ? "Connection: close" : NULL, NULL };
+	char range[80], cond[sizeof(v->tag) + 16], *path = NULL;
+	const char *hdrs[] = { range, NULL, NULL, NULL };
+	int nh = 1;
 	ssize_t rc = -ENOMEM;
 
 	if (!len)
@@ -263,22 +268,54 @@ static ssize_t sw_read(struct backend *b, const char *key, uint64_t off, size_t 
 		goto out;
 	snprintf(range, sizeof(range), "Range: bytes=%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + len - 1));
+	/* the tag of a manifest is kept with a '~' in front: compared, never sent */
+	if (v && v->known && v->tag[0] && v->tag[0] != '~') {
+		objver_cond(v, "If-Match", cond, sizeof(cond));
+		hdrs[nh++] = cond;
+	}
+	if (sw->fresh_reads)
+		hdrs[nh++] = "Connection: close";
 	sw_req_init(&req, "GET", hdrs);
 	req.out = buf;
 	req.out_cap = len;
 	rc = sw_do(sw, &req, path, &resp);
 	if (rc)
 		goto out;
-	if (resp.status == 416)
-		rc = 0;     /* at or past the end (or an empty object) */
-	else if (resp.status == 200 || resp.status == 206)
-		rc = (ssize_t)resp.out_len;
-	else
+	if (resp.status == 412) {
+		rc = -ESTALE;   /* replaced since the handle's first read */
+	} else if (resp.status == 416 || resp.status == 200 || resp.status == 206) {
+		rc = resp.status == 416 ? 0 : (ssize_t)resp.out_len;
+		if (v) {
+			struct obj_ver got = { 0 };
+			char *slo = http_header(&resp, "X-Static-Large-Object");
+			char *dlo = http_header(&resp, "X-Object-Manifest");
+			int manifest = slo || dlo;
+
+			free(slo);
+			free(dlo);
+			objver_check(&got, &resp, "ETag");
+			if (manifest && got.tag[0] && strlen(got.tag) + 1 < sizeof(got.tag)) {
+				memmove(got.tag + 1, got.tag, strlen(got.tag) + 1);
+				got.tag[0] = '~';
+			}
+			if (!v->known)
+				*v = got;
+			else if ((got.tag[0] && v->tag[0] && strcmp(got.tag, v->tag)) ||
+				 (got.size != UINT64_MAX && v->size != UINT64_MAX && got.size != v->size))
+				rc = -ESTALE;
+		}
+	} else {
 		rc = resp.status == 404 ? -ENOENT : sw_fail("read", key, &resp);
+	}
 out:
 	free(path);
 	http_resp_free(&resp);
 	return rc;
+}
+
+static ssize_t sw_read(struct backend *b, const char *key, uint64_t off, size_t len, void *buf)
+{
+	return sw_read_ver(b, key, NULL, off, len, buf);
 }
 
 static int sw_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len, const char *sha256)
@@ -293,6 +330,9 @@ static int sw_put(struct backend *b, const char *key, int fd, off_t fd_off, uint
 	memset(&k, 0, sizeof(k));
 	if (!path)
 		return -ENOMEM;
+	/* a folder marker "x/" follows Swift's convention (consoles and rclone show it as a folder) */
+	if (*key && key[strlen(key) - 1] == '/')
+		hdrs[0] = "Content-Type: application/directory";
 	rc = sw_sha256_header(sha256, &sh);
 	if (rc)
 		goto out;
@@ -302,6 +342,11 @@ static int sw_put(struct backend *b, const char *key, int fd, off_t fd_off, uint
 	rc = *key && key[strlen(key) - 1] == '/' ? 0 : sw_head(sw, key, &k);
 	if (!rc)
 		rc = sw_owned_segments(sw, key, &k, &old);
+	if (rc == -ENODATA) {
+		log_warn("swift: %s replaces a large object whose segments the server does not list; they stay",
+			 key);
+		rc = 0;
+	}
 	if (rc)
 		goto out;
 	rc = sw_put_path(sw, path, key, hdrs, fd, fd_off, len, NULL, 0);
@@ -357,6 +402,10 @@ static int rm_one(void *arg, size_t i)
 	}
 	/* manifest first, then its segments: a failure between leaves no manifest with holes */
 	rc = sw_owned_segments(sw, key, &k, &segs);
+	if (rc == -ENODATA) {
+		rc = sw_delete_slo(sw, key);   /* segments only the server knows: it deletes them */
+		goto out;
+	}
 	if (!rc && asprintf(&p, "%s/%s", sw->container, key) < 0) {
 		p = NULL;
 		rc = -ENOMEM;
@@ -426,6 +475,11 @@ static int sw_copy(struct backend *b, const char *from, const char *to)
 		rc = sw_head(sw, to, &dst);
 	if (!rc)
 		rc = sw_owned_segments(sw, to, &dst, &old);
+	if (rc == -ENODATA) {
+		log_warn("swift: %s replaces a large object whose segments the server does not list; they stay",
+			 to);
+		rc = 0;
+	}
 	if (rc)
 		goto out;
 	manifest = (src.slo || src.dlo) && !src.disowned;
@@ -484,6 +538,7 @@ const struct backend_ops swift_backend_ops = {
 	.stat = sw_stat,
 	.list = sw_list,
 	.read = sw_read,
+	.read_ver = sw_read_ver,
 	.put = sw_put,
 	.upload_begin = sw_upload_begin,
 	.upload_part = sw_upload_part,

@@ -19,6 +19,8 @@
 
 /* ---------- list ---------- */
 
+#define EMPTY_MD5 "d41d8cd98f00b204e9800998ecf8427e"   /* the MD5 of no bytes */
+
 struct page_state {
 	const char *prefix;
 	size_t plen;
@@ -27,7 +29,7 @@ struct page_state {
 	void *arg;
 	char *last;       /* marker for the next page */
 	size_t entries;
-	int dlo_sizes;    /* the main container: DLO manifests list 0 bytes */
+	int real_sizes;   /* the main container: manifests are listed with sizes not their data's */
 	int manifests;    /* only entries that may be manifests: with an slo_etag, or 0 bytes */
 };
 
@@ -79,13 +81,22 @@ static int list_page(struct sw *sw, const char *body, size_t len, struct page_st
 				continue;
 			oi.mtime = swift_parse_time(json_string_value(json_object_get(e, "last_modified")));
 			sw_set_etag(oi.etag, sizeof(oi.etag), etag ? etag : json_string_value(json_object_get(e, "hash")));
-			/* a DLO manifest is listed with its own 0 bytes: ask it for the real size */
-			if (ps->dlo_sizes && !oi.size && *name && name[strlen(name) - 1] != '/') {
+			/* A manifest is listed with its own bytes, not its data's: a DLO with 0 (Swift, RGW), an
+			 * SLO on RGW with the manifest's size and the MD5 of nothing. Such an entry is asked
+			 * (HEAD) for its real size before anyone is shown it. */
+			if (ps->real_sizes && !etag && *name && name[strlen(name) - 1] != '/' &&
+			    (!oi.size || !strcmp(oi.etag, EMPTY_MD5))) {
 				struct sw_objkind k;
 
-				if (!sw_head(sw, name, &k) && k.exists && k.dlo)
+				rc = sw_head(sw, name, &k);
+				if (!rc && k.exists && k.size != oi.size) {
+					log_debug("swift: %s is listed with %llu bytes, holds %llu", name,
+						  (unsigned long long)oi.size, (unsigned long long)k.size);
 					oi.size = k.size;
+				}
 				sw_objkind_free(&k);
+				if (rc)
+					break;
 			}
 		}
 		/* the listed folder's own marker arrives as "": callers tell an empty folder by it */
@@ -109,8 +120,9 @@ int sw_list_cont(struct sw *sw, const char *cont_enc, const char *prefix, int de
 	int rc = 0;
 
 	/* whatever this mount makes now: a DLO may be there from a cluster without SLO, or from a store
-	 * (Ceph RGW) whose SLOs cannot be managed, found out only at the first upload */
-	ps.dlo_sizes = !manifests && !strcmp(cont_enc, sw->cont_enc);
+	 * (Ceph RGW) whose SLOs cannot be managed, found out only at the first upload; other clients
+	 * write SLOs and DLOs too */
+	ps.real_sizes = !manifests && !strcmp(cont_enc, sw->cont_enc);
 	if (!eprefix)
 		return -ENOMEM;
 	for (;;) {

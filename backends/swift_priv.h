@@ -74,9 +74,12 @@ void sw_strv_free(struct sw_strv *s);
 int sw_head(struct sw *sw, const char *key, struct sw_objkind *k);   /* k->exists 0 on 404 */
 void sw_objkind_free(struct sw_objkind *k);
 int sw_slo_manifest(struct sw *sw, const char *key, json_t **out);     /* raw entries */
-/* the segments a manifest owns ("container/object"), nested ones too; none when disowned */
+/* the segments a manifest owns ("container/object"), nested ones too; none when disowned.
+ * -ENODATA: an SLO whose manifest the server does not show (RGW): only the server can delete them
+ * (sw_delete_slo). */
 int sw_owned_segments(struct sw *sw, const char *key, const struct sw_objkind *k, struct sw_strv *out);
 int sw_delete_paths(struct sw *sw, char *const *paths, size_t n);       /* bulk where offered */
+int sw_delete_slo(struct sw *sw, const char *key);   /* ?multipart-manifest=delete: manifest and segments */
 /* swift_probe.c: 1 when an SLO put in the segment container gives its manifest back, else 0 */
 int sw_slo_probe(struct sw *sw);
 /* swift_upload.c: a DLO manifest at key over prefix ("container/prefix", decoded) */

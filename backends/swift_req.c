@@ -321,6 +321,12 @@ static int slo_get(struct sw *sw, const char *opath, int raw, json_t **out)
 		rc = resp.status == 404 ? -ENOENT : sw_fail("GET manifest", opath, &resp);
 		goto out;
 	}
+	if (!resp.body.len) {
+		/* RGW answers an SLO's manifest GET with 200 and no body: the segments are not shown */
+		log_debug("swift: the server shows no manifest for %s", opath);
+		rc = -ENODATA;
+		goto out;
+	}
 	*out = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, &err);
 	if (!*out || !json_is_array(*out)) {
 		log_warn("swift: the manifest %s is not a JSON list", opath);
@@ -381,6 +387,24 @@ static int del_path(void *arg, size_t i)
 		rc = sw_fail("DELETE", p, &resp);
 out:
 	free(enc);
+	free(path);
+	http_resp_free(&resp);
+	return rc;
+}
+
+int sw_delete_slo(struct sw *sw, const char *key)
+{
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	char *path = sw_obj_path(sw->cont_enc, key, "multipart-manifest=delete");
+	int rc = -ENOMEM;
+
+	if (!path)
+		return -ENOMEM;
+	sw_req_init(&req, "DELETE", NULL);
+	rc = sw_do(sw, &req, path, &resp);
+	if (!rc && resp.status / 100 != 2 && resp.status != 404)
+		rc = sw_fail("DELETE manifest and segments", key, &resp);
 	free(path);
 	http_resp_free(&resp);
 	return rc;

@@ -344,6 +344,84 @@ static int drop_upload_segments(struct upload *up)
 	return rc;
 }
 
+/* Is the manifest at up->key now one that lists this upload's segments? 1 yes, 0 no, -errno (or a
+ * disowned manifest, renamed at once: its copy may own these) when that cannot be told. */
+static int still_mine(struct upload *up, const char *mine)
+{
+	struct sw_objkind now;
+	struct sw_strv segs = { 0 };
+	int rc, used = 0;
+
+	rc = sw_head(up->sw, up->key, &now);
+	if (!rc && now.disowned)
+		rc = -EBUSY;
+	if (!rc && now.exists)
+		rc = sw_owned_segments(up->sw, up->key, &now, &segs);
+	for (size_t i = 0; !rc && i < segs.n && !used; i++)
+		used = !strncmp(segs.v[i], mine, strlen(mine));
+	sw_objkind_free(&now);
+	sw_strv_free(&segs);
+	return rc ? rc : used;
+}
+
+/* Another upload of the same key has segments in the store ("<key>/<uid>/" other than ours)? */
+struct other_set {
+	const char *uid;
+	int found;
+};
+
+static int other_set(void *arg, const char *name, const struct obj_info *oi)
+{
+	struct other_set *o = arg;
+
+	(void)oi;
+	if (strncmp(name, o->uid, strlen(o->uid)))
+		o->found = 1;
+	return o->found;
+}
+
+static int has_other(struct upload *up, const char *prefix)
+{
+	struct other_set o = { up->uid, 0 };
+
+	return sw_list_cont(up->sw, up->sw->segc_enc, prefix, 1, 0, 0, other_set, &o) == 0 && o.found;
+}
+
+#define RACE_CHECKS 4
+#define RACE_WAIT_MS 500
+
+/* Two writers racing for one key: each read what it replaces before its manifest went in, so the
+ * segments of the one whose manifest was overwritten at once are nobody's. A writer whose manifest is
+ * not the one there after its commit lost: its segments go. While another upload of the key has
+ * segments in the store, its manifest may land just after this check: looked at again a few times. */
+static void drop_if_lost(struct upload *up)
+{
+	struct sw *sw = up->sw;
+	char *mine = NULL, *prefix = NULL;
+	int rc = 1;
+
+	if (asprintf(&mine, "%s/%s/%s/", sw->segc, up->key, up->uid) < 0)
+		mine = NULL;
+	if (asprintf(&prefix, "%s/", up->key) < 0)
+		prefix = NULL;
+	for (int i = 0; mine && prefix && i < RACE_CHECKS; i++) {
+		rc = still_mine(up, mine);
+		if (rc <= 0)
+			break;
+		/* nobody else uploading this key: nothing can replace it unseen */
+		if (!has_other(up, prefix))
+			break;
+		usleep(RACE_WAIT_MS * 1000);
+	}
+	if (rc == 0) {
+		log_info("swift: %s was replaced by another writer as this upload committed; its segments go",
+			 up->key);
+		drop_upload_segments(up);
+	}
+	free(mine);
+	free(prefix);
+}
+
 void sw_upload_abort(struct upload *up)
 {
 	if (!up)
@@ -686,6 +764,7 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 		else
 			sw_drop_replaced(sw, up->key, &old, &keep);
 	}
+	drop_if_lost(up);
 	log_debug("swift: upload %s of %s committed", up->uid, up->key);
 	goto out;
 fail:

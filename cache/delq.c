@@ -16,13 +16,16 @@
 #define LINGER_MS 5      /* how long a batch waits for more keys: a lone delete is barely delayed */
 #define LOG_KEYS 10      /* failed keys named one by one, per batch */
 
-enum dstate { D_QUEUED, D_RUNNING, D_FAILED };
+enum dstate { D_QUEUED, D_RUNNING, D_FAILED, D_DONE };
+/* done keys remembered at most while listings run (then the oldest go: a listing is never that long) */
+#define DONE_CAP 100000
 
 /* One key: in the hash from delq_add until its delete succeeds (or its failure is reported). */
 struct dent {
 	struct dent *hnext;   /* hash chain */
-	struct dent *qnext;   /* the queue, oldest first (D_QUEUED only) */
+	struct dent *qnext;   /* the queue, oldest first (D_QUEUED); the done list (D_DONE) */
 	enum dstate state;
+	unsigned long batch;  /* D_DONE: the number of the batch that deleted it */
 	char *path;           /* the mount path, for the metadata cache */
 	char key[];
 };
@@ -41,11 +44,18 @@ struct delq {
 	unsigned waiters;
 	int stop;
 	struct dent *head, **tail;
+	/* Deleted keys a listing still in flight may bring back (it was answered before the delete):
+	 * kept while a listing runs that began before their batch finished. */
+	unsigned long batches;   /* batches finished */
+	unsigned listings;       /* listings in flight (delq_list_begin .. end) */
+	unsigned ndone;
+	struct dent *done_head, **done_tail;
 	pthread_t thread;
 	struct dent *b[NBUCKETS];
 	/* the batch being deleted (the thread's own) */
 	struct dent *ents[BATCH];
 	const char *keys[BATCH];
+	int rcs[BATCH];          /* each key's outcome */
 };
 
 static unsigned hash(const char *s)
@@ -123,18 +133,56 @@ static size_t take_batch(struct delq *q)
 	return n;
 }
 
-/* A failed batch: remove() does not say which keys went, so every key of it is reported and shows
- * again as the store has it (its cache entry dropped); delq_wait tells the failure to a waiter. */
-static void finish_batch(struct delq *q, size_t n, int rc)
+/* Forget the done keys no listing in flight can still bring back (all of them when none runs). */
+static void purge_done(struct delq *q)
+{
+	while (q->done_head && (!q->listings || q->ndone > DONE_CAP)) {
+		struct dent *e = q->done_head;
+
+		q->done_head = e->qnext;
+		q->ndone--;
+		forget(q, e);
+	}
+	if (!q->done_head)
+		q->done_tail = &q->done_head;
+}
+
+/* remove() failed for the batch without saying which keys went: the store is asked about each (one
+ * failing key must not fail the others). A key still there, or that cannot be asked about, failed. */
+static void sort_out(struct delq *q, size_t n, int rc)
 {
 	for (size_t i = 0; i < n; i++) {
+		struct obj_info oi;
+		int st = rc ? q->be->ops->stat(q->be, q->keys[i], &oi) : -ENOENT;
+
+		q->rcs[i] = st == -ENOENT ? 0 : rc;
+	}
+}
+
+/* A failed key is reported and shows again as the store has it (its cache entry dropped);
+ * delq_wait tells the failure to a waiter. */
+static void finish_batch(struct delq *q, size_t n)
+{
+	size_t nfail = 0;
+
+	for (size_t i = 0; i < n; i++) {
 		struct dent *e = q->ents[i];
+		int rc = q->rcs[i];
 
 		if (!rc) {
-			forget(q, e);
+			if (!q->listings) {
+				forget(q, e);
+				continue;
+			}
+			e->state = D_DONE;
+			e->batch = q->batches + 1;
+			e->qnext = NULL;
+			*q->done_tail = e;
+			q->done_tail = &e->qnext;
+			q->ndone++;
 			continue;
 		}
-		if (i < LOG_KEYS)
+		if (nfail++ < LOG_KEYS)
 			log_error("delete of %s failed: %s; the object may still be in the store", e->key,
 				  strerror(-rc));
 		if (q->meta)
@@ -146,8 +194,10 @@ static void finish_batch(struct delq *q, size_t n, int rc)
 		e->state = D_FAILED;
 		q->nfailed++;
 	}
-	if (rc && n > LOG_KEYS)
-		log_error("... and %zu more deletes of the same batch failed", n - LOG_KEYS);
+	if (nfail > LOG_KEYS)
+		log_error("... and %zu more deletes of the same batch failed", nfail - LOG_KEYS);
+	q->batches++;
+	purge_done(q);
 	set_pending(q, q->pending - (unsigned)n);
 }
 
@@ -169,11 +219,12 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&q->lock);
 		log_debug("deleting %zu object%s (%s first)", n, n == 1 ? "" : "s", q->keys[0]);
 		rc = q->be->ops->remove(q->be, q->keys, n);
+		sort_out(q, n, rc == -ENOENT ? 0 : rc);
 		/* before the keys leave the queue (which hides them from listings), and outside its lock:
 		 * readdir holds the listing lock while it asks the queue */
 		dirlist_changed(q->lists);
 		pthread_mutex_lock(&q->lock);
-		finish_batch(q, n, rc == -ENOENT ? 0 : rc);
+		finish_batch(q, n);
 		pthread_cond_broadcast(&q->done);
 	}
 	pthread_mutex_unlock(&q->lock);
@@ -194,6 +245,7 @@ int delq_new(struct delq **out, struct backend *be, struct meta *meta, struct di
 	q->lists = lists;
 	q->cap = cap ? cap : 1;
 	q->tail = &q->head;
+	q->done_tail = &q->done_head;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -246,6 +298,8 @@ int delq_add(struct delq *q, const char *key, const char *path)
 		goto out;
 	}
 	e = find(q, key);
+	if (e && e->state == D_DONE)
+		e = NULL;   /* deleted before (and made again since): a new entry; the old one is purged */
 	if (e && e->state != D_FAILED)
 		goto out;   /* already on its way */
 	if (e) {
@@ -284,9 +338,48 @@ int delq_has(struct delq *q, const char *key)
 		return 0;   /* the common case: nothing queued, no lock taken */
 	pthread_mutex_lock(&q->lock);
 	e = find(q, key);
-	has = e && e->state != D_FAILED;
+	has = e && (e->state == D_QUEUED || e->state == D_RUNNING);
 	pthread_mutex_unlock(&q->lock);
 	return has;
+}
+
+unsigned long delq_list_begin(struct delq *q)
+{
+	unsigned long since;
+
+	if (!q)
+		return 0;
+	pthread_mutex_lock(&q->lock);
+	q->listings++;
+	since = q->batches;
+	pthread_mutex_unlock(&q->lock);
+	return since;
+}
+
+void delq_list_end(struct delq *q)
+{
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->listings--;
+	purge_done(q);
+	pthread_mutex_unlock(&q->lock);
+}
+
+int delq_hides(struct delq *q, const char *key, unsigned long since)
+{
+	int hide = 0;
+
+	if (!q)
+		return 0;
+	pthread_mutex_lock(&q->lock);
+	/* every entry of a key: a done one and a new queued one may both be there */
+	for (struct dent *e = q->b[hash(key)]; e && !hide; e = e->hnext)
+		if (!strcmp(e->key, key))
+			hide = e->state == D_QUEUED || e->state == D_RUNNING ||
+			       (e->state == D_DONE && e->batch > since);
+	pthread_mutex_unlock(&q->lock);
+	return hide;
 }
 
 /* 1 while a delete of path or below it is queued or running; then 0, or -EIO after forgetting the
@@ -299,7 +392,7 @@ static int busy_under(struct delq *q, const char *path, size_t n)
 		return 0;
 	for (unsigned i = 0; i < NBUCKETS; i++)
 		for (struct dent *e = q->b[i]; e; e = e->hnext)
-			if (e->state != D_FAILED && under(e->key, path, n))
+			if ((e->state == D_QUEUED || e->state == D_RUNNING) && under(e->key, path, n))
 				return 1;
 	for (unsigned i = 0; i < NBUCKETS && q->nfailed; i++) {
 		for (struct dent *e = q->b[i], *next; e; e = next) {

@@ -22,6 +22,14 @@ void delq_free(struct delq *q);
 int delq_add(struct delq *q, const char *key, const char *path);
 /* 1 if key is queued or being deleted (the mount must not show it), else 0. */
 int delq_has(struct delq *q, const char *key);
+/* A listing of the store is about to be sent: returns a mark for delq_hides. A listing answered
+ * before a delete finished may still hold the deleted key; until delq_list_end, the queue remembers
+ * keys deleted since the mark. */
+unsigned long delq_list_begin(struct delq *q);
+void delq_list_end(struct delq *q);
+/* 1 if a listing begun at mark since must not show key: its delete is queued, running, or finished
+ * after the listing began. */
+int delq_hides(struct delq *q, const char *key, unsigned long since);
 /* Wait until no delete of key, or of a key below "key/", is queued or running. -EIO if one of
  * them failed since it was queued (each failure is reported to one waiter), else 0. */
 int delq_wait(struct delq *q, const char *key);

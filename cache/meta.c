@@ -10,6 +10,7 @@
 struct ment {
 	struct ment *next;
 	struct meta_entry e;
+	int replaced;   /* see meta_set_replaced */
 	uint64_t expires_ms;
 	char path[];
 };
@@ -118,6 +119,9 @@ void meta_put_ttl(struct meta *m, const char *path, enum meta_kind kind, uint64_
 		e->next = m->b[h];
 		m->b[h] = e;
 		m->count++;
+		e->replaced = 0;
+	} else if (e->e.kind == META_FILE && kind == META_FILE && e->e.size != size) {
+		e->replaced = 1;   /* shown with another size before, fresh or not */
 	}
 	e->e.kind = kind;
 	e->e.size = size;
@@ -143,6 +147,47 @@ void meta_drop(struct meta *m, const char *path)
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
+}
+
+static struct ment *find_locked(struct meta *m, const char *path)
+{
+	struct ment *e = m->b[hash(path)];
+
+	while (e && strcmp(e->path, path))
+		e = e->next;
+	return e;
+}
+
+void meta_set_replaced(struct meta *m, const char *path)
+{
+	struct ment *e;
+
+	pthread_mutex_lock(&m->lock);
+	e = find_locked(m, path);
+	if (e) {
+		e->replaced = 1;
+		e->expires_ms = 0;   /* and ask the store again */
+	} else if ((e = malloc(sizeof(*e) + strlen(path) + 1))) {
+		memset(e, 0, sizeof(*e));
+		strcpy(e->path, path);
+		e->replaced = 1;
+		e->next = m->b[hash(path)];
+		m->b[hash(path)] = e;
+		m->count++;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+int meta_replaced(struct meta *m, const char *path)
+{
+	struct ment *e;
+	int r;
+
+	pthread_mutex_lock(&m->lock);
+	e = find_locked(m, path);
+	r = e && e->replaced;
+	pthread_mutex_unlock(&m->lock);
+	return r;
 }
 
 void meta_drop_tree(struct meta *m, const char *path)

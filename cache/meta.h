@@ -26,6 +26,12 @@ void meta_put(struct meta *m, const char *path, enum meta_kind kind, uint64_t si
 void meta_put_ttl(struct meta *m, const char *path, enum meta_kind kind, uint64_t size, time_t mtime,
 		  unsigned ttl_ms);
 void meta_drop(struct meta *m, const char *path);
+/* A file whose size changed in the store behind the mount's back: the kernel may hold the old size
+ * for as long as it keeps the inode (with its writeback cache it never takes a new one), so reads
+ * of it must not trust that size. Set by meta_put when a file's size changes, or by hand; cleared
+ * by meta_drop (the mount's own writes set the kernel's size). Expiry does not clear it. */
+void meta_set_replaced(struct meta *m, const char *path);
+int meta_replaced(struct meta *m, const char *path);
 /* Forget path and everything below it (rename and removal of folders). */
 void meta_drop_tree(struct meta *m, const char *path);
 

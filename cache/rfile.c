@@ -25,13 +25,24 @@ struct slot {
 	size_t want;
 	char *data;        /* max_window bytes, allocated on first use */
 	unsigned long used;
+	unsigned epoch;    /* of the version it was armed for */
 };
 
 struct rfile {
 	struct backend *be;
 	struct pool *prefetch;
 	char *key;
-	uint64_t size;         /* at open; lowered if the object turns out shorter */
+	uint64_t size;         /* at open; lowered if the object turns out shorter (no read_ver) */
+	/* One version (read_ver): pinned by the first fetch, which runs alone; every later fetch asks
+	 * for that version only. A size other than the one at open, or another version later, makes
+	 * the handle stale: the kernel holds the size from open, and bytes past a shorter version's end
+	 * would read as zeros. A reader that has had no byte yet starts again on the new version. */
+	struct obj_ver ver;
+	int pinning;           /* the pinning fetch is running: others wait */
+	int stale;             /* -ESTALE for good */
+	int size_hint;         /* rfile_size_from_object: the size at open is a guess */
+	unsigned epoch;        /* bumped by a restart: slots of the old version are dropped */
+	uint64_t served;       /* bytes handed to the reader so far */
 	size_t max_window, window;
 	uint64_t next_seq;     /* where the last read ended */
 	uint64_t run_start;    /* where the current sequential run began */
@@ -72,6 +83,12 @@ int rfile_open(struct backend *be, struct pool *prefetch, const char *key, uint6
 	return 0;
 }
 
+void rfile_size_from_object(struct rfile *rf)
+{
+	rf->size_hint = 1;
+	rf->size = UINT64_MAX;
+}
+
 void rfile_close(struct rfile *rf)
 {
 	pthread_mutex_lock(&rf->lock);
@@ -90,12 +107,20 @@ void rfile_close(struct rfile *rf)
  * Returns 0 or -errno. */
 static int fetch(struct rfile *rf, struct slot *s, int job)
 {
+	const struct backend_ops *ops = rf->be->ops;
+	struct obj_ver v;
 	size_t got = 0;
-	int rc = 0, eof = 0;
+	int rc = 0, eof = 0, pin;
 
+	pthread_mutex_lock(&rf->lock);
+	v = rf->ver;
+	pin = ops->read_ver && !v.known;
+	pthread_mutex_unlock(&rf->lock);
 	/* the bytes land in the slot straight from the transfer: no staging copy */
 	while (got < s->want) {
-		ssize_t n = rf->be->ops->read(rf->be, rf->key, s->start + got, s->want - got, s->data + got);
+		ssize_t n = ops->read_ver ? ops->read_ver(rf->be, rf->key, &v, s->start + got, s->want - got,
+							  s->data + got)
+					  : ops->read(rf->be, rf->key, s->start + got, s->want - got, s->data + got);
 
 		if (n < 0) {
 			rc = (int)n;
@@ -108,11 +133,30 @@ static int fetch(struct rfile *rf, struct slot *s, int job)
 		got += (size_t)n;
 	}
 	pthread_mutex_lock(&rf->lock);
+	if (pin) {
+		rf->pinning = 0;
+		if (v.known) {
+			rf->ver = v;
+			if (rf->size_hint && v.size != UINT64_MAX)
+				rf->size = v.size;
+			else if (v.size != UINT64_MAX && v.size != rf->size)
+				rc = -ESTALE;   /* not the size the reader was told at open */
+		}
+	}
+	if (s->epoch != rf->epoch && !rc)
+		rc = -EAGAIN;   /* armed for a version the handle left: its bytes are not wanted */
+	if (rc == -ESTALE && s->epoch == rf->epoch)
+		rf->stale = 1;
 	s->len = got;
 	s->state = rc ? SLOT_EMPTY : SLOT_READY;
-	/* the object is shorter than at open: serve what is there, ask for nothing past it */
-	if (eof && s->start + got < rf->size)
-		rf->size = s->start + got;
+	/* the object is shorter than at open: serve what is there, ask for nothing past it (a store
+	 * without versions); a version whose size was checked cannot end early */
+	if (eof && s->start + got < rf->size && !rc) {
+		if (ops->read_ver && rf->ver.size != UINT64_MAX && !rf->size_hint)
+			s->state = SLOT_EMPTY, rc = -EIO;
+		else
+			rf->size = s->start + got;
+	}
 	if (job)
 		rf->jobs--;
 	pthread_cond_broadcast(&rf->cond);
@@ -132,6 +176,8 @@ static struct slot *find(struct rfile *rf, uint64_t off)
 	for (int i = 0; i < RFILE_SLOTS; i++) {
 		struct slot *s = &rf->s[i];
 
+		if (s->epoch != rf->epoch)
+			continue;   /* of a version the handle left */
 		if (s->state == SLOT_LOADING && off >= s->start && off < s->start + s->want)
 			return s;
 		if (s->state == SLOT_READY && off >= s->start && off < s->start + s->len)
@@ -184,6 +230,7 @@ static int arm(struct rfile *rf, struct slot *s, uint64_t start, size_t want)
 	s->want = want;
 	s->len = 0;
 	s->used = ++rf->clock;
+	s->epoch = rf->epoch;
 	return 0;
 }
 
@@ -217,8 +264,8 @@ static void ahead(struct rfile *rf, uint64_t off, uint64_t end)
 	uint64_t limit = end + (run * 2 > START_WINDOW ? run * 2 : START_WINDOW);
 	uint64_t at = end;
 
-	if (!rf->prefetch)
-		return;
+	if (!rf->prefetch || (rf->be->ops->read_ver && !rf->ver.known))
+		return;   /* the version is not pinned yet: one fetch first */
 	for (;;) {
 		struct slot *s;
 		size_t want;
@@ -244,6 +291,20 @@ static void ahead(struct rfile *rf, uint64_t off, uint64_t end)
 	}
 }
 
+/* The version changed before the reader had a byte: drop what was fetched and pin again, once. */
+static int restart(struct rfile *rf)
+{
+	if (rf->served || rf->epoch)
+		return 0;
+	rf->epoch++;
+	rf->stale = 0;
+	memset(&rf->ver, 0, sizeof(rf->ver));
+	for (int i = 0; i < RFILE_SLOTS; i++)
+		if (rf->s[i].state == SLOT_READY)
+			rf->s[i].state = SLOT_EMPTY;
+	return 1;
+}
+
 static int near(uint64_t a, uint64_t b)
 {
 	return (a > b ? a - b : b - a) <= SEQ_SLACK;
@@ -255,6 +316,10 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 	int rc = 0, seq;
 
 	pthread_mutex_lock(&rf->lock);
+	if (rf->stale && !restart(rf)) {
+		rc = -ESTALE;
+		goto out;
+	}
 	if (off >= rf->size)
 		goto out;
 	if (len > rf->size - off)
@@ -270,7 +335,17 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 
 		if (pos >= rf->size)
 			break;   /* the object turned out shorter */
+		if (rf->stale) {
+			rc = -ESTALE;
+			if (!done && restart(rf))
+				continue;
+			break;
+		}
 		s = find(rf, pos);
+		if (!s && rf->pinning) {
+			pthread_cond_wait(&rf->cond, &rf->lock);   /* the version is being pinned */
+			continue;
+		}
 		if (!s) {
 			/* sequential: a whole window; random: what was asked, a little at least */
 			size_t want = seq ? rf->window : (len - done > MIN_WINDOW ? len - done : MIN_WINDOW);
@@ -284,6 +359,8 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 			rc = arm(rf, s, pos, want);
 			if (rc)
 				break;
+			if (rf->be->ops->read_ver && !rf->ver.known)
+				rf->pinning = 1;
 			if (seq) {
 				grow(rf);
 				ahead(rf, off, off + len);
@@ -291,6 +368,10 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 			pthread_mutex_unlock(&rf->lock);
 			rc = fetch(rf, s, 0);
 			pthread_mutex_lock(&rf->lock);
+			if (rc == -EAGAIN || (rc == -ESTALE && !done && restart(rf))) {
+				rc = 0;
+				continue;
+			}
 			if (rc)
 				break;
 			continue;
@@ -305,6 +386,7 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 		s->used = ++rf->clock;
 		done += n;
 	}
+	rf->served += done;
 	if (seq && done)
 		ahead(rf, off, off + len);
 	if (!seq || off + done > rf->next_seq)

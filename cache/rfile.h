@@ -20,6 +20,10 @@ struct rfile;
  * prefetch: the pool that runs read-ahead (NULL: none, every fetch is in the reader's thread). */
 int rfile_open(struct backend *be, struct pool *prefetch, const char *key, uint64_t size, size_t max_window,
 	       struct rfile **out);
+/* The kernel does not hold a size for this handle (direct I/O): the first read takes the object's. */
+void rfile_size_from_object(struct rfile *rf);
+/* Bytes read, 0 at the end, or -errno: -ESTALE once the object is not the version the handle began
+ * with (or not the size it had at open), for good. */
 ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off);
 /* Waits for the handle's fetches in flight, then frees it. */
 void rfile_close(struct rfile *rf);

@@ -1,6 +1,7 @@
 #include "fs/layout.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,6 +58,55 @@ int layout_visible(int depth, const char *name, int is_dir)
 		return is_dir;
 	default:
 		return 1;
+	}
+}
+
+const char *layout_unshowable(const char *comp, size_t len)
+{
+	if (!len)
+		return "an empty path component (two '/' in a row)";
+	if ((len == 1 && comp[0] == '.') || (len == 2 && comp[0] == '.' && comp[1] == '.'))
+		return "a path component '.' or '..'";
+	if (len > 255)
+		return "a path component longer than 255 bytes";
+	return NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void layout_unreachable(char *const *keys, size_t n, void (*fn)(void *arg, const char *key, const char *why),
+			void *arg)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *k = keys[i], *c = k, *slash;
+		const char *why = NULL;
+		size_t klen = strlen(k);
+
+		/* a marker "x/" ends in an empty component that is its folder, not a name */
+		while (!why && (slash = strchr(c, '/')) && (size_t)(slash - k) < klen) {
+			char prefix[4096];
+			const char *want = prefix;
+			size_t plen = (size_t)(slash - k);
+
+			why = layout_unshowable(c, (size_t)(slash - c));
+			/* a file named like the folder above this key: the folder cannot be reached */
+			if (!why && plen < sizeof(prefix)) {
+				memcpy(prefix, k, plen);
+				prefix[plen] = 0;
+				if (bsearch(&want, keys, n, sizeof(*keys), cmp_str))
+					why = "below a name that is also a file";
+			}
+			c = slash + 1;
+			if (slash[1] == 0)
+				break;
+		}
+		if (!why && *c)
+			why = layout_unshowable(c, strlen(c));
+		if (why)
+			fn(arg, k, why);
 	}
 }
 

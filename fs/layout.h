@@ -19,5 +19,13 @@ int layout_obj_name(const char *name);
 /* Depth at which a path component may be shown: a listed store key whose component is not a valid
  * name for its level (or a file where a folder belongs) is hidden from the tree. */
 int layout_visible(int depth, const char *name, int is_dir);
+/* Why no file system can show a path component of a store key ("" between two '/', "." or "..",
+ * over 255 bytes): a short reason, or NULL when it can be shown. */
+const char *layout_unshowable(const char *comp, size_t len);
+/* Every key of a set (sorted by strcmp, relative to one folder) that no mount can reach: fn(arg, key,
+ * why) per key, with a path component as above, or below a name that is also a file ("a" and "a/b":
+ * "a" is the file, a/b cannot be reached). Folder markers ("x/") count as the folder x. */
+void layout_unreachable(char *const *keys, size_t n, void (*fn)(void *arg, const char *key, const char *why),
+			void *arg);
 
 #endif

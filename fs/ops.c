@@ -220,9 +220,49 @@ struct dir_fill {
 	char **open_names;    /* files being written here, listed with their live size */
 	unsigned nopen;
 	struct dirlist_rec *rec;   /* the listing as the store gave it, kept for the next reader */
+	unsigned long since;       /* the delete queue's mark when the listing was sent */
 	int stopped;
 	char last[1024];      /* a marker and its folder can both come back: one entry */
+	int last_dir;
+	unsigned unreachable; /* entries of this listing no file system can show (logged) */
+	char **files;         /* the file names listed so far, in the store's (strcmp) order */
+	size_t nfiles, capfiles;
 };
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Remember a listed file name: a folder of the same name may come later ("a", "a-1", "a/"). */
+static void note_file(struct dir_fill *df, const char *nm)
+{
+	char *c;
+
+	if (df->nfiles == df->capfiles) {
+		size_t cap = df->capfiles ? df->capfiles * 2 : 64;
+		char **v = realloc(df->files, cap * sizeof(*v));
+
+		if (!v)
+			return;   /* only the log line is lost */
+		df->files = v;
+		df->capfiles = cap;
+	}
+	c = strdup(nm);
+	if (c)
+		df->files[df->nfiles++] = c;
+}
+
+#define UNREACHABLE_LOGGED 10   /* per listing */
+
+/* A key the store holds that the mount cannot show: said in the log, so a folder that will not go
+ * away (rm -r: "Directory not empty") has a reason. */
+static void unreachable(struct dir_fill *df, const char *name, const char *why)
+{
+	if (df->unreachable++ < UNREACHABLE_LOGGED)
+		log_warn("%s: the store holds %s%s, which no file system can show (%s): use snapctl describe",
+			 df->path, df->dk, name, why);
+}
 
 struct open_collect {
 	const char *dir;
@@ -262,21 +302,43 @@ static int fill_one(void *arg, const char *name, const struct obj_info *oi)
 		nm[--n] = 0;
 		is_dir = 1;
 	}
-	if (!layout_visible(df->depth, nm, is_dir))
-		return 0;   /* the folder's own marker, odd keys, names no file system can show */
-	if (!strcmp(nm, df->last))
+	if (!layout_visible(df->depth, nm, is_dir)) {
+		/* the folder's own marker, odd keys, names no file system can show */
+		const char *why = *name ? layout_unshowable(nm, n) : NULL;
+
+		if (why)
+			unreachable(df, name, why);
 		return 0;
+	}
+	if (!strcmp(nm, df->last)) {
+		if (is_dir != df->last_dir)
+			unreachable(df, name, "a file and a folder of the same name: the folder is hidden");
+		return 0;
+	}
 	snprintf(df->last, sizeof(df->last), "%s", nm);
+	df->last_dir = is_dir;
 	if (!is_dir) {
-		/* unlinked, but its delete is not confirmed yet: the store still lists it */
+		/* unlinked, its delete not confirmed yet or confirmed only after the listing was sent:
+		 * the store listed it all the same */
 		snprintf(child, sizeof(child), "%s%s", df->dk, nm);
-		if (delq_has(df->s->delq, child))
+		if (delq_hides(df->s->delq, child, df->since))
 			return 0;
 	}
 	for (unsigned i = 0; i < df->nopen; i++)
 		if (!strcmp(df->open_names[i], nm))
 			return 0;   /* shown with its live size below */
 	snprintf(child, sizeof(child), "%s/%s", strcmp(df->path, "/") ? df->path : "", nm);
+	if (is_dir) {
+		const char *key = nm;
+
+		/* "a" listed before "a/" with other names between them ("a-1"): the file wins */
+		if (df->nfiles && bsearch(&key, df->files, df->nfiles, sizeof(*df->files), cmp_name)) {
+			unreachable(df, name, "a file and a folder of the same name: the folder is hidden");
+			return 0;
+		}
+	} else {
+		note_file(df, nm);
+	}
 	fill_stat(df->s, &st, is_dir ? META_DIR : META_FILE, oi->size, oi->mtime ? oi->mtime : df->s->started);
 	meta_put(df->s->meta, child, is_dir ? META_DIR : META_FILE, oi->size, st.st_mtime);
 	return df->filler(df->buf, nm, &st, 0, FUSE_FILL_DIR_PLUS) ? 1 : 0;
@@ -334,11 +396,19 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	stage_foreach(&s->stage, collect_open, &oc);
 	df.open_names = oc.names;
 	df.nopen = oc.n;
+	df.since = delq_list_begin(s->delq);
 	if (!dirlist_replay(s->lists, path, fill_one, &df)) {
 		df.rec = dirlist_begin(s->lists, path);
 		rc = s->be.ops->list(&s->be, dk, 1, 0, fill_rec, &df);
 		dirlist_end(s->lists, df.rec, !rc && !df.stopped);
 	}
+	delq_list_end(s->delq);
+	if (df.unreachable > UNREACHABLE_LOGGED)
+		log_warn("%s: ... and %u more keys no file system can show", path,
+			 df.unreachable - UNREACHABLE_LOGGED);
+	for (size_t i = 0; i < df.nfiles; i++)
+		free(df.files[i]);
+	free(df.files);
 	if (rc)
 		log_warn("listing %s failed: %s", path, strerror(-rc));
 	for (unsigned i = 0; i < oc.n && !rc; i++) {

@@ -22,6 +22,7 @@ struct handle {
 	int flushed;         /* the opener closed a descriptor of it: it may be done with it */
 	char *path;          /* at open: libfuse passes NULL paths to ops that have the handle */
 	char *doc;           /* status document */
+	int stale_logged;    /* a read found the object replaced (logged once) */
 	size_t doc_len;
 	struct handle *prev, *next;   /* every open handle, so a daemon stopped with files open still
 				       * owns them (the kernel never releases those) */
@@ -269,6 +270,11 @@ int op_open(const char *path, struct fuse_file_info *fi)
 		rc = e.kind == META_DIR ? -EISDIR : -ENOENT;
 	if (!rc)
 		rc = rfile_open(&s->be, s->prefetch, key, e.size, (size_t)s->cfg.read_ahead, &h->rf);
+	if (!rc && meta_replaced(s->meta, path)) {
+		/* the kernel may hold an older size: read around its page cache, up to the object's end */
+		fi->direct_io = 1;
+		rfile_size_from_object(h->rf);
+	}
 	if (rc) {
 		free_handle(h);
 		goto out;
@@ -281,6 +287,7 @@ out:
 int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct handle *h = H(fi);
+	ssize_t n;
 
 	(void)path;
 	if (h->kind == H_STATUS) {
@@ -293,7 +300,17 @@ int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_fil
 	}
 	if (h->wf)
 		return (int)wf_read(h->wf, buf, size, (uint64_t)off);
-	return (int)rfile_read(h->rf, buf, size, (uint64_t)off);
+	n = rfile_read(h->rf, buf, size, (uint64_t)off);
+	if (n == -ESTALE) {
+		/* never two versions spliced, never zeros for a shorter one: this open fails, the next
+		 * one reads the new version whole */
+		if (!h->stale_logged++)
+			log_error("%s changed in the store while it was read: read fails (EIO); open it again",
+				  h->path);
+		meta_set_replaced(sfs()->meta, h->path);
+		n = -EIO;
+	}
+	return (int)n;
 }
 
 int op_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)

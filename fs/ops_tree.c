@@ -58,6 +58,13 @@ int op_mkdir(const char *path, mode_t mode)
 		return rc;
 	if (e.kind != META_NONE)
 		return -EEXIST;
+	/* a marker only for a folder that would not exist without it: the cached "nothing there" may
+	 * predate objects another client wrote below it */
+	rc = folder_in_store(path);
+	if (rc > 0)
+		meta_put(s->meta, path, META_DIR, 0, s->started);   /* there after all */
+	if (rc)
+		return rc < 0 ? rc : -EEXIST;
 	dk = dir_key(path);
 	if (!dk)
 		return -ENOMEM;

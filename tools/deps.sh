@@ -13,7 +13,7 @@ PKGS=(
 	postgresql postgresql-contrib
 	swift swift-proxy swift-account swift-container swift-object memcached
 	ceph-mon ceph-osd radosgw ceph-common uuid-runtime
-	s3fs rclone
+	s3fs rclone python3-swiftclient python3-boto3
 )
 
 missing=()

@@ -79,6 +79,10 @@ void sc_snaps_free(struct sc_snaps *s);
 int sc_snap_find(const char *url, const char *ref, const struct sc_opts *o, struct sc_store *st, char **ns,
 		 char **db, char **snap, struct sc_snaps *s);
 const char *sc_snap_status(const struct sc_snaps *s, const struct sc_snap *sn);
+/* The keys of a snapshot (collected with want_files) that no mount can show, with the reason
+ * (fs/layout.c: layout_unreachable): fn per key; returns how many, or -ENOMEM. */
+int sc_snap_unreachable(const struct sc_snap *sn, void (*fn)(void *arg, const char *key, const char *why),
+			void *arg);
 /* "demo/pg/snap1" -> parts; 0 or 1 with a message printed */
 int sc_parse_snap_ref(const char *ref, int need, char **ns, char **db, char **snap);
 

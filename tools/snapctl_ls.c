@@ -12,13 +12,25 @@
 static json_t *snap_json(const struct sc_snaps *s, const struct sc_snap *sn)
 {
 	char t[32];
+	int unreach = sc_snap_unreachable(sn, NULL, NULL);
 
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:I}", "name", sn->name,
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:I, s:I}", "name", sn->name,
 			 "namespace", sn->ns, "database", sn->db, "files", (json_int_t)sn->files,
 			 "size", (json_int_t)sn->size,
 			 "last_modified", sc_time(sn->mtime, t, sizeof(t)), "status", sc_snap_status(s, sn),
 			 "uploads_in_progress", (json_int_t)sn->uploads, "bytes_in_progress",
-			 (json_int_t)sn->upload_bytes);
+			 (json_int_t)sn->upload_bytes, "unreachable", (json_int_t)(unreach > 0 ? unreach : 0));
+}
+
+/* describe: one unreachable key */
+static void print_unreachable(void *arg, const char *key, const char *why)
+{
+	json_t *arr = arg;
+
+	if (arr)
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "name", key, "reason", why));
+	else
+		printf("  %s   (%s)\n", key, why);
 }
 
 static int print_json(json_t *j)
@@ -51,7 +63,8 @@ int cmd_ls(int argc, char **argv, const struct sc_opts *o)
 		return 2;
 	if (sc_store_open(&st, argv[0], o))
 		goto out;
-	rc = sc_snaps_collect(&st, ns, db, NULL, 0, o->all, &s);
+	/* with the names: keys a mount cannot show are counted */
+	rc = sc_snaps_collect(&st, ns, db, NULL, 1, o->all, &s);
 	if (rc) {
 		rc = sc_fail("listing %s: %s", argv[0], strerror(-rc));
 		goto out;
@@ -106,6 +119,13 @@ int cmd_ls(int argc, char **argv, const struct sc_opts *o)
 	if (!s.uploads_known)
 		fprintf(stderr, "note: %s cannot list uploads in progress; "
 			"STATUS shows complete objects only\n", argv[0]);
+	for (size_t i = 0; i < s.n; i++) {
+		int u = sc_snap_unreachable(&s.v[i], NULL, NULL);
+
+		if (u > 0)
+			fprintf(stderr, "note: %s/%s/%s holds %d key%s no mount can show (snapctl describe)\n",
+				s.v[i].ns, s.v[i].db, s.v[i].name, u, u == 1 ? "" : "s");
+	}
 	rc = 0;
 out:
 	if (cell)
@@ -173,6 +193,10 @@ int cmd_describe(int argc, char **argv, const struct sc_opts *o)
 			json_object_set_new(j, "objects", files);
 			json_object_set_new(j, "uploads", ups);
 			json_object_set_new(j, "uploads_known", json_boolean(s.uploads_known));
+			json_t *un = json_array();
+
+			sc_snap_unreachable(sn, print_unreachable, un);
+			json_object_set_new(j, "unreachable_keys", un);
 		}
 		rc = print_json(j);
 		goto out;
@@ -204,6 +228,10 @@ int cmd_describe(int argc, char **argv, const struct sc_opts *o)
 			printf("  %-*s   %*llu   %-20s   %s\n", (int)wn, sn->f[i].name, (int)ws,
 			       (unsigned long long)sn->f[i].oi.size, sc_time(sn->f[i].oi.mtime, t, sizeof(t)),
 			       *sn->f[i].oi.etag ? sn->f[i].oi.etag : "-");
+	}
+	if (sc_snap_unreachable(sn, NULL, NULL) > 0) {
+		printf("Unreachable through a mount:\n");
+		sc_snap_unreachable(sn, print_unreachable, NULL);
 	}
 	if (sn->nup) {
 		printf("Uploads in progress:\n");

@@ -1,6 +1,7 @@
 /* Snapshots as the store holds them: keys [PREFIX/]kubedb/NS/DB/SNAP/..., grouped per snapshot, with the
  * uploads in progress below each (list_uploads) telling Running from Succeeded. */
 #include "tools/snapctl.h"
+#include "fs/layout.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -152,6 +153,42 @@ static int on_key(void *arg, const char *name, const struct obj_info *oi)
 	if (w->want_files && *rest && add_file(&sn->f, &sn->nf, rest, oi))
 		w->err = -ENOMEM;
 	return w->err != 0;
+}
+
+struct unreach_count {
+	void (*fn)(void *arg, const char *key, const char *why);
+	void *arg;
+	int n;
+};
+
+static void count_unreachable(void *arg, const char *key, const char *why)
+{
+	struct unreach_count *u = arg;
+
+	u->n++;
+	if (u->fn)
+		u->fn(u->arg, key, why);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int sc_snap_unreachable(const struct sc_snap *sn, void (*fn)(void *arg, const char *key, const char *why),
+			void *arg)
+{
+	struct unreach_count u = { fn, arg, 0 };
+	char **names = sn->nf ? malloc(sn->nf * sizeof(*names)) : NULL;
+
+	if (sn->nf && !names)
+		return -ENOMEM;
+	for (size_t i = 0; i < sn->nf; i++)
+		names[i] = sn->f[i].name;
+	qsort(names, sn->nf, sizeof(*names), name_cmp);
+	layout_unreachable(names, sn->nf, count_unreachable, &u);
+	free(names);
+	return u.n;
 }
 
 static int snap_cmp(const void *a, const void *b)

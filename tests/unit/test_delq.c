@@ -38,7 +38,15 @@ static int fake_remove(struct backend *b, const char *const *keys, size_t n)
 	return fail_with;
 }
 
-static const struct backend_ops fake_ops = { .scheme = "fake", .remove = fake_remove };
+/* after a failed batch the queue asks about each key: those named "gone" were deleted all the same */
+static int fake_stat(struct backend *b, const char *key, struct obj_info *out)
+{
+	(void)b;
+	memset(out, 0, sizeof(*out));
+	return strstr(key, "gone") ? -ENOENT : 0;
+}
+
+static const struct backend_ops fake_ops = { .scheme = "fake", .remove = fake_remove, .stat = fake_stat };
 static struct backend fake = { .ops = &fake_ops };
 
 static void reset(int closed, int err)
@@ -180,6 +188,24 @@ static void test_failure_is_reported_once(void **st)
 	meta_free(m);
 }
 
+/* One key of a batch fails: the others, gone from the store, are not reported with it. */
+static void test_one_failure_fails_only_itself(void **st)
+{
+	struct delq *q;
+
+	(void)st;
+	reset(1, -EIO);
+	assert_int_equal(delq_new(&q, &fake, NULL, NULL, 100), 0);
+	assert_int_equal(delq_add(q, "k/a/gone1", "/a/gone1"), 0);
+	assert_int_equal(delq_add(q, "k/a/stuck", "/a/stuck"), 0);
+	assert_int_equal(delq_add(q, "k/b/gone2", "/b/gone2"), 0);
+	open_gate();
+	assert_int_equal(delq_wait(q, "k/b"), 0);      /* its key went: no failure to report */
+	assert_int_equal(delq_wait(q, "k/a/gone1"), 0);
+	assert_int_equal(delq_wait(q, "k/a"), -EIO);   /* only the key still there failed */
+	delq_free(q);
+}
+
 struct adder {
 	struct delq *q;
 	int done;
@@ -226,6 +252,42 @@ static void test_free_drains(void **st)
 	assert_int_equal(get(&removed), 1500);
 }
 
+/* A listing sent before a batch finished may still hold its keys: they stay hidden from that listing
+ * (and from one sent while the delete was queued), not from one sent after; once no listing runs,
+ * nothing is remembered. */
+static void test_listing_in_flight_keeps_deleted_hidden(void **st)
+{
+	struct waiter w = { .key = "p/snap" };
+	unsigned long before, after;
+	struct delq *q;
+
+	(void)st;
+	reset(1, 0);
+	assert_int_equal(delq_new(&q, &fake, NULL, NULL, 100), 0);
+	assert_int_equal(delq_add(q, "p/snap/a", "/a"), 0);
+	before = delq_list_begin(q);          /* sent while the delete waits at the gate */
+	assert_int_equal(delq_hides(q, "p/snap/a", before), 1);
+	assert_int_equal(delq_hides(q, "p/snap/b", before), 0);
+	open_gate();
+	w.q = q;
+	wait_thread(&w);
+	assert_int_equal(w.rc, 0);
+	assert_int_equal(delq_has(q, "p/snap/a"), 0);          /* the delete is done */
+	assert_int_equal(delq_hides(q, "p/snap/a", before), 1); /* but that listing may hold it */
+	after = delq_list_begin(q);
+	assert_int_equal(delq_hides(q, "p/snap/a", after), 0); /* a listing sent afterwards is the store */
+	delq_list_end(q);
+	delq_list_end(q);
+	assert_int_equal(delq_hides(q, "p/snap/a", before), 0); /* forgotten with the listings */
+	/* deleted again after it was made again: a new delete, queued and hidden as any */
+	before = delq_list_begin(q);
+	assert_int_equal(delq_add(q, "p/snap/a", "/a"), 0);
+	assert_int_equal(delq_hides(q, "p/snap/a", before), 1);
+	assert_int_equal(delq_wait(q, "p/snap"), 0);
+	delq_list_end(q);
+	delq_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,8 +295,10 @@ int main(void)
 		cmocka_unit_test(test_lone_delete_goes_alone),
 		cmocka_unit_test(test_wait_covers_the_folder_only),
 		cmocka_unit_test(test_failure_is_reported_once),
+		cmocka_unit_test(test_one_failure_fails_only_itself),
 		cmocka_unit_test(test_full_queue_waits),
 		cmocka_unit_test(test_free_drains),
+		cmocka_unit_test(test_listing_in_flight_keeps_deleted_hidden),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

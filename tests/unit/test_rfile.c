@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -89,6 +90,31 @@ static ssize_t fake_read(struct backend *b, const char *key, uint64_t off, size_
 
 static const struct backend_ops fake_ops = { .scheme = "fake", .read = fake_read };
 static struct backend BE = { .ops = &fake_ops };
+
+/* The same store with versions: "v<F.version>", the size F.size (F.first_pin_size, when set, is what
+ * the first pin of a handle sees instead: the object changed just then). */
+static int version;
+static uint64_t first_pin_size;
+
+static ssize_t fake_read_ver(struct backend *b, const char *key, struct obj_ver *v, uint64_t off, size_t len,
+			     void *buf)
+{
+	char tag[16];
+
+	snprintf(tag, sizeof(tag), "v%d", __atomic_load_n(&version, __ATOMIC_SEQ_CST));
+	if (!v->known) {
+		v->known = 1;
+		strcpy(v->tag, tag);
+		v->size = first_pin_size ? first_pin_size : F.size;
+		first_pin_size = 0;
+	} else if (strcmp(v->tag, tag)) {
+		return -ESTALE;
+	}
+	return fake_read(b, key, off, len, buf);
+}
+
+static const struct backend_ops ver_ops = { .scheme = "fakev", .read = fake_read, .read_ver = fake_read_ver };
+static struct backend VBE = { .ops = &ver_ops };
 
 struct env {
 	struct pool *pool;
@@ -391,6 +417,78 @@ static void test_two_threads(void **state)
 	assert_true(F.max_inflight_bytes <= (uint64_t)RFILE_SLOTS * 8 * MIB);
 }
 
+/* Replaced under a reader that has its first bytes: the read fails for good, never another
+ * version's bytes. */
+static void test_version_change_fails_the_read(void **state)
+{
+	struct env *e = *state;
+	static unsigned char buf[MIB];
+	struct rfile *rf;
+	uint64_t off = 0;
+	ssize_t n = 0;
+
+	F.size = 32 * MIB;
+	version = 1;
+	assert_int_equal(rfile_open(&VBE, e->pool, "obj", F.size, 2 * MIB, &rf), 0);
+	assert_int_equal(rfile_read(rf, buf, MIB, 0), MIB);
+	check_bytes(buf, MIB, 0);
+	__atomic_store_n(&version, 2, __ATOMIC_SEQ_CST);
+	for (off = MIB; off < F.size; off += (uint64_t)n) {
+		n = rfile_read(rf, buf, MIB, off);
+		if (n <= 0)
+			break;
+		check_bytes(buf, (size_t)n, off);   /* fetched before the change: the old version */
+	}
+	assert_int_equal(n, -ESTALE);
+	assert_int_equal(rfile_read(rf, buf, MIB, off), -ESTALE);
+	assert_int_equal(rfile_read(rf, buf, MIB, 0), -ESTALE);
+	rfile_close(rf);
+}
+
+/* The version pinned first is not the size the reader was told at open, and it changes again before
+ * a byte went out: the handle starts once more and reads the whole object. */
+static void test_restart_before_the_first_byte(void **state)
+{
+	struct env *e = *state;
+	static unsigned char buf[MIB];
+	struct rfile *rf;
+
+	F.size = 4 * MIB;
+	first_pin_size = 5 * MIB;
+	assert_int_equal(rfile_open(&VBE, e->pool, "obj", F.size, 2 * MIB, &rf), 0);
+	for (uint64_t off = 0; off < F.size; off += MIB) {
+		assert_int_equal(rfile_read(rf, buf, MIB, off), MIB);
+		check_bytes(buf, MIB, off);
+	}
+	assert_int_equal(rfile_read(rf, buf, MIB, F.size), 0);
+	rfile_close(rf);
+}
+
+/* A size at open that the object does not have: no short read, no bytes past the end, -ESTALE; with
+ * rfile_size_from_object (direct I/O) the object's own size counts. */
+static void test_size_other_than_at_open(void **state)
+{
+	struct env *e = *state;
+	static unsigned char buf[MIB];
+	struct rfile *rf;
+	uint64_t got = 0;
+	ssize_t n;
+
+	F.size = 3 * MIB + 5;
+	assert_int_equal(rfile_open(&VBE, e->pool, "obj", 4 * MIB, 2 * MIB, &rf), 0);
+	assert_int_equal(rfile_read(rf, buf, MIB, 0), -ESTALE);
+	rfile_close(rf);
+	assert_int_equal(rfile_open(&VBE, e->pool, "obj", 4 * MIB, 2 * MIB, &rf), 0);
+	rfile_size_from_object(rf);
+	while ((n = rfile_read(rf, buf, MIB, got)) > 0) {
+		check_bytes(buf, (size_t)n, got);
+		got += (uint64_t)n;
+	}
+	assert_int_equal(n, 0);
+	assert_int_equal(got, F.size);
+	rfile_close(rf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +501,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_error_reaches_the_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_pool_and_early_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_change_fails_the_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_before_the_first_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_size_other_than_at_open, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
