@@ -422,7 +422,7 @@ class Driver:
     def rule_for(self, p, got, rule0):
         """Name the rule a wrong store content breaks, for the report: R1 for a partial session."""
         for d in [bytes(s.data) for s in self.sessions.values()] + self.recent:
-            if got is not None and got[0] < len(d) and digest(d[:got[0]]) == got:
+            if got is not None and 0 < got[0] < len(d) and digest(d[:got[0]]) == got:
                 return "R1"
         return rule0
 
@@ -966,6 +966,7 @@ def minimize(a, store, hist, rule, budget):
     """Delete chunks of steps while the replay still breaks the same rule (ddmin, bounded in time)."""
     end = time.monotonic() + budget
     cur = list(hist)
+    a.settle = min(a.settle, 8)  # a replay that only waits out a slow outcome fails sooner
     n = 2
     while len(cur) > 1 and time.monotonic() < end:
         chunk = max(1, len(cur) // n)
@@ -975,9 +976,9 @@ def minimize(a, store, hist, rule, budget):
                 break
             cand = cur[:i] + cur[i + chunk:]
             wipe_store(a, store)
-            _, v = run(a, store, cand)
+            d, v = run(a, store, cand)
             if v is not None and v.rule == rule:
-                cur, shrunk = cand, True
+                cur, shrunk = d.history, True  # the steps that applied (the others lost their preconditions)
                 n = max(n - 1, 2)
                 break
         if not shrunk:

@@ -7,7 +7,7 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/s3.sh"
 
 SEED=${MODEL_SEED:-1}
-TIME=${MODEL_TIME:-60}
+TIME=${MODEL_TIME:-50}
 start_s3rver
 MNT=$T_DIR/mnt
 mkdir -p "$MNT"
@@ -17,7 +17,7 @@ T_MOUNTS+=("$MNT")   # the driver mounts (and remounts after kill -9); the trap 
 check "model: s3 seed $SEED, ${TIME}s of random steps, every rule holds" \
 	python3 "$SNAPFS_SRC/tests/model/model.py" --mount "$MNT" --pid-file "$T_DIR/snapfs-mnt.pid" \
 	--s3-endpoint "$S3_ENDPOINT" --s3-bucket kubedb --secret-dir "$S3_SECRET" \
-	--seed "$SEED" --time "$TIME" --minimize "${MODEL_MINIMIZE:-60}" \
+	--seed "$SEED" --time "$TIME" --minimize "${MODEL_MINIMIZE:-45}" \
 	--save "$T_DIR/model-failure.json" ${MODEL_ARGS:-} -- \
 	"$SNAPFS" s3://kubedb "$MNT" --secret-dir "$S3_SECRET" --endpoint "$S3_ENDPOINT" \
 	--log-file "$T_DIR/snapfs-mnt.log" --pid-file "$T_DIR/snapfs-mnt.pid" --cache-dir "$T_DIR/cache" --part-size 5M
