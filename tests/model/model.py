@@ -180,6 +180,7 @@ class Session:
         self.failed = False       # an operation of this session was refused: it must publish nothing
         self.uncertain = False    # a rewrite may be refused later (writeback cache): publish all or nothing
         self.moved_from = []      # committed contents of names this open file was moved away from
+        self.left_behind = []     # names it was moved away from: their old object may stay until it ends
 
     def active(self):
         return self.path is not None
@@ -342,7 +343,7 @@ class Driver:
             return False
 
     def check(self, prev, strict=(), content=(), rule="R1", wait=None):
-        """prev: {path: digest} the store held before the step (a transient it may still show).
+        """prev: {path: {digest}} what the store could hold before the step (a transient it may still show).
         strict: paths that must hold their new content already (close() returned, R2).
         content: paths whose mount content is read and compared (the others: listing and size)."""
         wait = self.a.settle if wait is None else wait
@@ -377,7 +378,7 @@ class Driver:
             got = sc.get(p)
             allowed = self.store_allowed(p)
             if got not in allowed:
-                transient = {prev.get(p)} if prev is not None else set()
+                transient = prev.get(p, {None}) if prev else set()
                 rule = self.rule_for(p, got, rule0)
                 if got in transient:
                     bad.append(("soft", rule, f"{p}: the store still holds {show(got)}, expected "
@@ -434,8 +435,9 @@ class Driver:
         while not self.quiet() and time.monotonic() < end:
             time.sleep(0.1)
         sc = self.store.contents()
+        behind = {p for s in self.sessions.values() for p in s.left_behind}
         for p in list(self.loose):
-            if self.active_on(p) is not None:
+            if self.active_on(p) is not None or p in behind:
                 continue
             got = sc.get(p)
             if got not in self.store_allowed(p):
@@ -454,9 +456,7 @@ class Driver:
     # --- steps --------------------------------------------------------------------------------
     def step(self, st):
         """Apply one concrete step (a dict), then check. Raises Skip if its preconditions fail."""
-        prev = {p: digest(b) for p, b in self.committed.items()}
-        for p in self.loose:
-            prev.pop(p, None)
+        prev = {p: self.store_allowed(p) for p in PATHS}
         fn = getattr(self, "op_" + st["op"])
         self.history.append(st)
         try:
@@ -500,7 +500,7 @@ class Driver:
 
     def op_open(self, st):
         p = st["path"]
-        if self.active_on(p) is not None or st["sid"] in self.sessions:
+        if self.active_on(p) is not None or st["sid"] in self.sessions or p in self.loose:
             raise Skip()
         if st["mode"] == "append":
             if p not in self.committed or p in self.loose:
@@ -565,6 +565,8 @@ class Driver:
         """The session ended: publish its data under its current name, or nothing."""
         del self.sessions[s.sid]
         self.recent = (self.recent + [bytes(s.data)])[-4:]
+        for p in s.left_behind:
+            self.loose.pop(p, None)  # the name it was moved away from: absent from now on (R6)
         p = s.path
         if p is None:
             return ()
@@ -720,9 +722,12 @@ class Driver:
             raise Violation("R6", f"mv {src} {dst} failed: {e}"
                                   f"{' (src open for writing)' if ss else ''}{' (dst open for writing)' if ds else ''}")
         if ss is not None:
-            # the open file moves: its commit lands under dst only; src is absent now
+            # the open file moves: its commit lands under dst only; src is absent in the mount now, and
+            # in the store once the session ends (its old object may stay until then)
             if src in self.committed:
                 ss.moved_from.append(self.committed.pop(src))
+                self.loose[src] = [ss.moved_from[-1]]
+                ss.left_behind.append(src)
             if dst in self.committed:
                 # dst's old object may stay in the store until the commit replaces it
                 ss.moved_from.append(self.committed.pop(dst))
@@ -874,7 +879,7 @@ class Driver:
         """End of the run: every live session closes; then a full check of everything."""
         for s in sorted(self.sessions.values(), key=lambda s: s.sid):
             self.step({"op": "close", "sid": s.sid})
-        self.check({}, (), tuple(PATHS))
+        self.check(None, (), tuple(PATHS))
 
     def cleanup(self):
         for s in list(self.sessions.values()):
@@ -911,7 +916,7 @@ def run(a, store, steps=None):
     t0 = time.monotonic()
     try:
         d.mount()
-        d.check({}, (), ())
+        d.check(None, (), ())
         if steps is None:
             i = 0
             while i < a.steps and time.monotonic() - t0 < a.time:
@@ -1041,7 +1046,7 @@ def main():
               f"({dt:.0f}s); {len(d.late)} publications seen only after close returned")
         return 0
     print(f"model: seed {a.seed}: RULE BROKEN after {n} steps ({dt:.0f}s): {v}")
-    print(f"model: the steps that led there (replay: --replay FILE with --save):")
+    print(f"model: the steps that led there{f' (saved in {a.save}, rerun them with --replay)' if a.save else ''}:")
     for i, st in enumerate(d.history, 1):
         print(f"  {i:4d} {fmt(st)}")
     hist = d.history
