@@ -410,11 +410,11 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->hard_remove = 1;
 	/* ops on an open file that was unlinked come with a NULL path: they use the handle */
 	cfg->nullpath_ok = 1;
-	/* The kernel's writeback cache gathers pg_dump's 8 KiB writes into 1 MiB requests (without it
-	 * each write() is a round trip: 6x slower here). Its requests overtake each other by at most
-	 * max_background, which the staging layer absorbs as out-of-order extents. */
-	if (conn->capable & FUSE_CAP_WRITEBACK_CACHE)
-		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	/* No kernel writeback cache: with it, write() only fills the page cache and never sees a failed
+	 * upload, so `pg_dumpall > f` would exit 0 with nothing stored. Each write() reaches the daemon
+	 * and returns the file's sticky EIO; stdio writers (pg_dump) still send 1 MiB writes, as they
+	 * size their buffers from st_blksize (fill_stat). */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)

@@ -19,6 +19,7 @@ struct handle {
 	struct wfile *wf;
 	struct rfile *rf;
 	pid_t opener;        /* the process that opened: only its flush publishes */
+	int closed;          /* the opener closed it (or died): no longer a writer of the path */
 	char *path;          /* at open: libfuse passes NULL paths to ops that have the handle */
 	char *doc;           /* status document */
 	size_t doc_len;
@@ -73,6 +74,45 @@ static int new_handle(const char *path, struct fuse_file_info *fi, enum hkind ki
 	return 0;
 }
 
+/* One writer per path: the opener of a write handle that it has not closed yet, other than me
+ * (0: none). A second process writing into the same stream could publish it half-written. */
+static pid_t writer_elsewhere(const char *key, pid_t me)
+{
+	pid_t other = 0;
+
+	pthread_mutex_lock(&handles_lock);
+	for (struct handle *h = handles; h && !other; h = h->next)
+		if (h->kind == H_WRITE && !h->closed && h->opener != me && h->wf && !strcmp(wf_key(h->wf), key))
+			other = h->opener;
+	pthread_mutex_unlock(&handles_lock);
+	return other;
+}
+
+static int refuse_second_writer(const char *path, const char *key, const char *what)
+{
+	pid_t me = tgid_of(fuse_get_context()->pid), other = writer_elsewhere(key, me);
+
+	if (!other)
+		return 0;
+	log_warn("%s refused: %s is being written by pid %d (one writer per file); pid %d gets EBUSY", what,
+		 path, (int)other, (int)me);
+	return -EBUSY;
+}
+
+void handles_renamed(struct wfile *wf, const char *path)
+{
+	pthread_mutex_lock(&handles_lock);
+	for (struct handle *h = handles; h; h = h->next) {
+		char *p;
+
+		if (h->wf != wf || !(p = strdup(path)))
+			continue;
+		free(h->path);
+		h->path = p;
+	}
+	pthread_mutex_unlock(&handles_lock);
+}
+
 static void free_handle(struct handle *h)
 {
 	pthread_mutex_lock(&handles_lock);
@@ -119,13 +159,24 @@ static int open_write(const char *path, struct fuse_file_info *fi, int creating)
 
 	if (s->cfg.read_only)
 		return -EROFS;
+	key = path_key(path);
+	if (!key)
+		return -ENOMEM;
+	/* a previous writer still publishing at its release (close returned before it) finishes
+	 * first, and what it stored is what this open builds on */
+	if (stage_wait_released(&s->stage, key))
+		meta_drop(s->meta, path);
+	rc = refuse_second_writer(path, key, "open for writing");
+	if (rc)
+		goto out;
 	rc = resolve(path, &e);
 	if (rc)
-		return rc;
+		goto out;
 	if (e.kind == META_DIR) {
 		if (layout_depth(path) <= 4)
 			log_warn("create refused: %s: files go inside kubedb/NAMESPACE/DATABASE/SNAPSHOT/", path);
-		return -EISDIR;
+		rc = -EISDIR;
+		goto out;
 	}
 	if (e.kind == META_NONE || creating) {
 		char why[512];
@@ -133,14 +184,12 @@ static int open_write(const char *path, struct fuse_file_info *fi, int creating)
 		rc = layout_check_create(path, 0, why, sizeof(why));
 		if (rc) {
 			log_warn("create refused: %s", why);
-			return rc;
+			goto out;
 		}
 	} else if (layout_depth(path) < 5) {
-		return -EPERM;
+		rc = -EPERM;
+		goto out;
 	}
-	key = path_key(path);
-	if (!key)
-		return -ENOMEM;
 	/* a delete still queued for this name must not take the new file with it (a failed one does
 	 * not matter: the new file replaces the object) */
 	settle(path);
@@ -242,9 +291,20 @@ int op_flush(const char *path, struct fuse_file_info *fi)
 		return 0;
 	/* `pg_dumpall > f` runs a pg_dump per database that shares the descriptor; each one's exit
 	 * flushes. Only the opener's close publishes; the others learn of a failure. */
-	if (tgid_of(fuse_get_context()->pid) != h->opener)
+	pid_t tid = fuse_get_context()->pid;
+	char why[128];
+
+	if (tgid_of(tid) != h->opener)
 		return wf_error(h->wf);
-	rc = wf_flush(h->wf);
+	h->closed = 1;
+	/* The opener's descriptor also closes when it dies: a writer killed by a signal, or exiting
+	 * with a failure, did not finish its file. Nothing is published, now or at release. */
+	if (proc_died_failing(tid, why, sizeof(why))) {
+		wf_fail(h->wf, -EIO, why);
+		rc = -EIO;
+	} else {
+		rc = wf_flush(h->wf);
+	}
 	forget(h->path);
 	return rc;
 }
@@ -300,6 +360,10 @@ int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	key = path_key(path);
 	if (!key)
 		return -ENOMEM;
+	stage_wait_released(&s->stage, key);
+	rc = refuse_second_writer(path, key, "truncate");
+	if (rc)
+		goto out;
 	wf = wf_find(&s->stage, key);
 	if (wf) {
 		rc = wf_truncate(wf, (uint64_t)size);
