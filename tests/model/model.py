@@ -281,6 +281,11 @@ class Driver:
         self.written = 0
         self.late = []        # publications seen only after close() returned (R2's strict half)
         self.recent = []      # data of the sessions ended last (to recognize a partial publish)
+        self.notes = {}       # behaviour the rules leave open but worth a look: first step seen, count
+
+    def note(self, what):
+        n = self.notes.setdefault(what, [len(self.history), 0])
+        n[1] += 1
 
     # --- the mount --------------------------------------------------------------------------
     def mp(self, path):
@@ -531,6 +536,12 @@ class Driver:
                 if s.failed or s.orphan_why == "mv-over":
                     s.failed = True  # the rules leave a replaced file's writer's later calls open
                     return
+                if s.orphan_why == "rm":
+                    # R5 specifies the close (0) and the store (nothing), not the writes in between
+                    self.note(f"a write after rm of the open file fails with {errno.errorcode.get(r['errno'])}"
+                              f" ({s.mode} session; a local file accepts it)")
+                    s.failed = True
+                    return
                 rule = {"rm": "R5", "mv-over": "R6"}.get(s.orphan_why, "R0")
                 raise Violation(rule, f"write of {st['size']} bytes to session {s.sid} "
                                       f"({s.path or 'orphaned by ' + s.orphan_why}) failed: "
@@ -597,6 +608,9 @@ class Driver:
         r = s.child.cmd(op="close", fd=0)
         s.child.end(("exit", 0))
         if s.path is None and (s.failed or s.orphan_why == "mv-over"):
+            if s.orphan_why == "rm" and not r["ok"]:
+                self.note(f"close after rm of the open file (after a failed write) returns "
+                          f"{errno.errorcode.get(r['errno'])}")
             self.end_session(s, False, "close")  # only "publishes nothing" is specified here
             return
         if s.failed:
@@ -733,14 +747,16 @@ class Driver:
         if ss is not None:
             # the open file moves: its commit lands under dst only; src is absent in the mount now, and
             # in the store once the session ends (its old object may stay until then)
+            # dst may hold its old object, or the file's committed base moved along, until the commit
+            self.loose[dst] = []
+            if dst in self.committed:
+                ss.moved_from.append(self.committed.pop(dst))
+                self.loose[dst].append(ss.moved_from[-1])
             if src in self.committed:
                 ss.moved_from.append(self.committed.pop(src))
                 self.loose[src] = [ss.moved_from[-1]]
+                self.loose[dst].append(ss.moved_from[-1])
                 ss.left_behind.append(src)
-            if dst in self.committed:
-                # dst's old object may stay in the store until the commit replaces it
-                ss.moved_from.append(self.committed.pop(dst))
-                self.loose[dst] = [ss.moved_from[-1]]
             ss.path = dst
             return (), (dst,)
         if ds is not None:
@@ -899,6 +915,11 @@ class Driver:
         self.sessions.clear()
 
 
+def print_notes(d):
+    for what, (first, count) in d.notes.items():
+        print(f"model: note: {what}: {count} times, first at step {first}")
+
+
 def fmt(st):
     return " ".join(f"{k}={v}" for k, v in st.items())
 
@@ -1053,8 +1074,10 @@ def main():
     if v is None:
         print(f"model: seed {a.seed}: {n} steps, {d.written / MiB:.0f} MiB written, all rules held "
               f"({dt:.0f}s); {len(d.late)} publications seen only after close returned")
+        print_notes(d)
         return 0
     print(f"model: seed {a.seed}: RULE BROKEN after {n} steps ({dt:.0f}s): {v}")
+    print_notes(d)
     print(f"model: the steps that led there{f' (saved in {a.save}, rerun them with --replay)' if a.save else ''}:")
     for i, st in enumerate(d.history, 1):
         print(f"  {i:4d} {fmt(st)}")
