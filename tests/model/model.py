@@ -503,8 +503,8 @@ class Driver:
         r = ch.cmd(op="open", fd=0, path=self.mp(path), mode=mode)
         if not r["ok"]:
             ch.end(("signal", signal.SIGKILL))
-            orphans = any(x.path is None for x in self.sessions.values())
-            raise Violation("R5" if orphans else "R7" if mode == "append" else "R0",
+            orphans = {x.orphan_why for x in self.sessions.values() if x.path is None}
+            raise Violation("R6" if "mv-over" in orphans else "R5" if orphans else "R7" if mode == "append" else "R0",
                             f"open({path}, {mode}) by a new writer failed: {errno.errorcode.get(r['errno'])}")
         s = Session(st["sid"], ch, path, data, mode)
         self.sessions[s.sid] = s
