@@ -61,11 +61,13 @@ int stage_init(struct stage_ctx *c, struct backend *be, struct space *space, str
 			 (unsigned long long)(c->plan.base / MIB));
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->gone, NULL);
+	outcomes_init(&c->outcomes);
 	return 0;
 }
 
 void stage_destroy(struct stage_ctx *c)
 {
+	outcomes_destroy(&c->outcomes);
 	pthread_cond_destroy(&c->gone);
 	pthread_mutex_destroy(&c->lock);
 }
@@ -430,7 +432,7 @@ int wf_close(struct wfile *wf)
 
 	pthread_mutex_lock(&c->lock);
 	pthread_mutex_lock(&wf->lock);
-	handoff = wf->refs == 1 && wf->async && wf->dirty && !wf->queued && !wf->unlinked;
+	handoff = wf->refs == 1 && wf->async && wf->dirty && !wf->queued && !wf->unlinked && !wf->doomed;
 	if (handoff)
 		wf->queued = 1;   /* writers from now on wait for its upload; readers still find it */
 	else
@@ -904,6 +906,17 @@ int wf_publish(struct wfile *wf)
 	return rc ? rc : wf_move_home(wf);
 }
 
+/* Count, record for the status document and log a file that was not stored. */
+static void wf_not_stored(struct wfile *wf, const char *what, int err)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why), "%s (%s)", what, strerror(err < 0 ? -err : err));
+	__atomic_add_fetch(&wf->ctx->failed, 1, __ATOMIC_RELAXED);
+	outcome_record(&wf->ctx->outcomes, wf->path, wf->size, why);
+	log_error("%s: NOT stored: %s; the object was left as it was before", wf->path, why);
+}
+
 static int wf_commit_if(struct wfile *wf, int need_written)
 {
 	struct stage_ctx *c = wf->ctx;
@@ -912,7 +925,7 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 	pthread_mutex_lock(&wf->wlock);
 	pthread_mutex_lock(&wf->lock);
 	unlinked = wf->unlinked;
-	if (wf->async && !unlinked) {
+	if (wf->async && !unlinked && !wf->doomed) {
 		int skip = !wf->dirty || (need_written && !wf->written);
 
 		pthread_mutex_unlock(&wf->lock);
@@ -947,10 +960,8 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 		rc = -EIO;
 		if (wf->up || wf->reserved)
 			wf_reset(wf, 1);   /* abort: no partial object, no parts left to pay for */
-		if (report) {
-			__atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
-			log_error("%s: NOT stored; the object was left as it was before", wf->path);
-		}
+		if (report)
+			wf_not_stored(wf, "a write or an upload failed", wf->err);
 		goto out;
 	}
 	if (!wf->dirty || unlinked) {
@@ -974,8 +985,7 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 		wf->reported = 1;
 		pthread_mutex_unlock(&wf->lock);
 		wf_reset(wf, 1);
-		__atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
-		log_error("%s: NOT stored; the object was left as it was before", wf->path);
+		wf_not_stored(wf, "the commit failed", rc);
 		rc = -EIO;
 		goto out;
 	}
@@ -988,6 +998,7 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 	pthread_mutex_unlock(&wf->lock);
 	wf_reset(wf, 0);
 	__atomic_add_fetch(&c->committed, 1, __ATOMIC_RELAXED);
+	outcome_record(&c->outcomes, wf->path, wf->size, NULL);
 	log_info("%s: stored, %llu bytes", wf->path, (unsigned long long)wf->size);
 out:
 	pthread_mutex_unlock(&wf->wlock);
@@ -1044,18 +1055,23 @@ int wf_error(struct wfile *wf)
 	return rc;
 }
 
-void wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime)
+int wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime)
 {
+	int staged;
+
 	pthread_mutex_lock(&wf->lock);
 	*size = wf->size;
 	*mtime = wf->mtime;
+	staged = !wf->err && (wf->dirty || (wf->queued && !wf->stored));
 	pthread_mutex_unlock(&wf->lock);
+	return staged;
 }
 
 void wf_set_mtime(struct wfile *wf, time_t mtime)
 {
 	pthread_mutex_lock(&wf->lock);
-	wf->mtime = mtime;
+	if (wf->dirty)   /* a stored object has the store's time */
+		wf->mtime = mtime;
 	pthread_mutex_unlock(&wf->lock);
 }
 
@@ -1151,9 +1167,11 @@ void stage_shutdown(struct stage_ctx *c)
 		wf_settle_locked(wf);
 		up = wf->up;
 		wf->up = NULL;
-		if (wf->dirty && !wf->unlinked)
+		if (wf->dirty && !wf->unlinked) {
+			outcome_record(&c->outcomes, wf->path, wf->size, "still open for writing at unmount");
 			log_error("%s: NOT stored: still open for writing at unmount (%llu bytes written)", wf->path,
 				  (unsigned long long)wf->size);
+		}
 		pthread_mutex_unlock(&wf->lock);
 		if (up)
 			c->be->ops->upload_abort(up);
@@ -1165,15 +1183,14 @@ void stage_shutdown(struct stage_ctx *c)
 
 void wf_fail(struct wfile *wf, int err, const char *why)
 {
-	int first;
-
 	pthread_mutex_lock(&wf->lock);
-	first = !wf->err;
-	if (first)
+	if (!wf->err)
 		wf->err = err ? err : -EIO;
+	wf->doomed = 1;
 	if (why && !wf->reported) {
 		wf->reported = 1;
 		__atomic_add_fetch(&wf->ctx->failed, 1, __ATOMIC_RELAXED);
+		outcome_record(&wf->ctx->outcomes, wf->path, wf->size, why);
 		log_error("%s: NOT stored: %s; the object was left as it was before", wf->path, why);
 	}
 	pthread_cond_broadcast(&wf->cond);

@@ -10,6 +10,7 @@
 #define SNAPFS_STAGE_H
 
 #include "backends/backend.h"
+#include "cache/outcome.h"
 #include "cache/partsize.h"
 
 #include <pthread.h>
@@ -37,6 +38,7 @@ struct stage_ctx {
 	uint64_t committed, failed, bytes_uploaded;
 	uint64_t async_limit;      /* --async-close: files up to this size close asynchronously (0: off) */
 	struct asyncq *aq;         /* their background uploads (cache/stage_async.c) */
+	struct outcomes outcomes;  /* how the last write sessions ended, for status and snapctl wait */
 };
 
 enum wf_mode { WF_STREAM, WF_WHOLE };
@@ -87,7 +89,9 @@ int wf_flush(struct wfile *wf);
 int wf_sync(struct wfile *wf);
 /* The error a flush by a non-opener reports: 0 or -EIO. */
 int wf_error(struct wfile *wf);
-void wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime);
+/* Size and mtime of the staged file; 1 if they are what the mount shows (data not yet in the store,
+ * no failure), 0 if the store's object is what counts (stored, or failed). */
+int wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime);
 void wf_set_mtime(struct wfile *wf, time_t mtime);
 /* The object was unlinked (or replaced by a rename) while open: the data is discarded at commit
  * instead of published. A commit already in flight lands first (the caller deletes after). */

@@ -54,6 +54,7 @@ struct wfile {
 	int committing;
 	int err;                     /* sticky: the first failure of a part, a write or the writer */
 	int reported;                /* the failure was logged and counted */
+	int doomed;                  /* wf_fail: never published, not even by an --async-close retry */
 	struct upload *up;
 	unsigned next_part, nsubmitted, inflight, parts_done;
 	struct part *pending;        /* cut but not yet submitted (in-order stores, or pool limit) */

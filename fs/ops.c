@@ -106,18 +106,18 @@ int resolve(const char *path, struct meta_entry *out)
 		return -ENOMEM;
 	wf = wf_find_any(&s->stage, key);
 	if (wf) {
-		/* a file that failed shows what the store holds, not the bytes that never got there */
-		int failed = wf_error(wf);
+		/* a file that failed shows what the store holds, not the bytes that never got there; one
+		 * already stored too (the same answer before and after its last handle goes) */
+		int staged = wf_getattr(wf, &out->size, &out->mtime);
 
-		if (!failed) {
-			out->kind = META_FILE;
-			wf_getattr(wf, &out->size, &out->mtime);
-		}
 		wf_close(wf);
-		if (!failed) {
+		if (staged) {
+			out->kind = META_FILE;
 			free(key);
 			return 0;
 		}
+		out->size = 0;
+		out->mtime = 0;
 	}
 	if (delq_has(s->delq, key)) {
 		free(key);
