@@ -38,6 +38,8 @@ for ((seed = first; seed < first + n; seed++)); do
 			fails=$((fails + 1))
 			kept=$(grep -o 'logs kept in [^ ]*' <<<"$out" | head -n 1)
 			summary+=("$st seed $seed: $(grep -o 'R[0-9]: .*' <<<"$line" | cut -c1-160) (${kept:-no log folder})")
+			# the shortest sequence found that still breaks the rule
+			sed -n '/^model: minimized/,/^\(not \)\?ok /p' <<<"$out" | grep '^ ' | head -n 40
 		fi
 	done
 done
