@@ -20,8 +20,18 @@ The rules encoded (numbers used in failure messages):
   R8 kill -9 of the daemon publishes nothing open; committed objects stay; the remount shows the store
   R0 the mount agrees with the model (listing, sizes, content), and nothing hangs
 
+Where the rules leave an outcome open (an open file moved and then killed, a replaced file's writer's
+later calls, a write after rm), the model accepts each reasonable outcome but requires the mount and
+the store to agree; such behaviour is listed as "model: note:" lines, not failed.
+
 Exit status: 0 all checks held, 1 a rule broke (seed, history and the minimized sequence printed),
 2 bad usage or an environment failure.
+
+Run by tests/model/t_model_file.sh and t_model_s3.sh; by hand (the driver mounts, and remounts after
+kill -9, with the command after --; --exclude KINDS leaves step kinds out, e.g. to look past a known
+failure; --replay FILE reruns a saved history, or its minimized form):
+  model.py --mount MNT --pid-file PID --store-dir DIR --seed 7 --time 120 -v \
+      -- snapfs file://DIR MNT --pid-file PID --cache-dir CACHE --part-size 5M
 """
 import argparse
 import errno
@@ -317,7 +327,8 @@ class Driver:
         """bytes, None (absent) or ... (unknown: a session whose content is uncertain)."""
         s = self.active_on(path)
         if s is not None:
-            return ... if s.uncertain else bytes(s.data)
+            # a failed session's file may show what the store holds, or its data, until it is closed
+            return ... if s.uncertain or s.failed else bytes(s.data)
         if path in self.loose:
             return ...
         return self.committed.get(path)
@@ -394,7 +405,7 @@ class Driver:
         # the mount: listing of every snapshot, then each name's size and (some) content
         for s in SNAPS:
             # a loose name (present or absent, the rules leave it open) is left out of both sides
-            open_ = {n for n in NAMES if f"{BASE}/{s}/{n}" in self.loose and self.active_on(f"{BASE}/{s}/{n}") is None}
+            open_ = {n for n in NAMES if self.listing_open(f"{BASE}/{s}/{n}")}
             want = sorted(n for n in NAMES if n not in open_ and self.expect_mount(f"{BASE}/{s}/{n}") is not None)
             try:
                 got = sorted(n for n in os.listdir(self.mp(f"{BASE}/{s}")) if n not in open_)
@@ -426,6 +437,11 @@ class Driver:
                                 f"mount: {p}{' (being written)' if writing else ''} reads {show(got)}, "
                                 f"the model {show(digest(want))}"))
         return bad
+
+    def listing_open(self, p):
+        """A name the rules let be listed or not: loose, or held by a failed session."""
+        s = self.active_on(p)
+        return (p in self.loose and s is None) or (s is not None and s.failed)
 
     def rule_for(self, p, got, rule0):
         """Name the rule a wrong store content breaks, for the report: R1 for a partial session."""
@@ -962,6 +978,8 @@ def run(a, store, steps=None):
                 i += 1
         else:
             for st in steps:
+                if time.monotonic() > getattr(a, "deadline", float("inf")):
+                    return d, None  # out of the minimizer's time: counts as not reproduced
                 try:
                     d.step(dict(st))
                 except Skip:
@@ -1000,6 +1018,7 @@ def wait_daemon_gone(a):
 def minimize(a, store, hist, rule, budget):
     """Delete chunks of steps while the replay still breaks the same rule (ddmin, bounded in time)."""
     end = time.monotonic() + budget
+    a.deadline = end
     cur = list(hist)
     a.settle = min(a.settle, 8)  # a replay that only waits out a slow outcome fails sooner
     n = 2

@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/rgw.sh"
 
 SEED=${MODEL_SEED:-1}
-TIME=${MODEL_TIME:-50}
+TIME=${MODEL_TIME:-45}
 # memstore keeps what RGW's garbage collector has not reclaimed yet (replaced objects, parts): about
 # 2 bytes of RAM a byte, for the run's --max-data
 start_rgw mem=2048
@@ -21,7 +21,7 @@ T_MOUNTS+=("$MNT")   # the driver mounts (and remounts after kill -9); the trap 
 check "model: s3 seed $SEED, ${TIME}s of random steps, every rule holds" \
 	python3 "$SNAPFS_SRC/tests/model/model.py" --mount "$MNT" --pid-file "$T_DIR/snapfs-mnt.pid" \
 	--s3-endpoint "$S3_ENDPOINT" --s3-bucket kubedb --secret-dir "$S3_SECRET" \
-	--seed "$SEED" --time "$TIME" --max-data $((300 << 20)) --minimize "${MODEL_MINIMIZE:-45}" \
+	--seed "$SEED" --time "$TIME" --max-data $((300 << 20)) --minimize "${MODEL_MINIMIZE:-30}" \
 	--save "$T_DIR/model-failure.json" ${MODEL_ARGS:-} -- \
 	"$SNAPFS" s3://kubedb "$MNT" --secret-dir "$S3_SECRET" --endpoint "$S3_ENDPOINT" \
 	--log-file "$T_DIR/snapfs-mnt.log" --pid-file "$T_DIR/snapfs-mnt.pid" --cache-dir "$T_DIR/cache" --part-size 5M
