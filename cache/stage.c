@@ -77,6 +77,16 @@ const char *wf_key(const struct wfile *wf)
 	return wf->key;
 }
 
+int wf_unlinked(struct wfile *wf)
+{
+	int u;
+
+	pthread_mutex_lock(&wf->lock);
+	u = wf->unlinked;
+	pthread_mutex_unlock(&wf->lock);
+	return u;
+}
+
 const char *wf_store_key(const struct wfile *wf)
 {
 	return wf->ukey ? wf->ukey : wf->key;
@@ -734,7 +744,9 @@ ssize_t wf_read(struct wfile *wf, void *buf, size_t len, uint64_t off)
 				want = (size_t)(base - pos);
 			n = be->ops->read(be, wf->key, pos, want, (char *)buf + done);
 		} else if (pos < cut) {
-			return done ? (ssize_t)done : -EIO;   /* uploaded and dropped from the cache */
+			/* uploaded and dropped from the cache: the whole read fails, as a short one would
+			 * look like the end of the file */
+			return -EIO;
 		} else {
 			n = pread(wf->spool, (char *)buf + done, want, (off_t)pos);
 			if (n < 0)
@@ -1124,6 +1136,7 @@ void stage_foreach(struct stage_ctx *c, void (*fn)(void *arg, const struct wf_st
 		st.started = wf->started;
 		st.rate_bps = now > wf->started ? (double)wf->uploaded / (double)(now - wf->started) : 0;
 		st.queued = wf->queued && !wf->stored;
+		st.unlinked = wf->unlinked;
 		if (wf->queued)
 			st.state = wf->stored ? "stored" : wf->committing ? "uploading closed" : "closed, waiting";
 		else if (wf->err)

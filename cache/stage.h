@@ -50,6 +50,7 @@ struct wf_status {
 	const char *state;          /* "streaming", "staging", "committing", "failed", "idle", or for a
 				     * closed file: "closed, waiting", "uploading closed", "stored" */
 	int queued;                 /* closed, waiting for its background upload */
+	int unlinked;               /* removed or replaced while open: it has no name any more */
 	int err;
 	time_t started;
 	double rate_bps;
@@ -114,6 +115,8 @@ int wf_rename(struct wfile *wf, const char *key, const char *path, int *old_obj)
  * still uploading or publishing (0, or how an upload failed). */
 int stage_quiesce_under(struct stage_ctx *c, const char *prefix);
 const char *wf_key(const struct wfile *wf);
+/* Removed (rm, or replaced by a rename) while open: its data is dropped at close. */
+int wf_unlinked(struct wfile *wf);
 
 /* Snapshot the open files for status: calls fn for each. */
 void stage_foreach(struct stage_ctx *c, void (*fn)(void *arg, const struct wf_status *st), void *arg);

@@ -276,7 +276,7 @@ static void collect_open(void *arg, const struct wf_status *st)
 	size_t dl = strlen(oc->dir);
 	char **p;
 
-	if (strncmp(st->path, oc->dir, dl) || st->path[dl] != '/' || strchr(st->path + dl + 1, '/'))
+	if (st->unlinked || strncmp(st->path, oc->dir, dl) || st->path[dl] != '/' || strchr(st->path + dl + 1, '/'))
 		return;
 	p = realloc(oc->names, (oc->n + 1) * sizeof(*p));
 	if (!p)

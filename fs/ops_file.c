@@ -80,7 +80,8 @@ static int new_handle(const char *path, struct fuse_file_info *fi, enum hkind ki
 static struct handle *writer_elsewhere_locked(const char *key, pid_t me)
 {
 	for (struct handle *h = handles; h; h = h->next)
-		if (h->kind == H_WRITE && h->opener != me && h->wf && !strcmp(wf_key(h->wf), key))
+		if (h->kind == H_WRITE && h->opener != me && h->wf && !strcmp(wf_key(h->wf), key) &&
+		    !wf_unlinked(h->wf))   /* removed or replaced while open: no longer this path's */
 			return h;
 	return NULL;
 }

@@ -150,7 +150,7 @@ static void find_open_under(void *arg, const struct wf_status *st)
 	struct open_under *ou = arg;
 	size_t n = strlen(ou->dir);
 
-	if (!strncmp(st->path, ou->dir, n) && st->path[n] == '/')
+	if (!st->unlinked && !strncmp(st->path, ou->dir, n) && st->path[n] == '/')
 		ou->found = 1;
 }
 

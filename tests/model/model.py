@@ -100,6 +100,9 @@ for line in sys.stdin:
 '''
 
 
+PART = 5 << 20   # the wrappers' --part-size: past it a session has parts in the store
+
+
 def gen(seed, size):
     return random.Random(seed).randbytes(size)
 
@@ -432,6 +435,8 @@ class Driver:
                 if writing and "peek" in self.a.exclude:
                     continue  # reads of a file being written are not under test in this run
                 got = self.read_mount(p)
+                if writing and got == "<read failed: EIO>" and len(want) >= PART:
+                    continue  # README: bytes already sent to the store in parts read as EIO until the commit
                 if got != digest(want):
                     bad.append(("soft", "R4" if writing else rule0 if rule0 != "R1" else "R0",
                                 f"mount: {p}{' (being written)' if writing else ''} reads {show(got)}, "
@@ -676,7 +681,9 @@ class Driver:
             raise Violation("R4", f"the writer's own read-open of {s.path} failed: {errno.errorcode.get(r['errno'])}")
         r = s.child.cmd(op="read", fd=1)
         c = s.child.cmd(op="close", fd=1)
-        if not r["ok"] or (r["len"], r["sha"]) != digest(bytes(s.data)):
+        if not r["ok"] and r.get("errno") == errno.EIO and len(s.data) >= PART:
+            pass   # README: bytes already sent to the store in parts read as EIO until the commit
+        elif not r["ok"] or (r["len"], r["sha"]) != digest(bytes(s.data)):
             raise Violation("R4", f"the writer's own read of {s.path} gave {r}, the model {show(digest(bytes(s.data)))}")
         if not c["ok"]:
             raise Violation("R4", f"close of the writer's own read-only descriptor failed: {c}")
@@ -690,6 +697,8 @@ class Driver:
             with open(self.mp(s.path), "rb") as f:
                 got = digest(f.read())
         except OSError as e:
+            if e.errno == errno.EIO and len(s.data) >= PART:
+                return   # README: bytes already sent to the store in parts read as EIO until the commit
             raise Violation("R4", f"read-open of {s.path} (being written) failed: {e}")
         if got != digest(bytes(s.data)):
             raise Violation("R4", f"read of {s.path} (being written) gave {show(got)}, written so far "
@@ -758,6 +767,10 @@ class Driver:
         try:
             os.rename(self.mp(src), self.mp(dst))
         except OSError as e:
+            # README: an open append session, or an upload open over an existing object, cannot move
+            # (the old name's object cannot go first): refused, loudly, nothing changes
+            if ss is not None and e.errno == errno.EBUSY and (ss.mode == "append" or src in self.committed):
+                raise Skip()
             raise Violation("R6", f"mv {src} {dst} failed: {e}"
                                   f"{' (src open for writing)' if ss else ''}{' (dst open for writing)' if ds else ''}")
         if ss is not None:
