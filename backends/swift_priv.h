@@ -104,7 +104,7 @@ int sw_upload_part(struct upload *up, const struct part *p);
 int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256);
 void sw_upload_abort(struct upload *up);
 
-/* swift_probe.c: the write check at mount (SLO, else DLO) */
+/* swift_write_check.c: the write check at mount (SLO, else DLO) */
 int sw_probe(struct backend *b, const char *key, char **why);
 
 #endif
