@@ -1,4 +1,4 @@
-/* The write check at mount, step by step, for a store's own probe op to build on (swift_probe.c). */
+/* The write check at mount, step by step, for a store's own probe op to build on (swift_write_check.c). */
 #ifndef SNAPFS_PROBE_H
 #define SNAPFS_PROBE_H
 
