@@ -220,6 +220,59 @@ int az_upload_part(struct upload *up, const struct part *p)
 	return put_block(up, id, p->fd, p->fd_off, NULL, p->len);
 }
 
+/* Is the blob's committed block list exactly the one this commit sent? Our ids carry the upload's random
+ * tag, so only our own Put Block List can have made it. 1 yes, 0 no, -errno when it cannot be told. */
+static int commit_landed(struct upload *up, unsigned nparts)
+{
+	const char *hdrs[] = { AZ_VER_HDR, NULL };
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	char *url = az_blob_url(up->az, up->key, "comp=blocklist&blocklisttype=committed");
+	size_t i = 0, want = up->n_old + up->n_copied + nparts;
+	xmlDocPtr doc = NULL;
+	int rc = -ENOMEM;
+
+	if (!url)
+		goto out;
+	az_req_init(up->az, &req, "GET", url, hdrs);
+	rc = http_do(up->az->http, &req, &resp);
+	if (rc)
+		goto out;
+	if (resp.status != 200) {
+		rc = resp.status == 404 ? 0 : -EIO;
+		goto out;
+	}
+	doc = xml_parse(resp.body.data, resp.body.len);
+	if (!doc || !xmlDocGetRootElement(doc)) {
+		rc = -EIO;
+		goto out;
+	}
+	rc = 1;
+	for (xmlNodePtr n = xml_child(xml_child(xmlDocGetRootElement(doc), "CommittedBlocks"), "Block");
+	     n && rc == 1; n = xml_next(n, "Block"), i++) {
+		char *name = xml_child_text(n, "Name"), id[AZ_ID_LEN + 1];
+
+		if (i >= want)
+			rc = 0;
+		else if (i < up->n_old)
+			rc = name && !strcmp(name, up->old_ids[i]);
+		else if (block_id(up, i < up->n_old + up->n_copied ? 'b' : 'p',
+				  (unsigned)(i < up->n_old + up->n_copied ? i - up->n_old + 1 :
+					     i - up->n_old - up->n_copied + 1), id))
+			rc = -ENOMEM;
+		else
+			rc = name && !strcmp(name, id);
+		free(name);
+	}
+	if (rc == 1 && i != want)
+		rc = 0;
+out:
+	xmlFreeDoc(doc);
+	free(url);
+	http_resp_free(&resp);
+	return rc;
+}
+
 int az_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 {
 	struct az *az = up->az;
@@ -266,9 +319,20 @@ int az_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 	req.body_len = body.len;
 	rc = http_do(az->http, &req, &resp);
 	if (!rc && resp.status != 201) {
+		char *code = az_err_code(&resp);
+		int again = resp.status == 412 || (resp.status == 400 && code && !strcmp(code, "InvalidBlockList"));
+
+		free(code);
 		rc = az_fail("put block list of", up->key, &resp);
-		if (resp.status == 412)
+		/* the same refusals meet the retry of a commit that landed but lost its reply: the blob
+		 * then changed (412 on an append's If-Match) and our blocks are no longer uncommitted
+		 * (InvalidBlockList). Only the committed list itself tells the two apart. */
+		if (again && commit_landed(up, nparts) == 1) {
+			log_info("azure: %s was committed by an attempt whose reply was lost", up->key);
+			rc = 0;
+		} else if (resp.status == 412) {
 			rc = -EIO;   /* the base object changed under us: never graft onto a newer blob */
+		}
 	}
 	if (!rc)
 		log_debug("azure: committed %s: %zu + %u + %u blocks", up->key, up->n_old, up->n_copied,

@@ -120,6 +120,51 @@ int crc32c_fd(uint32_t *crc, int fd, off_t off, uint64_t len)
 	return rc;
 }
 
+/* GF(2) matrix times vector, and the square of a matrix: a 32x32 bit matrix is 32 columns of 32 bits */
+static uint32_t gf2_times(const uint32_t *mat, uint32_t vec)
+{
+	uint32_t sum = 0;
+
+	for (; vec; vec >>= 1, mat++)
+		if (vec & 1)
+			sum ^= *mat;
+	return sum;
+}
+
+static void gf2_square(uint32_t *sq, const uint32_t *mat)
+{
+	for (int n = 0; n < 32; n++)
+		sq[n] = gf2_times(mat, mat[n]);
+}
+
+uint32_t crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2)
+{
+	uint32_t even[32], odd[32], row = 1;
+
+	if (!len2)
+		return crc1;
+	/* the operator for one zero bit, then for 2, 4, ... zero bits by squaring; crc1 is shifted
+	 * through len2 zero bytes, then crc2 is added (the conditioning cancels, as in zlib) */
+	odd[0] = POLY;
+	for (int n = 1; n < 32; n++, row <<= 1)
+		odd[n] = row;
+	gf2_square(even, odd);     /* 2 zero bits */
+	gf2_square(odd, even);     /* 4 zero bits */
+	do {
+		gf2_square(even, odd);   /* the first pass: 1 zero byte */
+		if (len2 & 1)
+			crc1 = gf2_times(even, crc1);
+		len2 >>= 1;
+		if (!len2)
+			break;
+		gf2_square(odd, even);
+		if (len2 & 1)
+			crc1 = gf2_times(odd, crc1);
+		len2 >>= 1;
+	} while (len2);
+	return crc1 ^ crc2;
+}
+
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void crc32c_base64(uint32_t crc, char out[9])

@@ -14,6 +14,9 @@ uint32_t crc32c_update(uint32_t crc, const void *p, size_t n);
 uint32_t crc32c_update_sw(uint32_t crc, const void *p, size_t n);
 /* Continue a CRC over a byte range of a file (read in blocks). 0 or -errno (-EIO on a short file). */
 int crc32c_fd(uint32_t *crc, int fd, off_t off, uint64_t len);
+/* The CRC of A followed by B from the CRC of A, the CRC of B and B's length (zlib's method): what GCS
+ * reports for an object composed of A and B. */
+uint32_t crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
 /* GCS's text form: base64 of the 4 bytes in big-endian order, e.g. "4waSgw==". out: 9 bytes. */
 void crc32c_base64(uint32_t crc, char out[9]);
 /* The reverse; 0, or -EINVAL when s is not 4 bytes of base64. */

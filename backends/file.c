@@ -51,27 +51,6 @@ int fb_key_check(const char *key)
 	return 0;
 }
 
-int fb_mkdirs(int dfd, const char *path)
-{
-	char p[4096];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(p))
-		return -ENAMETOOLONG;
-	memcpy(p, path, n + 1);
-	for (size_t i = 1; i < n; i++) {
-		if (p[i] != '/')
-			continue;
-		p[i] = 0;
-		if (mkdirat(dfd, p, 0755) && errno != EEXIST)
-			return -errno;
-		p[i] = '/';
-	}
-	if (n && p[n - 1] == '/' && mkdirat(dfd, p, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int fb_copy_range(int in, off_t in_off, int out, off_t out_off, uint64_t len)
 {
 	char *bounce = NULL;
@@ -152,30 +131,58 @@ int fb_tmp_create(struct fb *fb, const char *kind, char *name, size_t cap, int *
 	return -EEXIST;
 }
 
-static int fsync_parent(struct fb *fb, const char *key)
+/* fsync of the folder a rename put key into. A failure comes after the rename: the new name is visible,
+ * whole, but may not survive a crash (then the folder holds the old version or the new one, both whole).
+ * Reporting success could let a dump vanish with exit status 0; so the operation fails (EIO, the writer
+ * redoes it), with a log line saying what the store shows. */
+int fb_sync_dir(int pfd, const char *key, const char *what)
 {
-	const char *slash = strrchr(key, '/');
-	char dir[4096];
-	int fd, rc = 0;
+	if (!fsync(pfd))
+		return 0;
+	log_error("file: %s: %s, but the fsync of its folder failed (%s): the store shows it now, yet it may "
+		  "not survive a crash; reported as failed", key, what, strerror(errno));
+	return -EIO;
+}
 
-	if (!slash)
-		return fsync(fb->dfd) ? -errno : 0;
-	if ((size_t)(slash - key) >= sizeof(dir))
-		return -ENAMETOOLONG;
-	memcpy(dir, key, (size_t)(slash - key));
-	dir[slash - key] = 0;
-	fd = openat(fb->dfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+/* Rename the temp file tname to leaf in folder pfd and fsync the folder. Until that fsync is done the old
+ * version stays reachable under the temp name (RENAME_EXCHANGE), so that a failed fsync can be undone:
+ * the old version (or the absence) is put back, and "NOT stored; the object was left as it was before"
+ * is what the store shows. A file system that cannot swap (NFS) gets a plain rename, which cannot be
+ * undone: then the log says the new version is in place. On success the old version is unlinked. */
+static int publish_at(struct fb *fb, const char *tname, int pfd, const char *leaf, const char *key)
+{
+	struct stat st;
+	int swapped = 0, fresh = 0, err;
+
+	if (!fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
+	    !renameat2(fb->tmpfd, tname, pfd, leaf, RENAME_EXCHANGE))
+		swapped = 1;
+	else if (!renameat2(fb->tmpfd, tname, pfd, leaf, RENAME_NOREPLACE))
+		fresh = 1;
+	else if (renameat(fb->tmpfd, tname, pfd, leaf))
 		return -errno;
-	if (fsync(fd))
-		rc = -errno;
-	close(fd);
-	return rc;
+	if (!fsync(pfd)) {
+		if (swapped)
+			unlinkat(fb->tmpfd, tname, 0);   /* the old version */
+		return 0;
+	}
+	err = errno;
+	if ((swapped && !renameat2(fb->tmpfd, tname, pfd, leaf, RENAME_EXCHANGE)) ||
+	    (fresh && !renameat(pfd, leaf, fb->tmpfd, tname))) {
+		fsync(pfd);
+		log_error("file: %s: the fsync of its folder failed (%s): the new version was taken back, the "
+			  "store shows what it held before", key, strerror(err));
+		return -EIO;
+	}
+	log_error("file: %s: published whole, but the fsync of its folder failed (%s): the store shows it "
+		  "now, yet it may not survive a crash; reported as failed", key, strerror(err));
+	return -EIO;
 }
 
 int fb_publish(struct fb *fb, int tfd, const char *tname, const char *key, const char *sha256)
 {
-	int rc;
+	char leaf[256];
+	int pfd, rc;
 
 	/* the digest rides with the inode, so a rename keeps it; a file system without user xattrs
 	 * (an old tmpfs) stores the object without it */
@@ -185,16 +192,12 @@ int fb_publish(struct fb *fb, int tfd, const char *tname, const char *key, const
 	 * with missing bytes */
 	if (fsync(tfd))
 		return -errno;
-	if (renameat(fb->tmpfd, tname, fb->dfd, key)) {
-		if (errno != ENOENT)
-			return -errno;
-		rc = fb_mkdirs(fb->dfd, key);
-		if (rc)
-			return rc;
-		if (renameat(fb->tmpfd, tname, fb->dfd, key))
-			return -errno;
-	}
-	return fsync_parent(fb, key);
+	pfd = fb_open_parent(fb, key, 1, leaf);
+	if (pfd < 0)
+		return fb_refuse(fb, key, pfd);
+	rc = publish_at(fb, tname, pfd, leaf, key);
+	close(pfd);
+	return rc;
 }
 
 void fb_fill_info(const struct stat *st, struct obj_info *oi)
@@ -240,11 +243,15 @@ static int file_open(struct backend *b, const struct backend_conf *conf, char **
 			*why = NULL;
 		goto err;
 	}
-	if ((mkdirat(fb->dfd, FB_HIDDEN, 0700) && errno != EEXIST) ||
-	    (hfd = openat(fb->dfd, FB_HIDDEN, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    (mkdirat(hfd, "tmp", 0700) && errno != EEXIST) ||
-	    (fb->tmpfd = openat(hfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	/* never through a symlink: uploads are renamed from there into place */
+	rc = mkdirat(fb->dfd, FB_HIDDEN, 0700) && errno != EEXIST ? -errno : 0;
+	if (!rc && (hfd = fb_open_dir(fb->dfd, FB_HIDDEN)) < 0)
+		rc = hfd;
+	if (!rc && mkdirat(hfd, "tmp", 0700) && errno != EEXIST)
 		rc = -errno;
+	if (!rc && (fb->tmpfd = fb_open_dir(hfd, "tmp")) < 0)
+		rc = fb->tmpfd;
+	if (rc) {
 		if (asprintf(why, "file://%s: cannot create %s/tmp for uploads: %s", path, FB_HIDDEN,
 			     strerror(-rc)) < 0)
 			*why = NULL;
@@ -280,15 +287,29 @@ static void file_close(struct backend *b)
 	b->priv = NULL;
 }
 
+/* lstat of key beneath the directory: a symlink is -ELOOP, never followed */
+static int key_stat(struct fb *fb, const char *key, struct stat *st)
+{
+	char leaf[256];
+	int pfd = fb_open_parent(fb, key, 0, leaf), rc = 0;
+
+	if (pfd < 0)
+		return fb_refuse(fb, key, pfd);
+	if (fstatat(pfd, leaf, st, AT_SYMLINK_NOFOLLOW))
+		rc = -errno;
+	else if (S_ISLNK(st->st_mode))
+		rc = -ELOOP;
+	close(pfd);
+	return rc ? fb_refuse(fb, key, rc) : 0;
+}
+
 static int file_stat(struct backend *b, const char *key, struct obj_info *out)
 {
 	struct stat st;
 	int rc = fb_key_check(key);
 
-	if (rc)
+	if (rc || (rc = key_stat(fb_of(b), key, &st)))
 		return rc;
-	if (fstatat(fb_of(b)->dfd, key, &st, 0))
-		return errno == ENOTDIR ? -ENOENT : -errno;
 	/* a directory is an object only as its marker "x/"; "x" alone is a prefix */
 	if (fb_is_marker(key) ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
 		return -ENOENT;
@@ -304,9 +325,10 @@ static ssize_t file_read(struct backend *b, const char *key, uint64_t off, size_
 
 	if (rc)
 		return rc;
-	fd = openat(fb_of(b)->dfd, key, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO in the volume must not hang the reader (it is no object) */
+	fd = fb_open(fb_of(b), key, O_RDONLY | O_NONBLOCK);
 	if (fd < 0)
-		return errno == ENOTDIR ? -ENOENT : -errno;
+		return fb_refuse(fb_of(b), key, fd);
 	if (fstat(fd, &st)) {
 		rc = -errno;
 		goto out;
@@ -346,7 +368,7 @@ static int file_put(struct backend *b, const char *key, int fd, off_t fd_off, ui
 	if (rc)
 		return rc;
 	if (fb_is_marker(key))
-		return len ? -EINVAL : fb_mkdirs(fb->dfd, key);
+		return len ? -EINVAL : fb_refuse(fb, key, fb_mkdirs(fb, key));
 	rc = fb_tmp_create(fb, "put", tname, sizeof(tname), &tfd);
 	if (rc)
 		return rc;
@@ -371,6 +393,21 @@ static int depth_desc(const void *a, const void *b)
 	return dy - dx;
 }
 
+/* unlinkat of key in its own folder: a symlink in the key's folders is -ELOOP, one as the key itself is
+ * removed as the link (the target is never touched), or for a marker -ENOENT (not a directory) */
+static int unlink_key(struct fb *fb, const char *key, int flags)
+{
+	char leaf[256];
+	int pfd = fb_open_parent(fb, key, 0, leaf), rc = 0;
+
+	if (pfd < 0)
+		return fb_refuse(fb, key, pfd);
+	if (unlinkat(pfd, leaf, flags))
+		rc = errno == ENOTDIR ? -ENOENT : -errno;
+	close(pfd);
+	return rc;
+}
+
 static int file_remove(struct backend *b, const char *const *keys, size_t n)
 {
 	struct fb *fb = fb_of(b);
@@ -392,16 +429,19 @@ static int file_remove(struct backend *b, const char *const *keys, size_t n)
 			continue;
 		}
 		/* a directory under a file's name is no object of that name: nothing to remove */
-		if (unlinkat(fb->dfd, keys[i], 0) && errno != ENOENT && errno != ENOTDIR && errno != EISDIR)
-			rc = rc ? rc : -errno;
+		r = unlink_key(fb, keys[i], 0);
+		if (r && r != -ENOENT && r != -EISDIR)
+			rc = rc ? rc : r;
 	}
 	/* markers after the files, deepest first, so "a/b/" is gone before "a/" is tried */
 	if (ndirs)
 		qsort(dirs, ndirs, sizeof(*dirs), depth_desc);
-	for (size_t i = 0; i < ndirs; i++)
-		if (unlinkat(fb->dfd, dirs[i], AT_REMOVEDIR) && errno != ENOENT && errno != ENOTEMPTY &&
-		    errno != EEXIST && errno != ENOTDIR)
-			rc = rc ? rc : -errno;
+	for (size_t i = 0; i < ndirs; i++) {
+		int r = unlink_key(fb, dirs[i], AT_REMOVEDIR);
+
+		if (r && r != -ENOENT && r != -ENOTEMPTY && r != -EEXIST)
+			rc = rc ? rc : r;
+	}
 	free(dirs);
 	return rc;
 }
@@ -412,11 +452,13 @@ static int marker_pair(struct fb *fb, const char *from, const char *to)
 
 	if (!fb_is_marker(to))
 		return -EINVAL;
-	if (fstatat(fb->dfd, from, &st, 0))
-		return errno == ENOTDIR ? -ENOENT : -errno;
+	int rc = key_stat(fb, from, &st);
+
+	if (rc)
+		return rc;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOENT;
-	return fb_mkdirs(fb->dfd, to);
+	return fb_refuse(fb, to, fb_mkdirs(fb, to));
 }
 
 static int file_copy(struct backend *b, const char *from, const char *to)
@@ -432,9 +474,9 @@ static int file_copy(struct backend *b, const char *from, const char *to)
 		return marker_pair(fb, from, to);
 	if (fb_is_marker(to))
 		return -EINVAL;
-	sfd = openat(fb->dfd, from, O_RDONLY | O_CLOEXEC);
+	sfd = fb_open(fb, from, O_RDONLY | O_NONBLOCK);
 	if (sfd < 0)
-		return errno == ENOTDIR ? -ENOENT : -errno;
+		return fb_refuse(fb, from, sfd);
 	if (fstat(sfd, &st)) {
 		rc = -errno;
 		goto out;
@@ -469,35 +511,49 @@ out:
 static int file_move(struct backend *b, const char *from, const char *to)
 {
 	struct fb *fb = fb_of(b);
+	char fleaf[256], tleaf[256];
+	int rc, fpfd = -1, tpfd = -1;
 	struct stat st;
-	int rc;
 
 	if ((rc = fb_key_check(from)) || (rc = fb_key_check(to)))
 		return rc;
 	if (fb_is_marker(from)) {
 		/* object semantics: only the marker moves; what lies below it moves key by key */
 		rc = marker_pair(fb, from, to);
-		if (!rc && unlinkat(fb->dfd, from, AT_REMOVEDIR) && errno != ENOTEMPTY && errno != EEXIST &&
-		    errno != ENOENT)
-			rc = -errno;
+		if (!rc) {
+			rc = unlink_key(fb, from, AT_REMOVEDIR);
+			if (rc == -ENOTEMPTY || rc == -EEXIST || rc == -ENOENT)
+				rc = 0;
+		}
 		return rc;
 	}
 	if (fb_is_marker(to))
 		return -EINVAL;
-	if (fstatat(fb->dfd, from, &st, 0))
-		return errno == ENOTDIR ? -ENOENT : -errno;
+	if ((rc = key_stat(fb, from, &st)))
+		return rc;
 	if (!S_ISREG(st.st_mode))
 		return -ENOENT;
-	if (renameat(fb->dfd, from, fb->dfd, to)) {
-		if (errno != ENOENT)
-			return -errno;
-		rc = fb_mkdirs(fb->dfd, to);
-		if (rc)
-			return rc;
-		if (renameat(fb->dfd, from, fb->dfd, to))
-			return -errno;
+	/* both folders by fd: a symlink swapped in after the checks is not followed either */
+	fpfd = fb_open_parent(fb, from, 0, fleaf);
+	if (fpfd < 0) {
+		rc = fb_refuse(fb, from, fpfd);
+		goto out;
 	}
-	return fsync_parent(fb, to);
+	tpfd = fb_open_parent(fb, to, 1, tleaf);
+	if (tpfd < 0) {
+		rc = fb_refuse(fb, to, tpfd);
+		goto out;
+	}
+	if (renameat(fpfd, fleaf, tpfd, tleaf))
+		rc = -errno;
+	else
+		rc = fb_sync_dir(tpfd, to, "renamed");
+out:
+	if (fpfd >= 0)
+		close(fpfd);
+	if (tpfd >= 0)
+		close(tpfd);
+	return rc;
 }
 
 static int file_statfs(struct backend *b, uint64_t *total, uint64_t *avail)

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,7 +14,6 @@
 struct ent {
 	char *name;        /* as a key component: "sub/" for a directory */
 	struct stat st;
-	int is_link;       /* a symlink to a directory is listed but not walked (no loops) */
 };
 
 struct lctx {
@@ -50,9 +50,9 @@ static int read_dir(struct lctx *c, const char *dir, const char *npfx, struct en
 
 	*out = NULL;
 	*nout = 0;
-	fd = openat(c->fb->dfd, *dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = fb_open(c->fb, dir, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+		return fd == -ENOENT || fd == -ENOTDIR ? 0 : fb_refuse(c->fb, dir, fd);
 	d = fdopendir(fd);
 	if (!d) {
 		rc = -errno;
@@ -61,7 +61,6 @@ static int read_dir(struct lctx *c, const char *dir, const char *npfx, struct en
 	}
 	while ((errno = 0, de = readdir(d))) {
 		struct stat st;
-		int is_link;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || strncmp(de->d_name, npfx, nplen))
 			continue;
@@ -69,9 +68,14 @@ static int read_dir(struct lctx *c, const char *dir, const char *npfx, struct en
 			continue;
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW))
 			continue;   /* gone meanwhile */
-		is_link = S_ISLNK(st.st_mode);
-		if (is_link && fstatat(fd, de->d_name, &st, 0))
-			continue;   /* dangling */
+		if (S_ISLNK(st.st_mode)) {
+			char key[4096];
+
+			/* never followed: it could point anywhere, outside the volume too */
+			snprintf(key, sizeof(key), "%s%s", dir, de->d_name);
+			fb_refuse(c->fb, key, -ELOOP);
+			continue;
+		}
 		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 			continue;
 		if (n == cap) {
@@ -84,7 +88,6 @@ static int read_dir(struct lctx *c, const char *dir, const char *npfx, struct en
 			e = ne;
 		}
 		e[n].st = st;
-		e[n].is_link = is_link;
 		e[n].name = malloc(strlen(de->d_name) + 2);
 		if (!e[n].name) {
 			rc = -ENOMEM;
@@ -139,7 +142,7 @@ static int walk(struct lctx *c, const char *dir, const char *npfx)
 			rc = 1;
 		else if (c->limit && ++c->count >= c->limit)
 			rc = 1;
-		else if (is_dir && !c->delim && !e[i].is_link)
+		else if (is_dir && !c->delim)
 			rc = walk(c, key, "");
 		free(key);
 	}
@@ -153,11 +156,15 @@ static int self_marker(struct lctx *c, const char *dir)
 {
 	struct obj_info oi;
 	struct stat st;
+	int fd = fb_open(c->fb, dir, O_RDONLY | O_DIRECTORY), rc = 0;
 
-	if (fstatat(c->fb->dfd, dir, &st, 0))
-		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode))
-		return 0;
+	if (fd < 0)
+		return fd == -ENOENT || fd == -ENOTDIR ? 0 : fb_refuse(c->fb, dir, fd);
+	if (fstat(fd, &st))
+		rc = -errno;
+	close(fd);
+	if (rc)
+		return rc;
 	fb_fill_info(&st, &oi);
 	if (c->fn(c->arg, "", &oi) || (c->limit && ++c->count >= c->limit))
 		return 1;

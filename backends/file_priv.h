@@ -6,6 +6,7 @@
 
 #include "backend.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -18,6 +19,7 @@ struct fb {
 	char *root;     /* the absolute directory */
 	int dfd;        /* the directory, every key is resolved relative to it */
 	int tmpfd;      /* FB_HIDDEN/tmp */
+	atomic_int warned_link; /* a symlink in the volume was logged at warning level */
 };
 
 static inline struct fb *fb_of(struct backend *b)
@@ -29,14 +31,30 @@ static inline struct fb *fb_of(struct backend *b)
  * component, not the hidden folder. A trailing '/' (folder marker) is allowed. -EINVAL otherwise. */
 int fb_key_check(const char *key);
 int fb_is_marker(const char *key);
-/* mkdir -p of every directory of path up to its last '/' (the whole path when it ends in '/'). */
-int fb_mkdirs(int dfd, const char *path);
+/* Every path below is resolved beneath the directory without following any symlink (file_path.c). */
+/* open(2) of path ("" or "." for the directory itself, "a/b/" a directory): -ELOOP on a symlink */
+int fb_open(struct fb *fb, const char *path, int flags);
+/* The directory holding key, opened as fb_open does (created with its parents when create is set), and
+ * the key's last component in leaf[256] (a marker's directory name, without the '/'). */
+int fb_open_parent(struct fb *fb, const char *key, int create, char *leaf);
+/* openat of the directory name in at, never a symlink (-ELOOP) */
+int fb_open_dir(int at, const char *name);
+/* mkdir -p of the folders of key (and of key itself when it is a marker "a/b/"). */
+int fb_mkdirs(struct fb *fb, const char *key);
+/* The error to report for key: -ENOTDIR is -ENOENT (no such key), a symlink met on the way (-ELOOP,
+ * -EXDEV) is -ELOOP, logged once per mount. */
+int fb_refuse(struct fb *fb, const char *key, int err);
+/* set by tests: resolve as on kernels without openat2 */
+extern atomic_int fb_openat2_off;
 /* Copy len bytes between files: copy_file_range, falling back to pread/pwrite. A source shorter than
  * len is -EIO (a spool that lost bytes must not become a short object). */
 int fb_copy_range(int in, off_t in_off, int out, off_t out_off, uint64_t len);
 /* Create a new temp file in FB_HIDDEN/tmp named "<kind>-<random>"; name gets the file name. */
 int fb_tmp_create(struct fb *fb, const char *kind, char *name, size_t cap, int *fdp);
 /* fsync the temp file, rename it to key (creating parents), fsync the key's directory. */
+/* fsync the folder pfd a rename just put key into; its failure is -EIO, logged as what it is: the
+ * object (done as what says) is in place, its name's durability unknown */
+int fb_sync_dir(int pfd, const char *key, const char *what);
 /* The extended attribute that holds a file's whole-object SHA-256 (hex), when the cache layer knew it. */
 #define FB_XATTR_SHA256 "user.snapfs.sha256"
 int fb_publish(struct fb *fb, int tfd, const char *tname, const char *key, const char *sha256);

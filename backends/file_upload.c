@@ -71,9 +71,9 @@ static int carry_base(struct upload *up)
 	struct stat st;
 	int sfd, rc = 0;
 
-	sfd = openat(up->fb->dfd, up->key, O_RDONLY | O_CLOEXEC);
+	sfd = fb_open(up->fb, up->key, O_RDONLY | O_NONBLOCK);
 	if (sfd < 0)
-		return errno == ENOTDIR ? -ENOENT : -errno;
+		return fb_refuse(up->fb, up->key, sfd);
 	if (fstat(sfd, &st)) {
 		rc = -errno;
 		goto out;

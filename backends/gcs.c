@@ -55,6 +55,7 @@ struct upload {
 	char *session;      /* session URI (Location of the POST) */
 	uint64_t base;
 	char base_gen[32];  /* generation of the base object: the compose must see that one */
+	uint32_t base_crc;  /* and its CRC32C, to recognise the composed object */
 	uint64_t sent;      /* bytes of the session the server has persisted */
 	unsigned char *tail;/* the unaligned end of the last part, sent with the total at commit */
 	size_t tail_len;
@@ -251,8 +252,8 @@ static int do_json(struct gcs *g, struct http_req *req, const char *op, const ch
 	return rc;
 }
 
-/* objects.get: metadata of key, and its generation if gen is not NULL. */
-static int get_meta(struct gcs *g, const char *key, struct obj_info *out, char gen[32])
+/* objects.get: metadata of key, its generation if gen is not NULL, its CRC32C if crc is not NULL. */
+static int get_meta(struct gcs *g, const char *key, struct obj_info *out, char gen[32], uint32_t *crc)
 {
 	struct http_req req;
 	char *url = obj_url(g, key, "");
@@ -273,6 +274,11 @@ static int get_meta(struct gcs *g, const char *key, struct obj_info *out, char g
 		else
 			rc = -EIO;
 	}
+	if (!rc && crc) {
+		gv = json_object_get(j, "crc32c");
+		if (!json_is_string(gv) || crc32c_from_base64(json_string_value(gv), crc))
+			rc = -EIO;
+	}
 	if (rc)
 		log_error("gcs: stat %s: malformed object resource", key);
 out:
@@ -283,7 +289,7 @@ out:
 
 static int gcs_stat(struct backend *b, const char *key, struct obj_info *out)
 {
-	return get_meta(b->priv, key, out, NULL);
+	return get_meta(b->priv, key, out, NULL, NULL);
 }
 
 /* ---------- open ---------- */
@@ -1040,7 +1046,7 @@ static int gcs_upload_begin(struct backend *b, const char *key, uint64_t base, s
 		struct obj_info oi;
 		uint64_t rnd = 0;
 
-		rc = get_meta(g, key, &oi, up->base_gen);
+		rc = get_meta(g, key, &oi, up->base_gen, &up->base_crc);
 		if (rc)
 			goto err;
 		if (oi.size != base) {
@@ -1127,6 +1133,20 @@ static int gcs_upload_part(struct upload *up, const struct part *p)
 	return rc;
 }
 
+/* A compose refused with 412 may be the retry of one that was carried out and lost its reply (the base
+ * generation is gone then). The object is ours if it holds exactly the base and the temporary: their
+ * size and the CRC32C GCS computes for a composite, which only those bytes give. */
+static int composed_before(struct upload *up)
+{
+	struct obj_info oi;
+	uint32_t crc = 0;
+	char gen[32];
+
+	if (get_meta(up->g, up->key, &oi, gen, &crc))
+		return 0;
+	return oi.size == up->base + up->sent && crc == crc32c_combine(up->base_crc, up->crc, up->sent);
+}
+
 /* key = base object (the generation seen at begin) + the temporary; then drop the temporary. */
 static int compose_append(struct upload *up, const char *sha256)
 {
@@ -1158,6 +1178,10 @@ static int compose_append(struct upload *up, const char *sha256)
 		goto out;
 	if (resp.status != 200) {
 		rc = fail("compose", up->key, &resp);
+		if (resp.status == 412 && composed_before(up)) {
+			log_info("gcs: %s was composed by an attempt whose reply was lost", up->key);
+			rc = 0;
+		}
 		goto out;
 	}
 	j = reply_json(&resp);

@@ -443,6 +443,9 @@ static int attempt(struct http *h, CURL *c, const struct http_req *req, struct h
 	}
 
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	/* keys come from listings and may hold "." or ".." segments: sent as built, never resolved, or
+	 * a delete of "a/b/../x" would reach "a/x" (the request is signed over the same literal path) */
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(c, CURLOPT_SHARE, h->share);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);

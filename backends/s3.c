@@ -1048,19 +1048,74 @@ static int s3_upload_part(struct upload *up, const struct part *p)
 	return put_part(up, up->nbase + p->n, p->fd, p->fd_off, p->len);
 }
 
+int s3_multipart_etag(char *const *etags, unsigned n, char *out, size_t cap)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	int rc = -EINVAL;
+
+	if (!ctx)
+		return -ENOMEM;
+	if (!n || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL))
+		goto out;
+	for (unsigned i = 0; i < n; i++) {
+		const char *e = etags[i] ? etags[i] : "";
+		unsigned char bin[16];
+
+		e += *e == '"';
+		/* a plain MD5 in hex, maybe quoted; anything else (SSE-KMS, another scheme) cannot be
+		 * combined */
+		if (strspn(e, "0123456789abcdefABCDEF") != 32 || (e[32] && strcmp(e + 32, "\"")))
+			goto out;
+		for (int j = 0; j < 16; j++) {
+			unsigned v;
+
+			sscanf(e + 2 * j, "%2x", &v);
+			bin[j] = (unsigned char)v;
+		}
+		if (!EVP_DigestUpdate(ctx, bin, sizeof(bin)))
+			goto out;
+	}
+	if (!EVP_DigestFinal_ex(ctx, md, &mdlen))
+		goto out;
+	hex_encode(md, mdlen, hex);
+	rc = snprintf(out, cap, "%s-%u", hex, n) < (int)cap ? 0 : -EINVAL;
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
 /* A retried CompleteMultipartUpload answered NoSuchUpload: an earlier attempt may have completed it
- * and lost only the reply. Then the object is there with every byte of the parts. */
-static int completed_before(struct upload *up)
+ * and lost only the reply, or the upload may be gone for another reason (aborted, expired) while an
+ * older object of the same size stays. Only the multipart ETag tells them apart: S3 (and RGW, whose
+ * completion reply carries an empty ETag; HEAD gives the right one) names an object made of parts by
+ * the MD5 of the parts' MD5s and the part count. */
+static int completed_before(struct upload *up, unsigned total)
 {
 	struct backend be = { .priv = up->s3 };
+	uint64_t want_size = __atomic_load_n(&up->bytes, __ATOMIC_RELAXED);
 	struct obj_info oi;
-	uint64_t want = __atomic_load_n(&up->bytes, __ATOMIC_RELAXED);
+	char want[64];
+	int rc;
 
-	if (s3_stat(&be, up->key, &oi) || oi.size != want) {
-		log_warn("s3: the upload of %s is gone and the object is not the upload", up->key);
+	pthread_mutex_lock(&up->lock);
+	rc = total <= up->cap ? s3_multipart_etag(up->etags, total, want, sizeof(want)) : -EIO;
+	pthread_mutex_unlock(&up->lock);
+	if (rc) {
+		log_warn("s3: the upload of %s is gone, and its parts' ETags are no MD5s to tell whether "
+			 "it completed: taken as NOT completed", up->key);
 		return -EIO;
 	}
-	log_info("s3: %s was completed by an attempt whose reply was lost", up->key);
+	rc = s3_stat(&be, up->key, &oi);
+	if (rc || oi.size != want_size || strcasecmp(oi.etag, want)) {
+		log_warn("s3: the upload of %s is gone and the object is not the upload (%s, ETag \"%s\", "
+			 "%llu bytes; the upload's \"%s\", %llu bytes)", up->key, rc ? strerror(-rc) : "found",
+			 rc ? "" : oi.etag, (unsigned long long)oi.size, want, (unsigned long long)want_size);
+		return -EIO;
+	}
+	log_info("s3: %s was completed by an attempt whose reply was lost (ETag %s)", up->key, want);
 	return 0;
 }
 
@@ -1094,8 +1149,10 @@ static int s3_complete(struct upload *up, unsigned total)
 				  .body_len = strlen(body), .fd = -1, .slow = 1 };
 
 		rc = s3_result("CompleteMultipartUpload", up->key, s3_call(s3, &c, &resp), &resp);
-		if (rc == -ENOENT && (resp.attempts > 1 || t > 0))
-			rc = completed_before(up);
+		/* NoSuchUpload even on what looks like a first attempt: libcurl itself sends a request
+		 * again when a reused connection dies before any reply */
+		if (rc == -ENOENT)
+			rc = completed_before(up, total);
 		if (!rc && resp.status >= 200 && resp.status < 300) {
 			/* 200 is sent before the work is done; the verdict is the document */
 			rc = s3_parse_result(resp.body.data, resp.body.len, "CompleteMultipartUploadResult",

@@ -44,6 +44,10 @@ char *s3_delete_body(const char *const *keys, size_t n);
 /* <CompleteMultipartUpload> from etags[0..n) for parts 1..n */
 char *s3_complete_body(char *const *etags, size_t n);
 
+/* The ETag of an object completed from parts with these ETags (plain MD5s, quoted or not): the MD5 of
+ * their binary MD5s and "-n", unquoted, into out. -EINVAL when a part's ETag is no MD5. */
+int s3_multipart_etag(char *const *etags, unsigned n, char *out, size_t cap);
+
 /* errno for an S3 error code, or 0 when the code says nothing beyond the status */
 int s3_code_errno(const char *code);
 

@@ -388,6 +388,29 @@ static int nest_entries(struct upload *up, json_t **list)
 	return json_array_size(top) > sw->max_segments ? -EFBIG : 0;
 }
 
+/* A manifest PUT that failed may still have been stored (its reply lost, then the retries refused):
+ * deleting the segments would leave a broken object in place of the old one. It is ours when it names
+ * segments of this upload ("<segc>/<key>/<uid>/..."), which no other manifest does. */
+static int manifest_is_ours(struct upload *up)
+{
+	struct sw_objkind now = { 0 };
+	struct sw_strv segs = { 0 };
+	char *mine = NULL;
+	int yes = 0;
+
+	if (asprintf(&mine, "%s/%s/%s/", up->sw->segc, up->key, up->uid) < 0)
+		return 0;
+	if (!sw_head(up->sw, up->key, &now) && !sw_owned_segments(up->sw, up->key, &now, &segs))
+		for (size_t i = 0; i < segs.n && !yes; i++)
+			yes = !strncmp(segs.v[i], mine, strlen(mine));
+	if (yes)
+		log_info("swift: %s: the manifest was stored by an attempt whose reply was lost", up->key);
+	sw_objkind_free(&now);
+	sw_strv_free(&segs);
+	free(mine);
+	return yes;
+}
+
 int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 {
 	struct sw *sw = up->sw;
@@ -438,6 +461,8 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 
 			rc = sw_put_path(sw, path, up->key, hdrs, -1, 0, 0, NULL, 0);
 		}
+		if (rc && manifest_is_ours(up))
+			rc = 0;
 		if (rc)
 			goto fail;
 	} else {
@@ -450,6 +475,8 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 			rc = nest_entries(up, &list);
 		if (!rc)
 			rc = put_manifest(sw, path, list, sh, NULL, 0);
+		if (rc && manifest_is_ours(up))
+			rc = 0;
 		if (rc)
 			goto fail;
 	}

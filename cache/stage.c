@@ -61,11 +61,13 @@ int stage_init(struct stage_ctx *c, struct backend *be, struct space *space, str
 			 (unsigned long long)(c->plan.base / MIB));
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->gone, NULL);
+	outcomes_init(&c->outcomes);
 	return 0;
 }
 
 void stage_destroy(struct stage_ctx *c)
 {
+	outcomes_destroy(&c->outcomes);
 	pthread_cond_destroy(&c->gone);
 	pthread_mutex_destroy(&c->lock);
 }
@@ -73,6 +75,11 @@ void stage_destroy(struct stage_ctx *c)
 const char *wf_key(const struct wfile *wf)
 {
 	return wf->key;
+}
+
+const char *wf_store_key(const struct wfile *wf)
+{
+	return wf->ukey ? wf->ukey : wf->key;
 }
 
 /* What a lookup wants: FIND_WRITER, a file open for writing (to share); FIND_READER, that or a
@@ -314,6 +321,9 @@ static void wf_discard(struct wfile *wf)
 {
 	digest_free(&wf->dg);
 	free(wf->tail);
+	free(wf->ukey);
+	for (unsigned i = 0; i < wf->nretired; i++)
+		free(wf->retired[i]);
 	close(wf->spool);
 	pthread_cond_destroy(&wf->cond);
 	pthread_mutex_destroy(&wf->lock);
@@ -422,7 +432,7 @@ int wf_close(struct wfile *wf)
 
 	pthread_mutex_lock(&c->lock);
 	pthread_mutex_lock(&wf->lock);
-	handoff = wf->refs == 1 && wf->async && wf->dirty && !wf->queued && !wf->unlinked;
+	handoff = wf->refs == 1 && wf->async && wf->dirty && !wf->queued && !wf->unlinked && !wf->doomed;
 	if (handoff)
 		wf->queued = 1;   /* writers from now on wait for its upload; readers still find it */
 	else
@@ -683,14 +693,18 @@ ssize_t wf_write(struct wfile *wf, const void *data, size_t len, uint64_t off)
 {
 	ssize_t rc;
 
-	if (off + len < off || off + len > SNAPFS_MAX_FILE)
+	if (off + len < off || off + len > SNAPFS_MAX_FILE) {
+		wf_fail(wf, -EFBIG, NULL);
 		return -EFBIG;
+	}
 	wf_throttle(wf, len, off);
 	rc = wf_write_staged(wf, data, len, off);
 	pthread_mutex_lock(&wf->lock);
 	wf->writing--;
 	pthread_cond_broadcast(&wf->cond);   /* a throttled writer may be the one that can go on now */
 	pthread_mutex_unlock(&wf->lock);
+	if (rc < 0)
+		wf_fail(wf, (int)rc, NULL);
 	return rc;
 }
 
@@ -802,7 +816,36 @@ int wf_truncate(struct wfile *wf, uint64_t size)
 	wf_async_check_size(wf);
 out:
 	pthread_mutex_unlock(&wf->wlock);
+	if (rc)
+		wf_fail(wf, rc, NULL);
 	return rc;
+}
+
+/* Renamed while its upload was open: the object was committed under the upload's key, and now takes
+ * its name (an atomic move where the store has one). Caller holds wlock. */
+static int wf_move_home(struct wfile *wf)
+{
+	struct backend *be = wf->ctx->be;
+	const char *from = wf->ukey;
+	int rc;
+
+	if (!from)
+		return 0;
+	if (be->ops->move) {
+		rc = be->ops->move(be, from, wf->key);
+	} else {
+		rc = be->ops->copy(be, from, wf->key);
+		if (!rc)
+			rc = be->ops->remove(be, &from, 1);
+	}
+	if (rc) {
+		log_error("%s: stored under its old key %s, but moving it to its new name failed: %s", wf->path,
+			  from, strerror(-rc));
+		return rc;
+	}
+	free(wf->ukey);
+	wf->ukey = NULL;
+	return 0;
 }
 
 /* Publish: the rest of the data as the last part(s), then the store's commit. Caller holds wlock. */
@@ -823,10 +866,10 @@ int wf_publish(struct wfile *wf)
 	pthread_mutex_lock(&wf->lock);
 	if (!wf->up && !wf->base && size <= part_size_of(&wf->ctx->plan, 1)) {
 		pthread_mutex_unlock(&wf->lock);
-		rc = ops->put(be, wf->key, wf->spool, 0, size, hex);
+		rc = ops->put(be, wf_store_key(wf), wf->spool, 0, size, hex);
 		if (rc)
 			log_error("%s: upload failed: %s", wf->path, strerror(-rc));
-		return rc;
+		return rc ? rc : wf_move_home(wf);
 	}
 	pthread_mutex_unlock(&wf->lock);
 	if (!wf->up) {
@@ -860,7 +903,18 @@ int wf_publish(struct wfile *wf)
 	wf_journal_done(wf);
 	if (rc)
 		log_error("%s: completing the upload failed: %s", wf->path, strerror(-rc));
-	return rc;
+	return rc ? rc : wf_move_home(wf);
+}
+
+/* Count, record for the status document and log a file that was not stored. */
+static void wf_not_stored(struct wfile *wf, const char *what, int err)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why), "%s (%s)", what, strerror(err < 0 ? -err : err));
+	__atomic_add_fetch(&wf->ctx->failed, 1, __ATOMIC_RELAXED);
+	outcome_record(&wf->ctx->outcomes, wf->path, wf->size, why);
+	log_error("%s: NOT stored: %s; the object was left as it was before", wf->path, why);
 }
 
 static int wf_commit_if(struct wfile *wf, int need_written)
@@ -871,7 +925,7 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 	pthread_mutex_lock(&wf->wlock);
 	pthread_mutex_lock(&wf->lock);
 	unlinked = wf->unlinked;
-	if (wf->async && !unlinked) {
+	if (wf->async && !unlinked && !wf->doomed) {
 		int skip = !wf->dirty || (need_written && !wf->written);
 
 		pthread_mutex_unlock(&wf->lock);
@@ -898,14 +952,16 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 		goto out;
 	}
 	if (wf->err) {
+		int report = !wf->reported;
+
+		wf->reported = 1;
 		wf_settle_locked(wf);
 		pthread_mutex_unlock(&wf->lock);
 		rc = -EIO;
-		if (wf->up || wf->reserved) {
+		if (wf->up || wf->reserved)
 			wf_reset(wf, 1);   /* abort: no partial object, no parts left to pay for */
-			__atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
-			log_error("%s: NOT stored; the object was left as it was before", wf->path);
-		}
+		if (report)
+			wf_not_stored(wf, "a write or an upload failed", wf->err);
 		goto out;
 	}
 	if (!wf->dirty || unlinked) {
@@ -922,13 +978,14 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 
 	pthread_mutex_lock(&wf->lock);
 	wf->committing = 0;
+	pthread_cond_broadcast(&wf->cond);   /* an unlink or rename waits for the commit to land */
 	if (rc) {
 		if (!wf->err)
 			wf->err = rc;
+		wf->reported = 1;
 		pthread_mutex_unlock(&wf->lock);
 		wf_reset(wf, 1);
-		__atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
-		log_error("%s: NOT stored; the object was left as it was before", wf->path);
+		wf_not_stored(wf, "the commit failed", rc);
 		rc = -EIO;
 		goto out;
 	}
@@ -941,6 +998,7 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 	pthread_mutex_unlock(&wf->lock);
 	wf_reset(wf, 0);
 	__atomic_add_fetch(&c->committed, 1, __ATOMIC_RELAXED);
+	outcome_record(&c->outcomes, wf->path, wf->size, NULL);
 	log_info("%s: stored, %llu bytes", wf->path, (unsigned long long)wf->size);
 out:
 	pthread_mutex_unlock(&wf->wlock);
@@ -997,19 +1055,40 @@ int wf_error(struct wfile *wf)
 	return rc;
 }
 
-void wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime)
+int wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime)
 {
+	int staged;
+
 	pthread_mutex_lock(&wf->lock);
 	*size = wf->size;
 	*mtime = wf->mtime;
+	staged = !wf->err && (wf->dirty || (wf->queued && !wf->stored));
 	pthread_mutex_unlock(&wf->lock);
+	return staged;
 }
 
 void wf_set_mtime(struct wfile *wf, time_t mtime)
 {
 	pthread_mutex_lock(&wf->lock);
-	wf->mtime = mtime;
+	if (wf->dirty)   /* a stored object has the store's time */
+		wf->mtime = mtime;
 	pthread_mutex_unlock(&wf->lock);
+}
+
+/* Take ctx->lock and wf->lock once no commit of wf is in flight: what an unlink or a rename does must
+ * come after a commit that already started, never be overtaken by it. */
+static void wf_lock_quiet(struct wfile *wf)
+{
+	for (;;) {
+		pthread_mutex_lock(&wf->ctx->lock);
+		pthread_mutex_lock(&wf->lock);
+		if (!wf->committing)
+			return;
+		pthread_mutex_unlock(&wf->ctx->lock);
+		while (wf->committing)
+			pthread_cond_wait(&wf->cond, &wf->lock);
+		pthread_mutex_unlock(&wf->lock);
+	}
 }
 
 void wf_unlink(struct wfile *wf)
@@ -1017,8 +1096,7 @@ void wf_unlink(struct wfile *wf)
 	/* under both locks: wf_find reads it under the list lock */
 	int queued;
 
-	pthread_mutex_lock(&wf->ctx->lock);
-	pthread_mutex_lock(&wf->lock);
+	wf_lock_quiet(wf);
 	wf->unlinked = 1;
 	queued = wf->queued;
 	pthread_cond_broadcast(&wf->cond);
@@ -1089,9 +1167,11 @@ void stage_shutdown(struct stage_ctx *c)
 		wf_settle_locked(wf);
 		up = wf->up;
 		wf->up = NULL;
-		if (wf->dirty && !wf->unlinked)
+		if (wf->dirty && !wf->unlinked) {
+			outcome_record(&c->outcomes, wf->path, wf->size, "still open for writing at unmount");
 			log_error("%s: NOT stored: still open for writing at unmount (%llu bytes written)", wf->path,
 				  (unsigned long long)wf->size);
+		}
 		pthread_mutex_unlock(&wf->lock);
 		if (up)
 			c->be->ops->upload_abort(up);
@@ -1100,3 +1180,129 @@ void stage_shutdown(struct stage_ctx *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+
+void wf_fail(struct wfile *wf, int err, const char *why)
+{
+	pthread_mutex_lock(&wf->lock);
+	if (!wf->err)
+		wf->err = err ? err : -EIO;
+	wf->doomed = 1;
+	if (why && !wf->reported) {
+		wf->reported = 1;
+		__atomic_add_fetch(&wf->ctx->failed, 1, __ATOMIC_RELAXED);
+		outcome_record(&wf->ctx->outcomes, wf->path, wf->size, why);
+		log_error("%s: NOT stored: %s; the object was left as it was before", wf->path, why);
+	}
+	pthread_cond_broadcast(&wf->cond);
+	pthread_mutex_unlock(&wf->lock);
+}
+
+/* Caller holds c->lock. */
+static int releasing_locked(struct stage_ctx *c, const char *key)
+{
+	for (struct wfile *wf = c->files; wf; wf = wf->next)
+		if (!wf->refs && !strcmp(wf->key, key))
+			return 1;
+	return 0;
+}
+
+int stage_wait_released(struct stage_ctx *c, const char *key)
+{
+	int waited = 0;
+
+	pthread_mutex_lock(&c->lock);
+	while (releasing_locked(c, key)) {
+		waited = 1;
+		pthread_cond_wait(&c->gone, &c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return waited;
+}
+
+int wf_rename(struct wfile *wf, const char *key, const char *path, int *old_obj)
+{
+	char *k = strdup(key), *p = strdup(path);
+	int rc = 0;
+
+	*old_obj = WF_OLD_NONE;
+	if (!k || !p) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	pthread_mutex_lock(&wf->wlock);   /* no write, part cut or commit in the middle */
+	wf_lock_quiet(wf);
+	if (wf->nretired + 2 > sizeof(wf->retired) / sizeof(wf->retired[0]) || wf->queued) {
+		rc = -EBUSY;
+	} else if (!wf->dirty) {
+		*old_obj = WF_OLD_MOVE;   /* all of it is in the store: the caller moves the object */
+	} else if (wf->base || (wf->up && wf->obj_exists && !wf->ukey)) {
+		/* an append carries the object stored under the old name; an upload open under the old
+		 * name cannot take that name's old object away first (Azure's blocks live in it) */
+		rc = -EBUSY;
+	} else {
+		if (wf->obj_exists && !wf->up && !wf->ukey)
+			*old_obj = WF_OLD_DROP;
+		if (wf->up && !wf->ukey && !(wf->ukey = strdup(wf->key)))
+			rc = -ENOMEM;   /* committed under the old key, then moved to its name */
+		wf->obj_exists = 0;   /* the new name's old object is replaced, never appended to */
+	}
+	if (!rc) {
+		wf->retired[wf->nretired++] = wf->key;
+		wf->retired[wf->nretired++] = wf->path;
+		wf->key = k;
+		wf->path = p;
+		k = p = NULL;
+	}
+	pthread_mutex_unlock(&wf->lock);
+	pthread_mutex_unlock(&wf->ctx->lock);
+	pthread_mutex_unlock(&wf->wlock);
+out:
+	free(k);
+	free(p);
+	return rc;
+}
+
+int stage_quiesce_under(struct stage_ctx *c, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	for (;;) {
+		struct wfile *wait_for = NULL;
+		int releasing = 0, busy = 0, rc;
+
+		pthread_mutex_lock(&c->lock);
+		for (struct wfile *wf = c->files; wf && !busy; wf = wf->next) {
+			if (strncmp(wf->key, prefix, n) || wf->stored || wf->unlinked)
+				continue;
+			if (!wf->refs) {
+				releasing = 1;   /* being published by its last release */
+				continue;
+			}
+			pthread_mutex_lock(&wf->lock);
+			if (!wf->queued)
+				busy = 1;        /* open: its commit would land under the old folder */
+			else if (!wait_for)
+				wait_for = wf;   /* closed, its upload still in the background */
+			pthread_mutex_unlock(&wf->lock);
+		}
+		if (busy) {
+			pthread_mutex_unlock(&c->lock);
+			return -EBUSY;
+		}
+		if (wait_for) {
+			wait_for->refs++;
+			pthread_mutex_unlock(&c->lock);
+			rc = wf_sync(wait_for);
+			wf_close(wait_for);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (!releasing) {
+			pthread_mutex_unlock(&c->lock);
+			return 0;
+		}
+		pthread_cond_wait(&c->gone, &c->lock);
+		pthread_mutex_unlock(&c->lock);
+	}
+}

@@ -10,6 +10,7 @@
 #define SNAPFS_STAGE_H
 
 #include "backends/backend.h"
+#include "cache/outcome.h"
 #include "cache/partsize.h"
 
 #include <pthread.h>
@@ -37,6 +38,7 @@ struct stage_ctx {
 	uint64_t committed, failed, bytes_uploaded;
 	uint64_t async_limit;      /* --async-close: files up to this size close asynchronously (0: off) */
 	struct asyncq *aq;         /* their background uploads (cache/stage_async.c) */
+	struct outcomes outcomes;  /* how the last write sessions ended, for status and snapctl wait */
 };
 
 enum wf_mode { WF_STREAM, WF_WHOLE };
@@ -87,10 +89,30 @@ int wf_flush(struct wfile *wf);
 int wf_sync(struct wfile *wf);
 /* The error a flush by a non-opener reports: 0 or -EIO. */
 int wf_error(struct wfile *wf);
-void wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime);
+/* Size and mtime of the staged file; 1 if they are what the mount shows (data not yet in the store,
+ * no failure), 0 if the store's object is what counts (stored, or failed). */
+int wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime);
 void wf_set_mtime(struct wfile *wf, time_t mtime);
-/* The object was unlinked while open: the data is discarded at commit instead of published. */
+/* The object was unlinked (or replaced by a rename) while open: the data is discarded at commit
+ * instead of published. A commit already in flight lands first (the caller deletes after). */
 void wf_unlink(struct wfile *wf);
+/* Sticky failure (err: a negative errno): every later write, fsync and close gets EIO, and nothing
+ * is published; the upload is aborted at the last close. why: logged once as the reason it was not
+ * stored (NULL: the commit logs it). */
+void wf_fail(struct wfile *wf, int err, const char *why);
+/* Wait until no file of key is being published by its last release (a close returns before that
+ * release runs). 1 if it waited: what the store holds for key may have changed. */
+int stage_wait_released(struct stage_ctx *c, const char *key);
+/* Rename a staged file: from now on it is found, and committed, under key (once an upload is open,
+ * it is committed under the old key and then moved). old_obj tells the caller what to do with the
+ * old name's stored object: WF_OLD_MOVE, move it (the file has nothing unpublished), WF_OLD_DROP,
+ * delete it (an earlier version the open file replaces), WF_OLD_NONE, nothing. -EBUSY for an append
+ * session or an upload open over an existing object (the old name's object cannot go first). */
+enum { WF_OLD_NONE, WF_OLD_MOVE, WF_OLD_DROP };
+int wf_rename(struct wfile *wf, const char *key, const char *path, int *old_obj);
+/* Before a folder rename: -EBUSY if a file under the key prefix is open; waits for those closed and
+ * still uploading or publishing (0, or how an upload failed). */
+int stage_quiesce_under(struct stage_ctx *c, const char *prefix);
 const char *wf_key(const struct wfile *wf);
 
 /* Snapshot the open files for status: calls fn for each. */

@@ -26,7 +26,8 @@ void wf_async_restart(struct wfile *wf, int whole)
 	wf_settle_locked(wf);
 	up = wf->up;
 	wf->up = NULL;
-	wf->err = 0;
+	if (!wf->doomed)
+		wf->err = 0;   /* a failed part is tried again; a failed writer never */
 	wf->cut = 0;
 	wf->npending = 0;
 	wf->next_part = 1;
@@ -189,6 +190,7 @@ int wf_async_upload(struct wfile *wf)
 	wf_journal_done(wf);
 	wf_closed_done(wf);
 	__atomic_add_fetch(&c->committed, 1, __ATOMIC_RELAXED);
+	outcome_record(&c->outcomes, wf->path, wf->size, NULL);
 	log_info("%s: stored, %llu bytes (closed before)", wf->path, (unsigned long long)wf->size);
 	if (unlinked) {
 		/* deleted while it uploaded: the delete must win */

@@ -143,7 +143,7 @@ int wf_begin(struct wfile *wf)
 	struct upload *up = NULL;
 	int rc;
 
-	rc = ops->upload_begin(wf->ctx->be, wf->key, wf->base, &up);
+	rc = ops->upload_begin(wf->ctx->be, wf_store_key(wf), wf->base, &up);
 	if (rc) {
 		log_error("%s: cannot start the upload: %s", wf->path, strerror(-rc));
 		return rc;

@@ -24,7 +24,11 @@ struct extent {
 struct wfile {
 	struct stage_ctx *ctx;
 	struct wfile *next;          /* ctx->files */
-	char *key, *path;
+	char *key, *path;            /* the name; changed by a rename under ctx->lock and lock */
+	char *ukey;                  /* renamed while its upload was open: the upload's key, moved to key
+				      * once committed (NULL: key). Guarded by wlock */
+	char *retired[8];            /* names before renames: other threads may still be logging them */
+	unsigned nretired;
 	unsigned refs;               /* guarded by ctx->lock */
 
 	pthread_mutex_t wlock;       /* one writer/committer at a time: held across blocking work */
@@ -48,7 +52,9 @@ struct wfile {
 	int written;                 /* a write or truncate since open or the last commit */
 	int unlinked;
 	int committing;
-	int err;                     /* sticky: first part failure */
+	int err;                     /* sticky: the first failure of a part, a write or the writer */
+	int reported;                /* the failure was logged and counted */
+	int doomed;                  /* wf_fail: never published, not even by an --async-close retry */
 	struct upload *up;
 	unsigned next_part, nsubmitted, inflight, parts_done;
 	struct part *pending;        /* cut but not yet submitted (in-order stores, or pool limit) */
@@ -77,6 +83,8 @@ struct part_job {
 
 /* cache/stage.c, for cache/stage_keep.c and cache/stage_part.c. Caller conventions as at their
  * definitions. */
+/* Where the upload or put goes: the key the upload was opened under, else the name. Caller holds wlock. */
+const char *wf_store_key(const struct wfile *wf);
 /* A new wfile of one reference for key, with its spool (owned from then on); NULL when out of memory
  * (the caller still owns spool). Not yet in the stage's list. */
 struct wfile *wf_new(struct stage_ctx *c, const char *key, const char *path, int spool);

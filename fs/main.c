@@ -72,18 +72,28 @@ static int check_cache_dir(const char *dir, char **why)
 
 static int build_fuse_args(struct snapfs *s, struct fuse_args *args, const char *argv0)
 {
-	char *o = NULL;
-	int rc = 0;
+	char *o = NULL, *fsname = NULL;
+	int rc = -ENOMEM;
 
 	if (fuse_opt_add_arg(args, argv0))
 		return -ENOMEM;
-	/* the source shows in /proc/mounts and df: a URL never carries a secret */
-	if (asprintf(&o, "fsname=%s,subtype=snapfs%s%s%s%s%s", s->cfg.source, s->cfg.allow_other ? ",allow_other" : "",
-		     s->cfg.allow_root ? ",allow_root" : "", s->cfg.read_only ? ",ro" : "",
-		     s->cfg.fuse_opts ? "," : "", s->cfg.fuse_opts ? s->cfg.fuse_opts : "") < 0)
-		return -ENOMEM;
-	if (fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, o))
-		rc = -ENOMEM;
+	/* the source shows in /proc/mounts and df: a URL never carries a secret. libfuse splits -o at
+	 * commas: escaped (a backslash before ',' and '\\'), a comma in SOURCE stays part of the name
+	 * instead of adding mount options (s3://b/x,allow_other,suid,dev) */
+	if (asprintf(&fsname, "fsname=%s", s->cfg.source) < 0) {
+		fsname = NULL;
+		goto out;
+	}
+	if (fuse_opt_add_opt_escaped(&o, fsname) || fuse_opt_add_opt(&o, "subtype=snapfs") ||
+	    (s->cfg.allow_other && fuse_opt_add_opt(&o, "allow_other")) ||
+	    (s->cfg.allow_root && fuse_opt_add_opt(&o, "allow_root")) ||
+	    (s->cfg.read_only && fuse_opt_add_opt(&o, "ro")) ||
+	    (s->cfg.fuse_opts && fuse_opt_add_opt(&o, s->cfg.fuse_opts)) ||
+	    fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, o))
+		goto out;
+	rc = 0;
+out:
+	free(fsname);
 	free(o);
 	return rc;
 }

@@ -106,18 +106,18 @@ int resolve(const char *path, struct meta_entry *out)
 		return -ENOMEM;
 	wf = wf_find_any(&s->stage, key);
 	if (wf) {
-		/* a file that failed shows what the store holds, not the bytes that never got there */
-		int failed = wf_error(wf);
+		/* a file that failed shows what the store holds, not the bytes that never got there; one
+		 * already stored too (the same answer before and after its last handle goes) */
+		int staged = wf_getattr(wf, &out->size, &out->mtime);
 
-		if (!failed) {
-			out->kind = META_FILE;
-			wf_getattr(wf, &out->size, &out->mtime);
-		}
 		wf_close(wf);
-		if (!failed) {
+		if (staged) {
+			out->kind = META_FILE;
 			free(key);
 			return 0;
 		}
+		out->size = 0;
+		out->mtime = 0;
 	}
 	if (delq_has(s->delq, key)) {
 		free(key);
@@ -410,11 +410,11 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->hard_remove = 1;
 	/* ops on an open file that was unlinked come with a NULL path: they use the handle */
 	cfg->nullpath_ok = 1;
-	/* The kernel's writeback cache gathers pg_dump's 8 KiB writes into 1 MiB requests (without it
-	 * each write() is a round trip: 6x slower here). Its requests overtake each other by at most
-	 * max_background, which the staging layer absorbs as out-of-order extents. */
-	if (conn->capable & FUSE_CAP_WRITEBACK_CACHE)
-		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	/* No kernel writeback cache: with it, write() only fills the page cache and never sees a failed
+	 * upload, so `pg_dumpall > f` would exit 0 with nothing stored. Each write() reaches the daemon
+	 * and returns the file's sticky EIO; stdio writers (pg_dump) still send 1 MiB writes, as they
+	 * size their buffers from st_blksize (fill_stat). */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)

@@ -41,5 +41,8 @@ int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_i
 const char *handle_path(struct fuse_file_info *fi);
 /* If fi is an open handle being written, its size and mtime: 1; else 0. */
 int handle_attr(struct fuse_file_info *fi, uint64_t *size, time_t *mtime);
+struct wfile;
+/* Every handle of wf now has path (a rename of the open file). */
+void handles_renamed(struct wfile *wf, const char *path);
 
 #endif

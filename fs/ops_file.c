@@ -19,6 +19,7 @@ struct handle {
 	struct wfile *wf;
 	struct rfile *rf;
 	pid_t opener;        /* the process that opened: only its flush publishes */
+	int flushed;         /* the opener closed a descriptor of it: it may be done with it */
 	char *path;          /* at open: libfuse passes NULL paths to ops that have the handle */
 	char *doc;           /* status document */
 	size_t doc_len;
@@ -27,6 +28,7 @@ struct handle {
 };
 
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t handle_gone = PTHREAD_COND_INITIALIZER;   /* a handle was released */
 static struct handle *handles;
 
 static struct handle *H(struct fuse_file_info *fi)
@@ -45,8 +47,7 @@ int handle_attr(struct fuse_file_info *fi, uint64_t *size, time_t *mtime)
 
 	if (!h || !h->wf)
 		return 0;
-	wf_getattr(h->wf, size, mtime);
-	return 1;
+	return wf_getattr(h->wf, size, mtime);
 }
 
 static int new_handle(const char *path, struct fuse_file_info *fi, enum hkind kind, struct handle **out)
@@ -73,6 +74,68 @@ static int new_handle(const char *path, struct fuse_file_info *fi, enum hkind ki
 	return 0;
 }
 
+/* One writer per path: the opener of another process's write handle of key (0: none). Caller holds
+ * handles_lock. */
+static struct handle *writer_elsewhere_locked(const char *key, pid_t me)
+{
+	for (struct handle *h = handles; h; h = h->next)
+		if (h->kind == H_WRITE && h->opener != me && h->wf && !strcmp(wf_key(h->wf), key))
+			return h;
+	return NULL;
+}
+
+/* A second process writing into the same stream could publish it half-written: refused (EBUSY). A
+ * handle whose opener has closed a descriptor of it may just be waiting for its release, which the
+ * kernel sends after close() returns (`: > f; cat x >> f`, pg_dumpall -f handing the file to
+ * pg_dump): such a handle gets a second to go. One never closed (a writer at work; the shell's
+ * open/dup2/close counts as a close, so pg_dumpall > f falls here after that second) is refused. */
+static int refuse_second_writer(const char *path, const char *key, const char *what)
+{
+	pid_t me = tgid_of(fuse_get_context()->pid), other = 0;
+	struct timespec until;
+	struct handle *h;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	pthread_mutex_lock(&handles_lock);
+	while ((h = writer_elsewhere_locked(key, me))) {
+		if (!h->flushed || pthread_cond_timedwait(&handle_gone, &handles_lock, &until) == ETIMEDOUT) {
+			h = writer_elsewhere_locked(key, me);
+			other = h ? h->opener : 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&handles_lock);
+	if (!other)
+		return 0;
+	log_warn("%s refused: %s is being written by pid %d (one writer per file); pid %d gets EBUSY", what,
+		 path, (int)other, (int)me);
+	return -EBUSY;
+}
+
+void handles_renamed(struct wfile *wf, const char *path)
+{
+	pthread_mutex_lock(&handles_lock);
+	for (struct handle *h = handles; h; h = h->next) {
+		char *p;
+
+		if (h->wf != wf || !(p = strdup(path)))
+			continue;
+		free(h->path);
+		h->path = p;
+	}
+	pthread_mutex_unlock(&handles_lock);
+}
+
+/* After a commit or a failure the kernel's cached attributes (a size or a time the writer set) are
+ * not the store's any more: drop them, so the next stat asks, and tar's stat before and after a read
+ * agree. */
+static void kernel_forget(const char *path)
+{
+	if (path)
+		fuse_invalidate_path(fuse_get_context()->fuse, path);
+}
+
 static void free_handle(struct handle *h)
 {
 	pthread_mutex_lock(&handles_lock);
@@ -82,6 +145,7 @@ static void free_handle(struct handle *h)
 		handles = h->next;
 	if (h->next)
 		h->next->prev = h->prev;
+	pthread_cond_broadcast(&handle_gone);
 	pthread_mutex_unlock(&handles_lock);
 	free(h->doc);
 	free(h->path);
@@ -119,13 +183,24 @@ static int open_write(const char *path, struct fuse_file_info *fi, int creating)
 
 	if (s->cfg.read_only)
 		return -EROFS;
+	key = path_key(path);
+	if (!key)
+		return -ENOMEM;
+	/* a previous writer still publishing at its release (close returned before it) finishes
+	 * first, and what it stored is what this open builds on */
+	if (stage_wait_released(&s->stage, key))
+		meta_drop(s->meta, path);
+	rc = refuse_second_writer(path, key, "open for writing");
+	if (rc)
+		goto out;
 	rc = resolve(path, &e);
 	if (rc)
-		return rc;
+		goto out;
 	if (e.kind == META_DIR) {
 		if (layout_depth(path) <= 4)
 			log_warn("create refused: %s: files go inside kubedb/NAMESPACE/DATABASE/SNAPSHOT/", path);
-		return -EISDIR;
+		rc = -EISDIR;
+		goto out;
 	}
 	if (e.kind == META_NONE || creating) {
 		char why[512];
@@ -133,14 +208,12 @@ static int open_write(const char *path, struct fuse_file_info *fi, int creating)
 		rc = layout_check_create(path, 0, why, sizeof(why));
 		if (rc) {
 			log_warn("create refused: %s", why);
-			return rc;
+			goto out;
 		}
 	} else if (layout_depth(path) < 5) {
-		return -EPERM;
+		rc = -EPERM;
+		goto out;
 	}
-	key = path_key(path);
-	if (!key)
-		return -ENOMEM;
 	/* a delete still queued for this name must not take the new file with it (a failed one does
 	 * not matter: the new file replaces the object) */
 	settle(path);
@@ -242,10 +315,24 @@ int op_flush(const char *path, struct fuse_file_info *fi)
 		return 0;
 	/* `pg_dumpall > f` runs a pg_dump per database that shares the descriptor; each one's exit
 	 * flushes. Only the opener's close publishes; the others learn of a failure. */
-	if (tgid_of(fuse_get_context()->pid) != h->opener)
+	pid_t tid = fuse_get_context()->pid;
+	char why[128];
+
+	if (tgid_of(tid) != h->opener)
 		return wf_error(h->wf);
-	rc = wf_flush(h->wf);
+	pthread_mutex_lock(&handles_lock);
+	h->flushed = 1;
+	pthread_mutex_unlock(&handles_lock);
+	/* The opener's descriptor also closes when it dies: a writer killed by a signal, or exiting
+	 * with a failure, did not finish its file. Nothing is published, now or at release. */
+	if (proc_died_failing(tid, why, sizeof(why))) {
+		wf_fail(h->wf, -EIO, why);
+		rc = -EIO;
+	} else {
+		rc = wf_flush(h->wf);
+	}
 	forget(h->path);
+	kernel_forget(h->path);
 	return rc;
 }
 
@@ -269,8 +356,10 @@ int op_release(const char *path, struct fuse_file_info *fi)
 
 		if (rc && h->kind == H_WRITE)
 			log_error("%s: closed with an error; the object was not stored", h->path);
-		if (h->kind == H_WRITE)
+		if (h->kind == H_WRITE) {
 			forget(h->path);
+			kernel_forget(h->path);
+		}
 	}
 	if (h->rf)
 		rfile_close(h->rf);
@@ -300,6 +389,10 @@ int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	key = path_key(path);
 	if (!key)
 		return -ENOMEM;
+	stage_wait_released(&s->stage, key);
+	rc = refuse_second_writer(path, key, "truncate");
+	if (rc)
+		goto out;
 	wf = wf_find(&s->stage, key);
 	if (wf) {
 		rc = wf_truncate(wf, (uint64_t)size);

@@ -224,6 +224,9 @@ int op_unlink(const char *path)
 	key = path_key(path);
 	if (!key)
 		return -ENOMEM;
+	/* a last release still publishing it lands first; this delete comes after */
+	if (stage_wait_released(&s->stage, key))
+		meta_drop(s->meta, path);
 	wf = wf_find_any(&s->stage, key);
 	if (wf) {
 		rc = unlink_open(s, wf, key, path);
@@ -251,20 +254,6 @@ int op_unlink(const char *path)
 	return rc;
 }
 
-/* The staged file at key, if any: one closed and still uploading is waited for (0, or how its upload
- * failed); one still open gives if_open. */
-static int wait_uploaded(struct snapfs *s, const char *key, int if_open)
-{
-	struct wfile *wf = wf_find_any(&s->stage, key);
-	int rc;
-
-	if (!wf)
-		return 0;
-	rc = wf_queued(wf) ? wf_sync(wf) : if_open;
-	wf_close(wf);
-	return rc;
-}
-
 static int rename_file(struct snapfs *s, const char *fk, const char *tk)
 {
 	int rc;
@@ -274,6 +263,77 @@ static int rename_file(struct snapfs *s, const char *fk, const char *tk)
 	rc = s->be.ops->copy(&s->be, fk, tk);
 	if (!rc)
 		rc = s->be.ops->remove(&s->be, &fk, 1);
+	return rc;
+}
+
+/* A folder rename waits for the uploads below either side and refuses while a file there is open
+ * (its commit would land under the old name). */
+static int quiesce_folders(struct snapfs *s, const char *from, const char *to)
+{
+	char *fdk = dir_key(from), *tdk = dir_key(to);
+	int rc = -ENOMEM;
+
+	if (fdk && tdk) {
+		rc = stage_quiesce_under(&s->stage, fdk);
+		if (!rc)
+			rc = stage_quiesce_under(&s->stage, tdk);
+		if (rc == -EBUSY)
+			log_warn("rename refused: a file under %s or %s is open for writing", from, to);
+	}
+	free(fdk);
+	free(tdk);
+	return rc;
+}
+
+static void wait_released(struct snapfs *s, const char *path)
+{
+	char *key = path_key(path);
+
+	if (key && stage_wait_released(&s->stage, key))
+		meta_drop(s->meta, path);
+	free(key);
+}
+
+/* A file. Either side closed and still uploading in the background is waited for, so that upload never
+ * lands after the rename. An open target is replaced: its writer's data is discarded at its close, as
+ * a local file system drops an unlinked file's. An open source goes on being written under its new
+ * name, where its commit lands. */
+static int rename_one(struct snapfs *s, const char *from, const char *to, const char *fk, const char *tk)
+{
+	struct wfile *twf = wf_find_any(&s->stage, tk), *swf;
+	int rc = 0, old_obj;
+
+	if (twf) {
+		if (wf_queued(twf))
+			rc = wf_sync(twf);
+		else
+			wf_unlink(twf);
+		wf_close(twf);
+		if (rc)
+			return rc;
+	}
+	swf = wf_find_any(&s->stage, fk);
+	if (swf && wf_queued(swf)) {
+		rc = wf_sync(swf);
+		wf_close(swf);
+		if (rc)
+			return rc;
+		swf = NULL;
+	}
+	if (!swf)
+		return rename_file(s, fk, tk);
+	rc = wf_rename(swf, tk, to, &old_obj);
+	if (!rc) {
+		handles_renamed(swf, to);
+		if (old_obj == WF_OLD_MOVE)
+			rc = rename_file(s, fk, tk);
+		else if (old_obj == WF_OLD_DROP && (rc = s->be.ops->remove(&s->be, &fk, 1)) == -ENOENT)
+			rc = 0;
+	} else if (rc == -EBUSY) {
+		log_warn("rename refused: %s is open for writing (an append, or its upload started over an "
+			 "existing object); rename it after it is closed", from);
+	}
+	wf_close(swf);
 	return rc;
 }
 
@@ -366,6 +426,9 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 		return -EROFS;
 	if (flags & ~RENAME_NOREPLACE)
 		return -EINVAL;
+	/* a last release still publishing either side lands first */
+	wait_released(s, from);
+	wait_released(s, to);
 	rc = resolve(from, &fe);
 	if (rc)
 		return rc;
@@ -375,6 +438,8 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 		return -EPERM;
 	if (fe.kind == META_DIR && implicit_target(from, to, &retarget))
 		to = retarget;
+	if (fe.kind == META_DIR && (rc = quiesce_folders(s, from, to)))
+		return rc;
 	/* nothing the rename lists or writes may still have a delete queued */
 	rc = settle(from);
 	if (!rc)
@@ -408,13 +473,7 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 		goto out;
 	}
 	if (fe.kind == META_FILE) {
-		/* the source still being written: rename it after close (-EBUSY). Either side closed and
-		 * still uploading: wait until it is stored, so that upload never lands after the rename. */
-		rc = wait_uploaded(s, fk, -EBUSY);
-		if (!rc)
-			rc = wait_uploaded(s, tk, 0);
-		if (!rc)
-			rc = rename_file(s, fk, tk);
+		rc = rename_one(s, from, to, fk, tk);
 	} else {
 		struct collect c = { 0 };
 		char *tdk = dir_key(to);

@@ -53,5 +53,8 @@ char *status_json(struct snapfs *s, size_t *len);
 
 /* fs/proc.c: the thread group (process) of a thread id, or pid itself if unknown */
 pid_t tgid_of(pid_t pid);
+/* 1 if thread tid is exiting (its files are being closed by its death) with a signal or a non-zero
+ * status, described in why: such a close is not the end of a successful write. */
+int proc_died_failing(pid_t tid, char *why, size_t n);
 
 #endif

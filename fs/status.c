@@ -19,18 +19,35 @@ static void add_upload(void *arg, const struct wf_status *st)
 	json_array_append_new(arr, o);
 }
 
+static void add_outcome(void *arg, const struct outcome *oc)
+{
+	json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I}", "path", oc->path, "result", oc->stored ? "stored" : "failed",
+			      "bytes", (json_int_t)oc->bytes, "at", (json_int_t)oc->at, "seq", (json_int_t)oc->seq);
+
+	if (!o)
+		return;
+	if (!oc->stored)
+		json_object_set_new(o, "reason", json_string(oc->reason));
+	json_array_append_new(arg, o);
+}
+
 char *status_json(struct snapfs *s, size_t *len)
 {
-	json_t *root, *uploads = json_array();
+	json_t *root, *uploads = json_array(), *recent = json_array();
 	char *out = NULL;
 
-	if (!uploads)
+	if (!uploads || !recent) {
+		json_decref(uploads);
+		json_decref(recent);
 		return NULL;
-	if (s->stage_ready)
+	}
+	if (s->stage_ready) {
 		stage_foreach(&s->stage, add_upload, uploads);
-	root = json_pack("{s:s, s:s, s:I, s:o, s:{s:b, s:I, s:i}, s:{s:I, s:I, s:I, s:i}, s:{s:I, s:I, s:I}}", "version",
+		outcomes_foreach(&s->stage.outcomes, add_outcome, recent);
+	}
+	root = json_pack("{s:s, s:s, s:I, s:o, s:o, s:{s:b, s:I, s:i}, s:{s:I, s:I, s:I, s:i}, s:{s:I, s:I, s:I}}", "version",
 			 SNAPFS_VERSION, "source", s->cfg.source, "uptime_s", (json_int_t)(time(NULL) - s->started),
-			 "uploads", uploads, "async_close", "enabled", s->stage.async_limit != 0, "limit",
+			 "uploads", uploads, "recent", recent, "async_close", "enabled", s->stage.async_limit != 0, "limit",
 			 (json_int_t)s->stage.async_limit, "closed_waiting",
 			 (int)(s->stage_ready ? stage_async_waiting(&s->stage) : 0), "cache", "used", (json_int_t)space_used(&s->space), "limit",
 			 (json_int_t)s->space.limit, "peak", (json_int_t)s->space.peak, "writers_waiting",

@@ -51,6 +51,14 @@ static const struct cmd {
 	  "  --interval SECONDS   time between screens (default 1)\n"
 	  "  --count N            stop after N screens\n"
 	  "  -o, --output json    the status document as it is\n" },
+	{ "wait", cmd_wait,
+	  "usage: snapctl wait FILE [--max-wait SECONDS] [-o json]\n"
+	  "Wait until FILE, in a running snapfs mount, is stored, and say how its last write ended (from the\n"
+	  "mount's .snapfs/status): exit 0 once it is stored, 1 if it was NOT stored (the reason is printed),\n"
+	  "3 if --max-wait ran out first, 2 if FILE is not in a snapfs mount. `pg_dumpall > FILE && snapctl\n"
+	  "wait FILE` fails when the dump did not reach the store, whatever the shell saw.\n"
+	  "  --max-wait SECONDS   give up after this long (default: wait as long as it takes)\n"
+	  "  -o, --output json    the outcome as one JSON object\n" },
 };
 
 static void usage(FILE *f)
@@ -60,7 +68,8 @@ static void usage(FILE *f)
 		   "  ls SOURCE [NS[/DB]]         list snapshots, read from the store\n"
 		   "  describe SOURCE NS/DB/SNAP  one snapshot's files, sizes and checksums\n"
 		   "  rm SOURCE NS/DB/SNAP        delete a snapshot (asks unless --yes)\n"
-		   "  status MOUNTPOINT           uploads in progress in a running mount (--watch)\n\n"
+		   "  status MOUNTPOINT           uploads in progress in a running mount (--watch)\n"
+		   "  wait FILE                   exit 0 once FILE is stored, 1 if it was not\n\n"
 		   "SOURCE: file:///dir | s3://BUCKET[/PREFIX] | gs://BUCKET[/PREFIX] |\n"
 		   "        azure://CONTAINER[/PREFIX] | swift://CONTAINER[/PREFIX]\n\n"
 		   CRED_HELP
@@ -173,7 +182,7 @@ char *sc_object_path(const struct sc_store *st, const char *key)
 int main(int argc, char **argv)
 {
 	enum { O_SECRET = 256, O_ENDPOINT, O_REGION, O_ADDR, O_TIMEOUT, O_RETRIES, O_LOG, O_FORCE, O_ALL,
-	       O_INTERVAL, O_COUNT };
+	       O_INTERVAL, O_COUNT, O_MAX_WAIT };
 	static const struct option lopts[] = {
 		{ "secret-dir", required_argument, NULL, O_SECRET },
 		{ "endpoint", required_argument, NULL, O_ENDPOINT },
@@ -189,6 +198,7 @@ int main(int argc, char **argv)
 		{ "watch", no_argument, NULL, 'w' },
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "count", required_argument, NULL, O_COUNT },
+		{ "max-wait", required_argument, NULL, O_MAX_WAIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -235,6 +245,7 @@ int main(int argc, char **argv)
 			break;
 		case O_TIMEOUT:
 		case O_RETRIES:
+		case O_MAX_WAIT:
 		case O_COUNT: {
 			long v = strtol(optarg, &end, 10);
 
@@ -244,6 +255,8 @@ int main(int argc, char **argv)
 				o.timeout_s = (int)v;
 			else if (c == O_RETRIES)
 				o.retries = (int)v;
+			else if (c == O_MAX_WAIT)
+				o.max_wait_s = (int)v;
 			else
 				o.count = (int)v;
 			break;
@@ -278,7 +291,7 @@ int main(int argc, char **argv)
 	}
 	if (help) {
 		fputs(cmd->usage, stdout);
-		if (strcmp(cmd->name, "status"))
+		if (strcmp(cmd->name, "status") && strcmp(cmd->name, "wait"))
 			fputs(CRED_HELP, stdout);
 		return 0;
 	}

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #define SC_ROOT "kubedb"
+#define STATUS_PATH "/.snapfs/status"
 /* wal-g's WAL archive lives beside the snapshots of a database: not a snapshot */
 #define SC_ARCHIVE "archive"
 
@@ -24,6 +25,7 @@ struct sc_opts {
 	int watch;       /* status: redraw until interrupted */
 	int count;       /* status --watch: stop after this many screens (0: never) */
 	double interval; /* status --watch: seconds between screens */
+	int max_wait_s;  /* wait: give up after this long (0: never) */
 };
 
 struct sc_store {
@@ -90,5 +92,9 @@ int cmd_ls(int argc, char **argv, const struct sc_opts *o);
 int cmd_describe(int argc, char **argv, const struct sc_opts *o);
 int cmd_rm(int argc, char **argv, const struct sc_opts *o);
 int cmd_status(int argc, char **argv, const struct sc_opts *o);
+int cmd_wait(int argc, char **argv, const struct sc_opts *o);
+
+/* The status document of the mount at mnt (MOUNTPOINT/.snapfs/status), malloc'd; NULL with *err set. */
+char *sc_read_status(const char *mnt, int *err);
 
 #endif

@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STATUS_PATH "/.snapfs/status"
 #define BAR 24
 
 static volatile sig_atomic_t stop;
@@ -22,7 +21,7 @@ static void on_signal(int sig)
 }
 
 /* The whole document; the virtual file may claim any size, so read to EOF. */
-static char *read_status(const char *mnt, int *err)
+char *sc_read_status(const char *mnt, int *err)
 {
 	char *path, *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -176,7 +175,7 @@ int cmd_status(int argc, char **argv, const struct sc_opts *o)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	for (;;) {
-		char *text = read_status(argv[0], &err);
+		char *text = sc_read_status(argv[0], &err);
 		json_error_t je;
 		json_t *doc;
 

@@ -19,7 +19,8 @@ Control (in-band, on the same port; snapfs never sends these paths):
 A rule:
     {"method": "PUT", "path": "regex", "query": "substring", "header": "regex on the raw request head",
      "skip": 0, "times": 3, "prob": 1.0, "min_body": 0,
-     "action": "status" | "reset_request" | "reset_reply" | "stall" | "truncate" | "corrupt" | "mangle",
+     "action": "status" | "reset_request" | "reset_reply" | "drop_reply" | "stall" | "truncate" | "corrupt" |
+               "mangle",
      ...action arguments}
 Every field but action is optional. A request matches when method, path regex (searched in the path),
 query substring, header regex and min_body (request body bytes) all match; the first matching rule
@@ -33,6 +34,8 @@ Actions:
     reset_request read "at" of the request body (bytes, or a fraction < 1 of it; default 0.5), then
                   reset the connection (RST); the upstream never sees the request.
     reset_reply   forward, send the reply head and "at" of its body (default 0.5), then reset.
+    drop_reply    forward (the upstream does the work), then reset the connection without sending a byte
+                  of the reply: a request that succeeded and whose answer was lost.
     stall         forward (unless "forward": false), then send nothing for "seconds" (default 30)
                   and close: a reply that never comes.
     truncate      forward, send the reply head with its real length and only "at" of the body
@@ -297,7 +300,7 @@ class Rules:
                     "rules": rules}
 
 
-ACTIONS = ("status", "reset_request", "reset_reply", "stall", "truncate", "corrupt", "mangle")
+ACTIONS = ("status", "reset_request", "reset_reply", "drop_reply", "stall", "truncate", "corrupt", "mangle")
 
 
 def portion(at, total, default=0.5):
@@ -603,6 +606,10 @@ class Proxy:
             time.sleep(secs)
             c.close()
             raise ClientGone("stalled")
+        if action == "drop_reply":
+            self.log("dropped the %d reply to %s %s" % (status, method, path))
+            rst_close(c)
+            raise ClientGone("reply dropped by rule")
         if action == "reset_reply":
             n = portion(rule.get("at"), len(raw))
             c.sendall(rhead + raw[:n])

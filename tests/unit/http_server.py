@@ -95,6 +95,9 @@ class H(BaseHTTPRequestHandler):
             return self.reply(200, b"y" * int(parts[1]))
         if what == "echo":
             return self.echo()
+        if what == "line":
+            # /line/ANY/PATH: the request line exactly as it arrived (no dot segment removed)
+            return self.reply(200, self.requestline.encode())
         return self.reply(404, b"<Error><Code>NoSuchKey</Code></Error>", "application/xml")
 
     def echo(self):

@@ -131,6 +131,27 @@ static void test_fd(void **st)
 	free(b);
 }
 
+/* the CRC of a composed object from the CRCs of its two parts, at many split points */
+static void test_combine(void **st)
+{
+	size_t n = 70000;
+	unsigned char *b = malloc(n);
+	static const size_t cuts[] = { 0, 1, 2, 3, 7, 8, 9, 255, 256, 4096, 65537, 69999, 70000 };
+
+	(void)st;
+	assert_non_null(b);
+	for (size_t i = 0; i < n; i++)
+		b[i] = (unsigned char)(i * 131 + i / 7);
+	for (size_t k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++) {
+		size_t c = cuts[k];
+
+		assert_int_equal(crc32c_combine(crc_of(b, c), crc_of(b + c, n - c), n - c), crc_of(b, n));
+	}
+	assert_int_equal(crc32c_combine(crc_of((const unsigned char *)"1234", 4),
+					crc_of((const unsigned char *)"56789", 5), 5), 0xE3069283u);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +160,7 @@ int main(void)
 		cmocka_unit_test(test_gcs_base64),
 		cmocka_unit_test(test_paths_agree),
 		cmocka_unit_test(test_fd),
+		cmocka_unit_test(test_combine),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

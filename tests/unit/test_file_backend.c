@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -403,6 +405,163 @@ static void test_parallel_parts(void **state)
 	free(back);
 }
 
+/* Symlinks in the volume are never followed, whichever way keys are resolved (openat2, or one
+ * component at a time as on kernels before 5.6): every operation reaching through one is -ELOOP, a
+ * listing leaves them out, and the files they point to stay as they were. */
+extern atomic_int fb_openat2_off;
+
+static void read_outside(const char *path, char *buf, size_t cap)
+{
+	FILE *fp = fopen(path, "r");
+	size_t n = fp ? fread(buf, 1, cap - 1, fp) : 0;
+
+	buf[n] = 0;
+	if (fp)
+		fclose(fp);
+}
+
+static void symlinks(struct fx *f)
+{
+	char out[96], p[256], q[256], buf[64];
+	struct names l = { 0 };
+	struct obj_info oi;
+	struct upload *up;
+	struct part pt = { 1, 0, 5, 0, 0 };
+	const char *k[2];
+
+	snprintf(out, sizeof(out), "%s.out", f->dir);
+	rm_rf(out);
+	assert_int_equal(mkdir(out, 0755), 0);
+	snprintf(p, sizeof(p), "%s/victim", out);
+	assert_int_equal(system(strcat(strcpy(q, "echo precious > "), p)), 0);
+	assert_int_equal(put_str(f, "s/f", "real"), 0);
+	snprintf(p, sizeof(p), "%s/s/sub", f->dir);
+	assert_int_equal(symlink(out, p), 0);
+	snprintf(p, sizeof(p), "%s/s/leak", f->dir);
+	snprintf(q, sizeof(q), "%s/victim", out);
+	assert_int_equal(symlink(q, p), 0);
+	snprintf(p, sizeof(p), "%s/lnk", f->dir);
+	assert_int_equal(symlink(out, p), 0);
+
+	assert_int_equal(file_backend_ops.stat(&f->b, "s/leak", &oi), -ELOOP);
+	assert_int_equal(file_backend_ops.stat(&f->b, "s/sub/victim", &oi), -ELOOP);
+	assert_int_equal(file_backend_ops.stat(&f->b, "s/sub/", &oi), -ELOOP);
+	assert_int_equal(file_backend_ops.stat(&f->b, "lnk/victim", &oi), -ELOOP);
+	assert_int_equal(file_backend_ops.read(&f->b, "s/leak", 0, sizeof(buf), buf), -ELOOP);
+	assert_int_equal(file_backend_ops.read(&f->b, "s/sub/victim", 0, sizeof(buf), buf), -ELOOP);
+	assert_int_equal(file_backend_ops.read(&f->b, "lnk/", 0, sizeof(buf), buf), -ELOOP);
+	/* writes */
+	assert_int_equal(put_str(f, "s/sub/new", "x"), -ELOOP);
+	assert_int_equal(put_str(f, "s/sub/victim", "x"), -ELOOP);
+	assert_int_equal(put_str(f, "lnk/deeper/new", "x"), -ELOOP);
+	assert_int_equal(put_str(f, "s/sub/dir/", ""), -ELOOP);
+	assert_int_equal(put_str(f, "s/sub/", ""), -ELOOP);
+	assert_int_equal(file_backend_ops.upload_begin(&f->b, "s/leak", 2, &up), -ELOOP);
+	pt.fd = f->spool;
+	assert_int_equal(pwrite(f->spool, "hello", 5, 0), 5);
+	assert_int_equal(file_backend_ops.upload_begin(&f->b, "s/sub/up", 0, &up), 0);
+	assert_int_equal(file_backend_ops.upload_part(up, &pt), 0);
+	assert_int_equal(file_backend_ops.upload_commit(up, 1, NULL), -ELOOP);
+	/* copies and renames, either side */
+	assert_int_equal(file_backend_ops.copy(&f->b, "s/leak", "s/copy"), -ELOOP);
+	assert_int_equal(file_backend_ops.copy(&f->b, "s/f", "s/sub/copy"), -ELOOP);
+	assert_int_equal(file_backend_ops.move(&f->b, "s/sub/victim", "s/taken"), -ELOOP);
+	assert_int_equal(file_backend_ops.move(&f->b, "s/leak", "s/taken"), -ELOOP);
+	assert_int_equal(file_backend_ops.move(&f->b, "s/f", "s/sub/moved"), -ELOOP);
+	assert_int_equal(file_backend_ops.move(&f->b, "s/f", "lnk/moved"), -ELOOP);
+	assert_int_equal(file_backend_ops.move(&f->b, "s/sub/", "s/sub2/"), -ELOOP);
+	assert_true(path_exists(f, "s/f"));
+	/* listings: the links are not there, and listing through one fails */
+	assert_int_equal(file_backend_ops.list(&f->b, "", 0, 0, collect, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[0], "s/");
+	assert_string_equal(l.v[1], "s/f");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(file_backend_ops.list(&f->b, "s/", 1, 0, collect, &l), 0);
+	assert_int_equal(l.n, 2);       /* the marker "" and f */
+	assert_int_equal(file_backend_ops.list(&f->b, "s/sub/", 1, 0, collect, &l), -ELOOP);
+	assert_int_equal(file_backend_ops.list(&f->b, "lnk/", 0, 0, collect, &l), -ELOOP);
+	/* deletes: nothing through a link; a link named as a key is removed as the link only */
+	k[0] = "s/sub/victim";
+	assert_int_equal(file_backend_ops.remove(&f->b, k, 1), -ELOOP);
+	k[0] = "lnk/";
+	assert_int_equal(file_backend_ops.remove(&f->b, k, 1), 0);
+	k[0] = "s/leak";
+	assert_int_equal(file_backend_ops.remove(&f->b, k, 1), 0);
+	assert_false(path_exists(f, "s/leak"));
+	/* outside: as it was, nothing added */
+	read_outside(q, buf, sizeof(buf));
+	assert_string_equal(buf, "precious\n");
+	assert_int_equal(count_dir(out), 1);
+	rm_rf(out);
+}
+
+static void test_symlinks(void **state)
+{
+	atomic_store(&fb_openat2_off, 0);
+	symlinks(*state);
+}
+
+static void test_symlinks_no_openat2(void **state)
+{
+	atomic_store(&fb_openat2_off, 1);
+	symlinks(*state);
+	atomic_store(&fb_openat2_off, 0);
+}
+
+/* fsync of a folder failing after the rename (a dying disk, an NFS server gone): the new name may not
+ * survive a crash, so the write fails (EIO) and is never silently done; the publish is undone, so the
+ * store shows what it held before, as the cache layer's "NOT stored" says. A rename is reported as
+ * failed though done. This program's fsync stands in for libc's to inject the failure. */
+static int fail_dir_fsync;
+
+int fsync(int fd)
+{
+	struct stat st;
+
+	if (fail_dir_fsync && !fstat(fd, &st) && S_ISDIR(st.st_mode)) {
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+static void test_dir_fsync_fails(void **state)
+{
+	struct fx *f = *state;
+	struct part p = { 1, 0, 4, 0, 0 };
+	struct upload *up;
+	char buf[16], tmp[128];
+
+	p.fd = f->spool;
+	assert_int_equal(put_str(f, "s/k", "old"), 0);
+	fail_dir_fsync = 1;
+	/* over an old version: the old one is put back */
+	assert_int_equal(put_str(f, "s/k", "new!"), -EIO);
+	assert_int_equal(file_backend_ops.read(&f->b, "s/k", 0, sizeof(buf), buf), 3);
+	assert_memory_equal(buf, "old", 3);
+	/* a new name: absent again */
+	assert_int_equal(put_str(f, "s/n", "new"), -EIO);
+	assert_false(path_exists(f, "s/n"));
+	assert_int_equal(pwrite(f->spool, "part", 4, 0), 4);
+	assert_int_equal(file_backend_ops.upload_begin(&f->b, "s/k", 0, &up), 0);
+	assert_int_equal(file_backend_ops.upload_part(up, &p), 0);
+	assert_int_equal(file_backend_ops.upload_commit(up, 1, NULL), -EIO);
+	assert_int_equal(file_backend_ops.read(&f->b, "s/k", 0, sizeof(buf), buf), 3);
+	assert_memory_equal(buf, "old", 3);
+	/* a rename is not undone: done, but reported as failed */
+	assert_int_equal(file_backend_ops.move(&f->b, "s/k", "s/v"), -EIO);
+	assert_true(path_exists(f, "s/v"));
+	fail_dir_fsync = 0;
+	snprintf(tmp, sizeof(tmp), "%s/.snapfs/tmp", f->dir);
+	assert_int_equal(count_dir(tmp), 0);
+	/* and when the fsync works, an overwrite leaves no old version behind in the temp folder */
+	assert_int_equal(put_str(f, "s/v", "again"), 0);
+	assert_int_equal(file_backend_ops.read(&f->b, "s/v", 0, sizeof(buf), buf), 5);
+	assert_memory_equal(buf, "again", 5);
+	assert_int_equal(count_dir(tmp), 0);
+}
+
 static void test_open_errors(void **state)
 {
 	struct source src = { 0 };
@@ -444,6 +603,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_append_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_parts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crashed_upload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlinks_no_openat2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dir_fsync_fails, setup, teardown),
 		cmocka_unit_test(test_open_errors),
 	};
 

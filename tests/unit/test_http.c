@@ -330,6 +330,29 @@ static void test_get(void **state)
 	http_free(h);
 }
 
+/* Keys come from listings, so they may hold "." and ".." segments: libcurl must not resolve them, or a
+ * rename or delete of "a/b/c/../x" would act on "a/b/x". The request line must carry the path as built. */
+static void test_dot_segments(void **state)
+{
+	static const char *const paths[] = { "/line/kubedb/a/b/c/../x", "/line/kubedb/./a/../../x",
+					     "/line/kubedb/a/..", "/line/kubedb/a/." };
+	struct http *h = mk(0, 5);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct http_req req = { .method = "DELETE", .url = url(&plain, paths[i]), .body_fd = -1 };
+		struct http_resp r = HTTP_RESP_INIT;
+		char want[128];
+
+		snprintf(want, sizeof(want), "DELETE %s HTTP/1.1", paths[i]);
+		assert_int_equal(http_do(h, &req, &r), 0);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(r.body.data, want);
+		http_resp_free(&r);
+	}
+	http_free(h);
+}
+
 static void test_retry_status(void **state)
 {
 	struct http *h = mk(3, 5);
@@ -731,6 +754,7 @@ int main(void)
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_bad_ca),
 		cmocka_unit_test(test_get),
+		cmocka_unit_test(test_dot_segments),
 		cmocka_unit_test(test_retry_status),
 		cmocka_unit_test(test_no_retry),
 		cmocka_unit_test(test_reset),

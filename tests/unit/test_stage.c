@@ -224,13 +224,14 @@ static void test_append_rewrites_tail_page(void **state)
 	/* only the new 2 MiB went out (2 parts of 1 MiB): the old object was carried, not re-uploaded */
 	assert_int_equal(parts_seen, 2);
 	/* a real change in that page is a rewrite, staged whole: this 5 MiB object does not fit the 3 MiB
-	 * cache, so the write says so and the object stays as it was */
+	 * cache, so the write says so, the file is failed (its close too) and the object stays as it was */
 	oi.size = total;
 	assert_int_equal(wf_open(&e->ctx, "kubedb/a/b/c/tail", "/kubedb/a/b/c/tail", &oi, 0, &wf), 0);
 	pattern(buf, 100, total - 100);
 	buf[0] ^= 1;
 	assert_int_equal(wf_write(wf, buf, 100, total - 100), -ENOSPC);
-	assert_int_equal(wf_close(wf), 0);
+	assert_int_equal(wf_write(wf, buf, 100, total), -EIO);
+	assert_int_equal(wf_close(wf), -EIO);
 	check_object(e, "kubedb/a/b/c/tail", total);
 	free(buf);
 }
@@ -250,10 +251,11 @@ static void test_out_of_order_and_rewrite(void **state)
 	/* a rewrite of the tail page (the kernel resends a page that grew) is fine */
 	pattern(buf, sizeof(buf), size - 4096);
 	assert_int_equal(wf_write(wf, buf, sizeof(buf), size - 4096), (ssize_t)sizeof(buf));
-	/* a rewrite of bytes already uploaded is refused, not silently lost */
+	/* a rewrite of bytes already uploaded is refused, not silently lost: the file fails as a whole
+	 * (a later close too), and nothing is published */
 	assert_int_equal(wf_write(wf, buf, sizeof(buf), 0), -EINVAL);
-	assert_int_equal(wf_close(wf), 0);
-	check_object(e, "kubedb/a/b/c/ooo", size);
+	assert_int_equal(wf_close(wf), -EIO);
+	assert_false(object_exists(e, "kubedb/a/b/c/ooo"));
 }
 
 static void test_whole_file_fallback(void **state)
