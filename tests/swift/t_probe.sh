@@ -2,8 +2,8 @@
 # The write check at mount on Swift: a segment and the manifest big files get (SLO, or DLO where the
 # mount makes DLOs) for PREFIX/.snapfs-probe-<random>, a HEAD and a delete. A mount leaves no probe
 # object and no segment. Where the mount makes SLOs (Debian's Swift), a store that refuses the SLO
-# manifest (the fault proxy answers 400 to ?multipart-manifest=put) is asked for a DLO, and the mount goes
-# on with DLOs (a big file written then is a DLO and reads back whole); a store that refuses the DLO
+# manifest at the object's key (the fault proxy answers 400 to its ?multipart-manifest=put) is asked for a
+# DLO, and the mount goes on with DLOs (a big file written then is a DLO and reads back whole); a store that refuses the DLO
 # manifest too (403 to the PUT with X-Object-Manifest) fails the mount with one line naming the step and
 # the store's reasons, before anything is mounted, and leaves no segment. Where the mount makes DLOs from
 # the start (Ceph RGW, SWIFT_SERVER=rgw: it never gives an SLO's manifest back), the refused DLO manifest
@@ -43,8 +43,9 @@ printf '%s' "$FP_URL${SWIFT_AUTH#"$SWIFT_URL"}" >"$FP_SECRET/ST_AUTH"
 cp "$SWIFT_SECRET/ST_USER" "$SWIFT_SECRET/ST_KEY" "$FP_SECRET/"
 chmod 600 "$FP_SECRET"/*
 OPTS=(--secret-dir "$FP_SECRET" --endpoint "$FP_URL$ACCOUNT")
-SLO_REFUSED='{"method": "PUT", "query": "multipart-manifest=put", "action": "status", "status": 400,
-	"body": "refused by the test (SLO)"}'
+# the SLO manifest refused where the write check puts it (the object's own key), not elsewhere
+SLO_REFUSED='{"method": "PUT", "path": "/kubedb/team-a/\\.snapfs-probe-", "query": "multipart-manifest=put",
+	"action": "status", "status": 400, "body": "refused by the test (SLO)"}'
 DLO_REFUSED='{"method": "PUT", "header": "(?i)x-object-manifest:", "action": "status", "status": 403,
 	"body": "refused by the test (DLO)"}'
 
