@@ -7,8 +7,7 @@
 # Use after common.sh:
 #   start_swift [noslo] [nobulk] [token_life=SECONDS]
 # sets SWIFT_URL (proxy base), SWIFT_AUTH (TempAuth v1 URL), SWIFT_USER, SWIFT_KEY, SWIFT_STORAGE_URL,
-# SWIFT_TOKEN (a token for curl), SWIFT_SECRET (a --secret-dir holding ST_AUTH, ST_USER, ST_KEY) and
-# SWIFT_DIR (the cluster's rings and configs: tests/lib/keystone.sh adds a proxy server there).
+# SWIFT_TOKEN (a token for curl) and SWIFT_SECRET (a --secret-dir holding ST_AUTH, ST_USER, ST_KEY).
 # Helpers: swift_curl ARGS... (curl with the token, paths relative to the storage URL),
 # swift_mkcontainer NAME, swift_count CONTAINER [PREFIX] (objects in a container).
 
@@ -249,6 +248,7 @@ EOF
 	printf '%s' "$SWIFT_USER" >"$SWIFT_SECRET/ST_USER"
 	printf '%s' "$SWIFT_KEY" >"$SWIFT_SECRET/ST_KEY"
 	chmod 600 "$SWIFT_SECRET"/*
+	# the cluster's rings and configs: tests/lib/keystone.sh adds a proxy server there
 	SWIFT_DIR=$dir
 	export SWIFT_URL SWIFT_AUTH SWIFT_USER SWIFT_KEY SWIFT_SECRET SWIFT_DIR
 	log "swift up at $SWIFT_URL (slo=$slo bulk=$bulk)"
