@@ -103,6 +103,8 @@ int sw_upload_begin(struct backend *b, const char *key, uint64_t base, struct up
 int sw_upload_part(struct upload *up, const struct part *p);
 int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256);
 void sw_upload_abort(struct upload *up);
+char *sw_upload_token(struct upload *up);
+int sw_upload_forget(struct backend *b, const char *key, const char *token);
 
 /* swift_write_check.c: the write check at mount (SLO, else DLO) */
 int sw_probe(struct backend *b, const char *key, char **why);

@@ -234,6 +234,54 @@ void sw_upload_abort(struct upload *up)
 	upload_free(up);
 }
 
+/* For the crash journal: the upload's uid names its segments, "<key>/<uid>/..." in the segment
+ * container. */
+char *sw_upload_token(struct upload *up)
+{
+	return strdup(up->uid);
+}
+
+/* After a crash: delete the upload's segments, unless the object's manifest lists them (the commit
+ * landed and only the journal record outlived it). */
+int sw_upload_forget(struct backend *b, const char *key, const char *token)
+{
+	struct sw *sw = b->priv;
+	struct sw_strv owned = { 0 }, names = { 0 };
+	struct sw_objkind k = { 0 };
+	char *prefix = NULL, *mine = NULL;
+	int rc;
+
+	/* a journal line is data from disk: it must be a uid as sw_upload_begin makes them */
+	if (strlen(token) != 16 || strspn(token, "0123456789abcdef") != 16)
+		return -EINVAL;
+	if (asprintf(&prefix, "%s/%s/", key, token) < 0 || asprintf(&mine, "%s/%s", sw->segc, prefix) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = sw_head(sw, key, &k);
+	if (!rc)
+		rc = sw_owned_segments(sw, key, &k, &owned);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < owned.n; i++) {
+		if (!strncmp(owned.v[i], mine, strlen(mine))) {
+			log_info("swift: %s was committed before the crash: its segments stay", key);
+			rc = -ENOENT;
+			goto out;
+		}
+	}
+	rc = sw_list_names(sw, sw->segc, prefix, &names);
+	if (!rc)
+		rc = names.n ? sw_delete_paths(sw, names.v, names.n) : -ENOENT;
+out:
+	sw_objkind_free(&k);
+	sw_strv_free(&owned);
+	sw_strv_free(&names);
+	free(prefix);
+	free(mine);
+	return rc;
+}
+
 /* The SLO manifest entries: the base's (or segment 0), then the new parts. A new JSON list. */
 static json_t *slo_entries(struct upload *up, unsigned nparts)
 {
