@@ -34,6 +34,7 @@ struct upload {
 	int dlo;                /* commit a DLO manifest */
 	json_t *base_list;      /* SLO base: the old manifest's entries, listed first */
 	int base_copied;        /* the old bytes were copied to segment 0 */
+	size_t base_nsegs;      /* or a DLO base's segments, to "00000000.<i>" */
 	char base_etag[40];
 	pthread_mutex_t lock;
 	struct seg *segs;       /* index n (1-based) */
@@ -69,6 +70,11 @@ static int ensure_seg_container(struct sw *sw)
 	rc = sw_do(sw, &req, path, &resp);
 	if (!rc && resp.status / 100 != 2)
 		rc = sw_fail("create segment container", sw->segc, &resp);
+	if (!rc && sw->slo && !sw_slo_probe(sw)) {
+		log_info("swift: the store does not give an SLO's manifest back: large objects as DLO");
+		sw->slo = 0;
+		sw->fresh_reads = 1;
+	}
 	if (!rc)
 		sw->seg_ready = 1;
 out:
@@ -87,6 +93,116 @@ static void upload_free(struct upload *up)
 	free(up->segs);
 	free(up->key);
 	free(up);
+}
+
+/* A DLO manifest at key: an empty object whose X-Object-Manifest names prefix ("container/prefix",
+ * decoded): every object under it, in name order, is the content. sha_hdr (or NULL) is set on it. */
+int sw_put_dlo(struct sw *sw, const char *key, const char *prefix, const char *sha_hdr)
+{
+	char *path = sw_obj_path(sw->cont_enc, key, NULL), *menc = uri_encode(prefix, 1), *mh = NULL;
+	int rc = -ENOMEM;
+
+	if (path && menc && asprintf(&mh, "X-Object-Manifest: %s", menc) >= 0) {
+		const char *hdrs[] = { mh, "Content-Type: application/octet-stream", sha_hdr, NULL };
+
+		rc = sw_put_path(sw, path, key, hdrs, -1, 0, 0, NULL, 0);
+		free(mh);
+	}
+	free(path);
+	free(menc);
+	return rc;
+}
+
+/* Copy the segments of a DLO base (prefix: "container/prefix") to "<key>/<uid>/00000000.<i>": they
+ * sort before segment 1, in their order. A copy of the DLO itself would do on Swift, which copies
+ * the joined bytes, but Ceph RGW copies the manifest object alone (an empty object, or a DLO again). */
+static int copy_dlo_base(struct upload *up, const char *prefix)
+{
+	struct sw *sw = up->sw;
+	struct sw_strv names = { 0 };
+	const char *slash = strchr(prefix, '/');
+	char *cont = slash ? strndup(prefix, (size_t)(slash - prefix)) : NULL;
+	int rc = cont ? 0 : -EIO;
+
+	if (!rc)
+		rc = sw_list_names(sw, cont, slash + 1, &names);
+	for (size_t i = 0; i < names.n && !rc; i++) {
+		char *name = NULL, *path = NULL, *src = uri_encode(names.v[i], 1), *ch = NULL;
+
+		if (!src || asprintf(&name, "%s/%s/00000000.%08zu", up->key, up->uid, i) < 0 ||
+		    !(path = sw_obj_path(sw->segc_enc, name, NULL)) || asprintf(&ch, "X-Copy-From: %s", src) < 0) {
+			ch = NULL;
+			rc = -ENOMEM;
+		} else {
+			const char *hdrs[] = { ch, NULL };
+			struct http_resp resp = HTTP_RESP_INIT;
+			struct http_req req;
+
+			sw_req_init(&req, "PUT", hdrs);
+			rc = sw_do(sw, &req, path, &resp);
+			if (!rc && resp.status / 100 != 2)
+				rc = sw_fail("copy segment", names.v[i], &resp);
+			http_resp_free(&resp);
+		}
+		free(name);
+		free(path);
+		free(src);
+		free(ch);
+	}
+	if (!rc)
+		up->base_nsegs = names.n;
+	sw_strv_free(&names);
+	free(cont);
+	return rc;
+}
+
+struct seg_tally {
+	size_t n;
+	uint64_t bytes;
+};
+
+static int tally_seg(void *arg, const char *name, const struct obj_info *oi)
+{
+	struct seg_tally *t = arg;
+
+	(void)name;
+	t->n++;
+	t->bytes += oi->size;
+	return 0;
+}
+
+/* A DLO is whatever its prefix lists when read, and no store checks it at the manifest PUT: before
+ * the manifest goes in, the listing must hold every segment of this upload and its bytes, no more. */
+static int check_dlo_segments(struct upload *up, unsigned nparts)
+{
+	struct sw *sw = up->sw;
+	struct seg_tally t = { 0 };
+	uint64_t want = up->base;
+	size_t nwant = nparts + (up->base_copied ? 1 : up->base_nsegs);
+	char *prefix = NULL;
+	int rc;
+
+	for (unsigned n = 1; n <= nparts; n++)
+		want += up->segs[n].size;
+	if (asprintf(&prefix, "%s/%s/", up->key, up->uid) < 0)
+		return -ENOMEM;
+	/* a Swift container listing may lag its objects for a moment: asked again, with backoff */
+	for (int attempt = 0;; attempt++) {
+		t = (struct seg_tally){ 0 };
+		rc = sw_list_cont(sw, sw->segc_enc, prefix, 0, 0, 0, tally_seg, &t);
+		if (rc || (t.n == nwant && t.bytes == want))
+			break;
+		if (attempt >= sw->retries) {
+			log_warn("swift: commit of %s: the segment listing shows %zu segments, %llu bytes; "
+				 "expected %zu, %llu", up->key, t.n, (unsigned long long)t.bytes, nwant,
+				 (unsigned long long)want);
+			rc = -EIO;
+			break;
+		}
+		http_backoff(sw->http, attempt);
+	}
+	free(prefix);
+	return rc;
 }
 
 int sw_upload_begin(struct backend *b, const char *key, uint64_t base, struct upload **out)
@@ -133,6 +249,8 @@ int sw_upload_begin(struct backend *b, const char *key, uint64_t base, struct up
 		if (k.slo && !k.disowned && !up->dlo) {
 			/* its segments are listed first in the new manifest: no bytes move */
 			rc = sw_slo_manifest(sw, key, &up->base_list);
+		} else if (k.dlo && k.dlo_manifest && up->dlo) {
+			rc = copy_dlo_base(up, k.dlo_manifest);
 		} else {
 			/* a plain object (or a DLO, or one whose segments another copy owns): its bytes
 			 * become segment 0, copied inside the cluster */
@@ -350,17 +468,18 @@ out:
 	EVP_MD_CTX_free(ctx);
 }
 
-/* PUT a manifest (list) at an encoded path, with its ETag when it can be told beforehand (Swift
- * refuses a mismatch with 422, which is sent again); meta_hdr (or NULL) is set on it; *etag gets the
- * manifest's ETag. */
+/* PUT a manifest (list) at an encoded path; meta_hdr (or NULL) is set on it; *etag gets the manifest's
+ * ETag; *status (or NULL) the last HTTP status. The manifest's ETag (the MD5 of its entries' ETags) is
+ * checked in the reply, not sent as a request header: Ceph RGW compares that header with a digest of
+ * its own, never equal, and refuses every such manifest with 422. Swift checks each entry's ETag and
+ * size against its segment either way; RGW checks the sizes. */
 static int put_manifest(struct sw *sw, const char *opath, json_t *list, const char *meta_hdr, char *etag,
-			size_t ecap)
+			size_t ecap, long *status)
 {
-	const char *hdrs[] = { "Content-Type: application/octet-stream", NULL, NULL, NULL };
+	const char *hdrs[] = { "Content-Type: application/octet-stream", NULL, NULL };
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	char *body = json_dumps(list, JSON_COMPACT), *path = NULL, *v, want[33], eh[48];
-	size_t nh = 1;
+	char *body = json_dumps(list, JSON_COMPACT), *path = NULL, *v, want[33];
 	int rc = -ENOMEM;
 
 	if (!body || asprintf(&path, "%s?multipart-manifest=put", opath) < 0) {
@@ -368,16 +487,14 @@ static int put_manifest(struct sw *sw, const char *opath, json_t *list, const ch
 		goto out;
 	}
 	slo_etag(list, want);
-	if (*want) {
-		snprintf(eh, sizeof(eh), "ETag: %s", want);
-		hdrs[nh++] = eh;
-	}
 	if (meta_hdr)
-		hdrs[nh++] = meta_hdr;
+		hdrs[1] = meta_hdr;
 	sw_req_init(&req, "PUT", hdrs);
 	req.body = body;
 	req.body_len = strlen(body);
 	rc = sw_put_checked(sw, &req, path, opath, *want ? want : NULL, &resp);
+	if (status)
+		*status = resp.status;
 	if (!rc && etag) {
 		v = http_header(&resp, "ETag");
 		sw_set_etag(etag, ecap, v);
@@ -415,7 +532,7 @@ static int nest_entries(struct upload *up, json_t **list)
 		    asprintf(&p, "/%s/%s", sw->segc, name) < 0 || !(opath = sw_obj_path(sw->segc_enc, name, NULL))) {
 			rc = -ENOMEM;
 		} else {
-			rc = put_manifest(sw, opath, sub, NULL, etag, sizeof(etag));
+			rc = put_manifest(sw, opath, sub, NULL, etag, sizeof(etag), NULL);
 		}
 		if (!rc) {
 			e = json_pack("{s:s, s:o, s:I}", "path", p, "etag", *etag ? json_string(etag) : json_null(),
@@ -434,6 +551,31 @@ static int nest_entries(struct upload *up, json_t **list)
 	json_decref(*list);
 	*list = top;
 	return json_array_size(top) > sw->max_segments ? -EFBIG : 0;
+}
+
+/* Delete the n sub-manifests nest_entries() made ("<key>/<uid>/m<i>"), so that the upload's prefix
+ * holds its segments only. */
+static int drop_sub_manifests(struct upload *up, size_t n)
+{
+	struct sw *sw = up->sw;
+	char **paths = calloc(n ? n : 1, sizeof(*paths));
+	size_t k;
+	int rc = 0;
+
+	if (!paths)
+		return -ENOMEM;
+	/* "container/object", decoded, as sw_delete_paths() takes them */
+	for (k = 0; k < n && !rc; k++)
+		if (asprintf(&paths[k], "%s/%s/%s/m%05zu", sw->segc, up->key, up->uid, k) < 0) {
+			paths[k] = NULL;
+			rc = -ENOMEM;
+		}
+	if (!rc)
+		rc = sw_delete_paths(sw, paths, n);
+	for (k = 0; k < n; k++)
+		free(paths[k]);
+	free(paths);
+	return rc;
 }
 
 /* A manifest PUT that failed may still have been stored (its reply lost, then the retries refused):
@@ -464,7 +606,7 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 	struct sw *sw = up->sw;
 	struct sw_strv old = { 0 }, keep = { 0 };
 	struct sw_objkind k = { 0 };
-	char *path = NULL, *mh = NULL, *mprefix = NULL, *menc = NULL, *sh = NULL;
+	char *path = NULL, *mprefix = NULL, *sh = NULL;
 	json_t *list = NULL;
 	int rc = 0;
 
@@ -491,40 +633,47 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 	rc = sw_sha256_header(sha256, &sh);
 	if (rc)
 		goto fail;
-	if (up->dlo) {
-		/* every object under "<key>/<uid>/" in name order: segment 0 (an appended base) first */
-		if (asprintf(&mprefix, "%s/%s/%s/", sw->segc, up->key, up->uid) < 0) {
-			mprefix = NULL;
-			rc = -ENOMEM;
-			goto fail;
-		}
-		menc = uri_encode(mprefix, 1);
-		if (!menc || asprintf(&mh, "X-Object-Manifest: %s", menc) < 0) {
-			mh = NULL;
-			rc = -ENOMEM;
-			goto fail;
-		}
-		{
-			const char *hdrs[] = { mh, "Content-Type: application/octet-stream", sh, NULL };
+	if (!up->dlo) {
+		long status = 0;
+		int nested = 0;
 
-			rc = sw_put_path(sw, path, up->key, hdrs, -1, 0, 0, NULL, 0);
-		}
-		if (rc && manifest_is_ours(up))
-			rc = 0;
-		if (rc)
-			goto fail;
-	} else {
 		list = slo_entries(up, nparts);
 		if (!list) {
 			rc = -ENOMEM;
 			goto fail;
 		}
-		if (json_array_size(list) > sw->max_segments)
+		if (json_array_size(list) > sw->max_segments) {
+			nested = !up->base_list;
 			rc = nest_entries(up, &list);
+		}
 		if (!rc)
-			rc = put_manifest(sw, path, list, sh, NULL, 0);
+			rc = put_manifest(sw, path, list, sh, NULL, 0, &status);
 		if (rc && manifest_is_ours(up))
 			rc = 0;
+		if (rc && nested && status == 400) {
+			/* Ceph RGW refuses an SLO that lists SLOs (400: it checks each entry's size
+			 * against the sub-manifest object, which is its JSON). The same segments,
+			 * named in order under one prefix, make a DLO once the sub-manifests go. */
+			log_info("swift: %s: the store refuses nested manifests; committing a DLO", up->key);
+			rc = drop_sub_manifests(up, json_array_size(list));
+			up->dlo = !rc;
+		}
+		if (rc)
+			goto fail;
+	}
+	if (up->dlo) {
+		/* every object under "<key>/<uid>/" in name order: the base's (segment 0) first */
+		if (asprintf(&mprefix, "%s/%s/%s/", sw->segc, up->key, up->uid) < 0) {
+			mprefix = NULL;
+			rc = -ENOMEM;
+			goto fail;
+		}
+		rc = check_dlo_segments(up, nparts);
+		if (!rc) {
+			rc = sw_put_dlo(sw, up->key, mprefix, sh);
+			if (rc && manifest_is_ours(up))
+				rc = 0;
+		}
 		if (rc)
 			goto fail;
 	}
@@ -547,9 +696,7 @@ out:
 	sw_strv_free(&old);
 	sw_strv_free(&keep);
 	free(path);
-	free(mh);
 	free(mprefix);
-	free(menc);
 	free(sh);
 	upload_free(up);
 	return rc;

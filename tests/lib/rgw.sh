@@ -19,7 +19,8 @@
 #   stop_rgw (also done at exit by common.sh's trap: every daemon is stopped by its PID).
 
 source "$SNAPFS_SRC/tests/lib/s3.sh"
-source "$SNAPFS_SRC/tests/lib/swift.sh"
+# (swift.sh's start_swift sources this file when SWIFT_SERVER=rgw: not again from here)
+[ -n "${SNAPFS_SWIFT_SH:-}" ] || source "$SNAPFS_SRC/tests/lib/swift.sh"
 
 RGW_KEY_ID=SNAPFSTESTKEY0000001
 RGW_KEY=snapfs-rgw-test-secret-key-0123456789ab
@@ -300,4 +301,18 @@ no_open_uploads() {
 	fi
 	open=$(rgw_uploads "$1" "${2:-}") || { echo "ListMultipartUploads failed" >&2; return 1; }
 	[ -z "$open" ] || { echo "open uploads: $open" >&2; return 1; }
+}
+
+# start_rgw_s3 [mem=MIB] [BUCKET...]: start_rgw, then the bucket "kubedb" and any others (what
+# start_s3rver gives a test)
+start_rgw_s3() {
+	local opts=() b
+	while [ $# -gt 0 ] && [[ $1 == *=* ]]; do
+		opts+=("$1")
+		shift
+	done
+	start_rgw "${opts[@]}"
+	for b in kubedb "$@"; do
+		rgw_mkbucket "$b"
+	done
 }
