@@ -78,7 +78,7 @@ int sw_slo_probe(struct sw *sw)
 	char *man_get = NULL;
 	char *body = NULL;
 	long status = 0;
-	int ok = 0;
+	int ok = 1;   /* what nothing was learned means: SLO, the common case */
 
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		return 1;
@@ -100,11 +100,8 @@ int sw_slo_probe(struct sw *sw)
 		body = NULL;
 		goto out;
 	}
-	if (probe_put(sw, seg_path, PROBE_BODY, &status)) {
-		/* the store's trouble is not an SLO matter: let the upload meet it */
-		ok = 1;
-		goto out;
-	}
+	if (probe_put(sw, seg_path, PROBE_BODY, &status))
+		goto out;   /* the store's trouble is not an SLO matter: let the upload meet it */
 	if (!probe_put(sw, man_put, body, &status)) {
 		char *want = NULL;
 
@@ -115,10 +112,10 @@ int sw_slo_probe(struct sw *sw)
 		probe_delete(sw, man_path);
 	} else if (status / 100 == 4) {
 		log_info("swift: the store refused an SLO manifest (HTTP %ld)", status);
+		ok = 0;
 	} else {
 		/* no answer, or a server error after the retries: nothing learned */
 		log_warn("swift: the SLO probe's manifest failed (HTTP %ld); assuming SLO", status);
-		ok = 1;
 	}
 	probe_delete(sw, seg_path);
 out:

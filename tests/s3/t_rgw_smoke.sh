@@ -1,7 +1,9 @@
 #!/bin/bash
 # The smallest proof that the tests' Ceph RADOS Gateway (tests/lib/rgw.sh) serves snapfs: a mount against
 # it writes a file of several parts that reads back byte for byte, through the mount and straight from the
-# bucket; a wrong secret (which RGW, unlike s3rver, checks) fails the mount at once with one line.
+# bucket, in path style and in virtual-host style (RGW's "rgw dns name" is s3.localhost; curl resolves
+# kubedb.s3.localhost to the loopback itself); a wrong secret (which RGW, unlike s3rver, checks) fails the
+# mount at once with one line.
 source "$SNAPFS_SRC/tests/lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/rgw.sh"
 
@@ -21,6 +23,18 @@ check "it is in the bucket" s3get kubedb/kubedb/demo/pg/snap/f.bin "$T_DIR/direc
 check "byte for byte" same_file "$T_DIR/f.bin" "$T_DIR/direct.bin"
 check "no multipart upload left open" no_open_uploads kubedb
 umount_snapfs "$MNT"
+
+# virtual-host style: the bucket in the host name
+VMNT=$T_DIR/vmnt
+mount_snapfs s3://kubedb "$VMNT" --secret-dir "$S3_SECRET" --endpoint "$RGW_VHOST_ENDPOINT" --addressing virtual \
+	--cache-dir "$T_DIR/vcache"
+check "virtual-host: the mount says so" grep -q "virtual-host style" "$T_DIR/snapfs-vmnt.log"
+check "virtual-host: the path-style file reads back" same_file "$T_DIR/f.bin" "$VMNT/kubedb/demo/pg/snap/f.bin"
+head -c 7000000 /dev/urandom >"$T_DIR/v.bin"
+check "virtual-host: write a 7 MB file" cp "$T_DIR/v.bin" "$VMNT/kubedb/demo/pg/snap/v.bin"
+check "virtual-host: it is in the bucket" s3get kubedb/kubedb/demo/pg/snap/v.bin "$T_DIR/vdirect.bin"
+check "virtual-host: byte for byte" same_file "$T_DIR/v.bin" "$T_DIR/vdirect.bin"
+umount_snapfs "$VMNT"
 
 rgw_s3_secret "$T_DIR/bad" "$S3_KEY_ID" not-the-key
 mkdir -p "$T_DIR/mnt-bad"
