@@ -123,6 +123,11 @@ struct backend_ops {
 	 * the next mount. A store whose unfinished uploads vanish by themselves may leave both NULL. */
 	char *(*upload_token)(struct upload *up);
 	int (*upload_forget)(struct backend *b, const char *key, const char *token);
+	/* Optional: prove at mount that the store takes a chunked upload and its commit, on key (a
+	 * hidden object, deleted again), and adapt to what it takes (Swift: SLO, else DLO). NULL: the
+	 * generic probe_upload (backends/probe.h) through the ops above is the proof. -errno and a
+	 * one-line *why naming the step on failure. */
+	int (*probe)(struct backend *b, const char *key, char **why);
 	/* Optional: capacity for statfs; NULL means "unbounded". */
 	int (*statfs)(struct backend *b, uint64_t *total, uint64_t *avail);
 };
@@ -137,6 +142,11 @@ struct backend {
 const struct backend_ops *backend_find(const char *scheme);
 /* "s3" -> 1 if the scheme is a known store at all (built or not) */
 int backend_scheme_known(const char *scheme);
+
+/* backends/probe.c: the write check at mount, before the daemon forks: a few bytes uploaded as one
+ * part of a chunked upload of PREFIX/.snapfs-probe-<random>, committed, read back and deleted. 0, or
+ * -errno with a malloc'd one-line *why (the step and the store's reason). */
+int backend_probe(struct backend *b, char **why);
 
 /* backends/source.c */
 int source_parse(const char *url, struct source *out, char **why);

@@ -549,4 +549,5 @@ const struct backend_ops swift_backend_ops = {
 	.remove = sw_remove,
 	.copy = sw_copy,
 	.list_uploads = sw_list_uploads,
+	.probe = sw_probe,
 };

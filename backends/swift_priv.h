@@ -117,4 +117,7 @@ void sw_upload_abort(struct upload *up);
 char *sw_upload_token(struct upload *up);
 int sw_upload_forget(struct backend *b, const char *key, const char *token);
 
+/* swift_write_check.c: the write check at mount (SLO, else DLO) */
+int sw_probe(struct backend *b, const char *key, char **why);
+
 #endif

@@ -19,9 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A failed mount: one line on stderr, and in --log-file whatever its level */
 static int die(const char *what, const char *why)
 {
-	fprintf(stderr, "snapfs: %s%s%s\n", what, why ? ": " : "", why ? why : "");
+	log_fatal("%s%s%s", what, why ? ": " : "", why ? why : "");
 	return 1;
 }
 
@@ -158,7 +159,7 @@ int main(int argc, char **argv)
 	}
 	s->be.ops = backend_find(s->src.scheme);
 	if (!s->be.ops) {
-		fprintf(stderr, "snapfs: %s:// is not built into this snapfs yet\n", s->src.scheme);
+		log_fatal("%s:// is not built into this snapfs yet", s->src.scheme);
 		goto out;
 	}
 	s->bconf = (struct backend_conf){
@@ -168,7 +169,7 @@ int main(int argc, char **argv)
 	s->be.conf = &s->bconf;
 	rc = s->be.ops->open(&s->be, &s->bconf, &why);
 	if (rc) {
-		fprintf(stderr, "snapfs: cannot mount %s: %s\n", s->cfg.source, why ? why : strerror(-rc));
+		log_fatal("cannot mount %s: %s", s->cfg.source, why ? why : strerror(-rc));
 		goto out;
 	}
 	s->be_open = 1;
@@ -189,9 +190,14 @@ int main(int argc, char **argv)
 	if (s->cfg.async_close)
 		s->stage.async_limit = s->cfg.cache_size / 2;
 	if (s->cfg.cache_size < 2 * s->stage.plan.base) {
-		fprintf(stderr, "snapfs: --cache-size %llu MiB is too small for %llu MiB parts: give it at least %llu MiB\n",
+		log_fatal("--cache-size %llu MiB is too small for %llu MiB parts: give it at least %llu MiB",
 			(unsigned long long)(s->cfg.cache_size >> 20), (unsigned long long)(s->stage.plan.base >> 20),
 			(unsigned long long)(2 * s->stage.plan.base >> 20));
+		goto out;
+	}
+	/* a store that refuses the commit big files need fails the mount now, not a dump's close() */
+	if (!s->cfg.read_only && !s->cfg.no_probe && (rc = backend_probe(&s->be, &why))) {
+		log_fatal("cannot mount %s: %s", s->cfg.source, why ? why : strerror(-rc));
 		goto out;
 	}
 	s->meta = meta_new(s->cfg.meta_ttl_ms);

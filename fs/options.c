@@ -36,6 +36,8 @@ static const struct opt opts[] = {
 	{ "allow-other", T_FLAG, O(allow_other), "       let other users use the mount (needs user_allow_other)" },
 	{ "allow-root", T_FLAG, O(allow_root), "        let root use the mount" },
 	{ "read-only", T_FLAG, O(read_only), "         mount read-only" },
+	{ "no-probe", T_FLAG, O(no_probe), "          skip the write check at mount (a tiny upload of a hidden\n"
+	  "                       object, committed as big files are, then deleted)" },
 	{ "async-close", T_FLAG, O(async_close), "       close returns once the data is safe in --cache-dir;\n"
 	  "                       the upload goes on in the background (after a crash or an\n"
 	  "                       unmount: at the next mount). Files up to half --cache-size;\n"

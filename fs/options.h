@@ -29,6 +29,7 @@ struct config {
 	int allow_other;
 	int allow_root;
 	int read_only;
+	int no_probe;
 	int async_close;
 	int help;
 	int version;

@@ -274,7 +274,9 @@ EOF
 	printf '%s' "$SWIFT_USER" >"$SWIFT_SECRET/ST_USER"
 	printf '%s' "$SWIFT_KEY" >"$SWIFT_SECRET/ST_KEY"
 	chmod 600 "$SWIFT_SECRET"/*
-	export SWIFT_URL SWIFT_AUTH SWIFT_USER SWIFT_KEY SWIFT_SECRET
+	# the cluster's rings and configs: tests/lib/keystone.sh adds a proxy server there
+	SWIFT_DIR=$dir
+	export SWIFT_URL SWIFT_AUTH SWIFT_USER SWIFT_KEY SWIFT_SECRET SWIFT_DIR
 	log "swift up at $SWIFT_URL (slo=$slo bulk=$bulk)"
 }
 
