@@ -333,6 +333,12 @@ static int az_stat(struct backend *b, const char *rel, struct obj_info *out)
 	v = http_header(&resp, "ETag");
 	az_set_etag(out, v);
 	free(v);
+	v = http_header(&resp, "Content-MD5");
+	md5_b64_to_hex(v, out->md5);
+	free(v);
+	v = http_header(&resp, AZ_META_SHA256);
+	sha256_hex_take(v, out->sha256);
+	free(v);
 out:
 	free(key);
 	free(url);

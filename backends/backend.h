@@ -34,6 +34,11 @@ struct obj_info {
 	time_t mtime;
 	int is_dir;      /* set by list() for common prefixes, never by stat() */
 	char etag[80];   /* store checksum or ETag, "" if unknown */
+	/* What the store holds about the content, filled by stat() only (snapctl verify reads it);
+	 * "" where the store does not tell. */
+	char sha256[65]; /* the "snapfs-sha256" metadata written at commit, lower-case hex */
+	char md5[33];    /* the store's MD5 of the whole object, lower-case hex (never a multipart ETag) */
+	char crc32c[9];  /* the store's CRC32C of the whole object, base64 (GCS) */
 };
 
 /* Called once per entry by list(). name is relative to the listed prefix; with a delimiter a common

@@ -206,7 +206,7 @@ static int parse_u64(json_t *v, uint64_t *out)
 /* An object resource into obj_info; -EIO when the reply is not one. */
 static int obj_from_json(json_t *o, struct obj_info *out)
 {
-	json_t *md5 = json_object_get(o, "md5Hash"), *etag = json_object_get(o, "etag");
+	json_t *md5 = json_object_get(o, "md5Hash"), *etag = json_object_get(o, "etag"), *v;
 
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(o) || !json_is_string(json_object_get(o, "name")) ||
@@ -223,6 +223,12 @@ static int obj_from_json(json_t *o, struct obj_info *out)
 	}
 	if (!out->etag[0] && json_is_string(etag))
 		snprintf(out->etag, sizeof(out->etag), "%s", json_string_value(etag));
+	md5_b64_to_hex(json_string_value(md5), out->md5);
+	v = json_object_get(o, "crc32c");
+	if (json_is_string(v) && json_string_length(v) == 8)
+		memcpy(out->crc32c, json_string_value(v), 9);
+	sha256_hex_take(json_string_value(json_object_get(json_object_get(o, "metadata"), GCS_SHA_KEY)),
+			out->sha256);
 	return 0;
 }
 

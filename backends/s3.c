@@ -555,6 +555,16 @@ static int s3_stat(struct backend *b, const char *key, struct obj_info *out)
 		out->etag[n] = 0;
 	}
 	free(v);
+	v = http_header(&resp, "x-amz-meta-snapfs-sha256");
+	sha256_hex_take(v, out->sha256);
+	free(v);
+	/* a single-request object's ETag is its MD5, unless a KMS key or the customer's key encrypted it */
+	v = http_header(&resp, "x-amz-server-side-encryption-customer-algorithm");
+	if (!v)
+		v = http_header(&resp, "x-amz-server-side-encryption");
+	if ((!v || strcmp(v, "aws:kms")) && strlen(out->etag) == 32 && !out->etag[strspn(out->etag, "0123456789abcdef")])
+		memcpy(out->md5, out->etag, 33);
+	free(v);
 out:
 	http_resp_free(&resp);
 	free(url);

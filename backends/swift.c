@@ -243,6 +243,10 @@ static int sw_stat(struct backend *b, const char *key, struct obj_info *out)
 	out->size = k.size;
 	out->mtime = k.mtime;
 	snprintf(out->etag, sizeof(out->etag), "%s", k.etag);
+	memcpy(out->sha256, k.sha256, sizeof(out->sha256));
+	/* a manifest's ETag is over its segments' ETags, not the bytes */
+	if (!k.slo && !k.dlo && strlen(k.etag) == 32 && !k.etag[strspn(k.etag, "0123456789abcdef")])
+		memcpy(out->md5, k.etag, 33);
 	sw_objkind_free(&k);
 	return 0;
 }

@@ -26,6 +26,10 @@ struct sc_opts {
 	int count;       /* status --watch: stop after this many screens (0: never) */
 	double interval; /* status --watch: seconds between screens */
 	int max_wait_s;  /* wait: give up after this long (0: never) */
+	unsigned jobs;   /* verify: parallel ranged GETs */
+	uint64_t part_size; /* verify: the mount's --part-size, for multipart ETags (0: its default) */
+	int dry_run;     /* prune: only say what would go (the default without --yes) */
+	int keep[4];     /* prune: --keep-last, --keep-daily, --keep-weekly, --keep-monthly (-1: not given) */
 };
 
 struct sc_store {
@@ -93,6 +97,8 @@ int cmd_describe(int argc, char **argv, const struct sc_opts *o);
 int cmd_rm(int argc, char **argv, const struct sc_opts *o);
 int cmd_status(int argc, char **argv, const struct sc_opts *o);
 int cmd_wait(int argc, char **argv, const struct sc_opts *o);
+int cmd_verify(int argc, char **argv, const struct sc_opts *o);
+int cmd_prune(int argc, char **argv, const struct sc_opts *o);
 
 /* The status document of the mount at mnt (MOUNTPOINT/.snapfs/status), malloc'd; NULL with *err set. */
 char *sc_read_status(const char *mnt, int *err);
