@@ -59,6 +59,19 @@ static const struct cmd {
 	  "  -j, --jobs N         parallel ranged GETs of 8 MiB (default 4)\n"
 	  "  --part-size SIZE     the mount's --part-size, for S3 multipart ETags (default 8M, as snapfs's)\n"
 	  "  -o, --output json    one JSON object: every object's result, and a summary\n" },
+	{ "prune", cmd_prune,
+	  "usage: snapctl prune SOURCE NAMESPACE/DATABASE --keep-last N | --keep-daily N | --keep-weekly N |\n"
+	  "       --keep-monthly N ... [--yes] [-o table|json] [store options]\n"
+	  "Retention as restic's forget: the database's snapshots, newest first, are kept by the rules given:\n"
+	  "--keep-last N the N newest; --keep-daily N the newest of each of the last N days that have one;\n"
+	  "--keep-weekly N of ISO weeks; --keep-monthly N of months (UTC). A snapshot's time is the one in a\n"
+	  "KubeDB name ({db}-YYYYMMDD-HHMMSS, UTC), else its newest object's. Prints every snapshot, keep or\n"
+	  "delete, and the rules that keep it. Deletes only with --yes (a dry run otherwise); never a snapshot\n"
+	  "with an upload in progress (listed again right before it goes), never the WAL archive/ folder.\n"
+	  "  --keep-last N, --keep-daily N, --keep-weekly N, --keep-monthly N   at least one is required\n"
+	  "  -y, --yes            delete what no rule keeps\n"
+	  "  --dry-run            only show it, even with --yes (the default without --yes)\n"
+	  "  -o, --output json    one JSON array: name, time, time_from, action, kept_by\n" },
 	{ "status", cmd_status,
 	  "usage: snapctl status MOUNTPOINT [--watch] [--interval SECONDS] [--count N] [-o table|json]\n"
 	  "The uploads in progress in a running snapfs mount, from its read-only MOUNTPOINT/.snapfs/status:\n"
@@ -85,6 +98,7 @@ static void usage(FILE *f)
 		   "  describe SOURCE NS/DB/SNAP  one snapshot's files, sizes and checksums\n"
 		   "  rm SOURCE NS/DB/SNAP        delete a snapshot (asks unless --yes)\n"
 		   "  verify SOURCE NS/DB/SNAP    read a snapshot back and check its checksums (--all)\n"
+		   "  prune SOURCE NS/DB --keep-* delete old snapshots by retention rules (dry run unless --yes)\n"
 		   "  status MOUNTPOINT           uploads in progress in a running mount (--watch)\n"
 		   "  wait FILE                   exit 0 once FILE is stored, 1 if it was not\n\n"
 		   "SOURCE: file:///dir | s3://BUCKET[/PREFIX] | gs://BUCKET[/PREFIX] |\n"

@@ -82,6 +82,8 @@ void sc_snaps_free(struct sc_snaps *s);
  * the reason printed, or 2 for a malformed ref; the caller frees st, ns, db, snap and s whatever it returns. */
 int sc_snap_find(const char *url, const char *ref, const struct sc_opts *o, struct sc_store *st, char **ns,
 		 char **db, char **snap, struct sc_snaps *s);
+/* Delete every object of sn (collected with its files) and check none is left; 0, or 1 with the reason printed. */
+int sc_snap_delete(struct sc_store *st, const struct sc_snap *sn);
 const char *sc_snap_status(const struct sc_snaps *s, const struct sc_snap *sn);
 /* "demo/pg/snap1" -> parts; 0 or 1 with a message printed */
 int sc_parse_snap_ref(const char *ref, int need, char **ns, char **db, char **snap);
