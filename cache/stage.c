@@ -906,6 +906,17 @@ int wf_publish(struct wfile *wf)
 	return rc ? rc : wf_move_home(wf);
 }
 
+/* Count, record for the status document and log a file that was not stored. */
+static void wf_not_stored(struct wfile *wf, const char *what, int err)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why), "%s (%s)", what, strerror(err < 0 ? -err : err));
+	__atomic_add_fetch(&wf->ctx->failed, 1, __ATOMIC_RELAXED);
+	outcome_record(&wf->ctx->outcomes, wf->path, wf->size, why);
+	log_error("%s: NOT stored: %s; the object was left as it was before", wf->path, why);
+}
+
 static int wf_commit_if(struct wfile *wf, int need_written)
 {
 	struct stage_ctx *c = wf->ctx;
@@ -949,14 +960,8 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 		rc = -EIO;
 		if (wf->up || wf->reserved)
 			wf_reset(wf, 1);   /* abort: no partial object, no parts left to pay for */
-		if (report) {
-			char why[160];
-
-			snprintf(why, sizeof(why), "a write or an upload failed (%s)", strerror(-wf->err));
-			__atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
-			outcome_record(&c->outcomes, wf->path, wf->size, why);
-			log_error("%s: NOT stored; the object was left as it was before", wf->path);
-		}
+		if (report)
+			wf_not_stored(wf, "a write or an upload failed", wf->err);
 		goto out;
 	}
 	if (!wf->dirty || unlinked) {
@@ -980,14 +985,7 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 		wf->reported = 1;
 		pthread_mutex_unlock(&wf->lock);
 		wf_reset(wf, 1);
-		{
-			char why[160];
-
-			snprintf(why, sizeof(why), "the commit failed (%s)", strerror(-rc));
-			outcome_record(&c->outcomes, wf->path, wf->size, why);
-		}
-		__atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
-		log_error("%s: NOT stored; the object was left as it was before", wf->path);
+		wf_not_stored(wf, "the commit failed", rc);
 		rc = -EIO;
 		goto out;
 	}
@@ -1169,11 +1167,11 @@ void stage_shutdown(struct stage_ctx *c)
 		wf_settle_locked(wf);
 		up = wf->up;
 		wf->up = NULL;
-		if (wf->dirty && !wf->unlinked)
+		if (wf->dirty && !wf->unlinked) {
 			outcome_record(&c->outcomes, wf->path, wf->size, "still open for writing at unmount");
-		if (wf->dirty && !wf->unlinked)
 			log_error("%s: NOT stored: still open for writing at unmount (%llu bytes written)", wf->path,
 				  (unsigned long long)wf->size);
+		}
 		pthread_mutex_unlock(&wf->lock);
 		if (up)
 			c->be->ops->upload_abort(up);
@@ -1185,11 +1183,8 @@ void stage_shutdown(struct stage_ctx *c)
 
 void wf_fail(struct wfile *wf, int err, const char *why)
 {
-	int first;
-
 	pthread_mutex_lock(&wf->lock);
-	first = !wf->err;
-	if (first)
+	if (!wf->err)
 		wf->err = err ? err : -EIO;
 	wf->doomed = 1;
 	if (why && !wf->reported) {

@@ -19,7 +19,7 @@ struct handle {
 	struct wfile *wf;
 	struct rfile *rf;
 	pid_t opener;        /* the process that opened: only its flush publishes */
-	int closed;          /* the opener closed it (or died): no longer a writer of the path */
+	int flushed;         /* the opener closed a descriptor of it: it may be done with it */
 	char *path;          /* at open: libfuse passes NULL paths to ops that have the handle */
 	char *doc;           /* status document */
 	size_t doc_len;
@@ -28,6 +28,7 @@ struct handle {
 };
 
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t handle_gone = PTHREAD_COND_INITIALIZER;   /* a handle was released */
 static struct handle *handles;
 
 static struct handle *H(struct fuse_file_info *fi)
@@ -73,24 +74,38 @@ static int new_handle(const char *path, struct fuse_file_info *fi, enum hkind ki
 	return 0;
 }
 
-/* One writer per path: the opener of a write handle that it has not closed yet, other than me
- * (0: none). A second process writing into the same stream could publish it half-written. */
-static pid_t writer_elsewhere(const char *key, pid_t me)
+/* One writer per path: the opener of another process's write handle of key (0: none). Caller holds
+ * handles_lock. */
+static struct handle *writer_elsewhere_locked(const char *key, pid_t me)
 {
-	pid_t other = 0;
-
-	pthread_mutex_lock(&handles_lock);
-	for (struct handle *h = handles; h && !other; h = h->next)
-		if (h->kind == H_WRITE && !h->closed && h->opener != me && h->wf && !strcmp(wf_key(h->wf), key))
-			other = h->opener;
-	pthread_mutex_unlock(&handles_lock);
-	return other;
+	for (struct handle *h = handles; h; h = h->next)
+		if (h->kind == H_WRITE && h->opener != me && h->wf && !strcmp(wf_key(h->wf), key))
+			return h;
+	return NULL;
 }
 
+/* A second process writing into the same stream could publish it half-written: refused (EBUSY). A
+ * handle whose opener has closed a descriptor of it may just be waiting for its release, which the
+ * kernel sends after close() returns (`: > f; cat x >> f`, pg_dumpall -f handing the file to
+ * pg_dump): such a handle gets a second to go. One never closed (a writer at work; the shell's
+ * open/dup2/close counts as a close, so pg_dumpall > f falls here after that second) is refused. */
 static int refuse_second_writer(const char *path, const char *key, const char *what)
 {
-	pid_t me = tgid_of(fuse_get_context()->pid), other = writer_elsewhere(key, me);
+	pid_t me = tgid_of(fuse_get_context()->pid), other = 0;
+	struct timespec until;
+	struct handle *h;
 
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	pthread_mutex_lock(&handles_lock);
+	while ((h = writer_elsewhere_locked(key, me))) {
+		if (!h->flushed || pthread_cond_timedwait(&handle_gone, &handles_lock, &until) == ETIMEDOUT) {
+			h = writer_elsewhere_locked(key, me);
+			other = h ? h->opener : 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&handles_lock);
 	if (!other)
 		return 0;
 	log_warn("%s refused: %s is being written by pid %d (one writer per file); pid %d gets EBUSY", what,
@@ -130,6 +145,7 @@ static void free_handle(struct handle *h)
 		handles = h->next;
 	if (h->next)
 		h->next->prev = h->prev;
+	pthread_cond_broadcast(&handle_gone);
 	pthread_mutex_unlock(&handles_lock);
 	free(h->doc);
 	free(h->path);
@@ -304,7 +320,9 @@ int op_flush(const char *path, struct fuse_file_info *fi)
 
 	if (tgid_of(tid) != h->opener)
 		return wf_error(h->wf);
-	h->closed = 1;
+	pthread_mutex_lock(&handles_lock);
+	h->flushed = 1;
+	pthread_mutex_unlock(&handles_lock);
 	/* The opener's descriptor also closes when it dies: a writer killed by a signal, or exiting
 	 * with a failure, did not finish its file. Nothing is published, now or at release. */
 	if (proc_died_failing(tid, why, sizeof(why))) {

@@ -266,6 +266,25 @@ static int rename_file(struct snapfs *s, const char *fk, const char *tk)
 	return rc;
 }
 
+/* A folder rename waits for the uploads below either side and refuses while a file there is open
+ * (its commit would land under the old name). */
+static int quiesce_folders(struct snapfs *s, const char *from, const char *to)
+{
+	char *fdk = dir_key(from), *tdk = dir_key(to);
+	int rc = -ENOMEM;
+
+	if (fdk && tdk) {
+		rc = stage_quiesce_under(&s->stage, fdk);
+		if (!rc)
+			rc = stage_quiesce_under(&s->stage, tdk);
+		if (rc == -EBUSY)
+			log_warn("rename refused: a file under %s or %s is open for writing", from, to);
+	}
+	free(fdk);
+	free(tdk);
+	return rc;
+}
+
 static void wait_released(struct snapfs *s, const char *path)
 {
 	char *key = path_key(path);
@@ -279,7 +298,7 @@ static void wait_released(struct snapfs *s, const char *path)
  * lands after the rename. An open target is replaced: its writer's data is discarded at its close, as
  * a local file system drops an unlinked file's. An open source goes on being written under its new
  * name, where its commit lands. */
-static int rename_one(struct snapfs *s, const char *to, const char *fk, const char *tk)
+static int rename_one(struct snapfs *s, const char *from, const char *to, const char *fk, const char *tk)
 {
 	struct wfile *twf = wf_find_any(&s->stage, tk), *swf;
 	int rc = 0, old_obj;
@@ -312,7 +331,7 @@ static int rename_one(struct snapfs *s, const char *to, const char *fk, const ch
 			rc = 0;
 	} else if (rc == -EBUSY) {
 		log_warn("rename refused: %s is open for writing (an append, or its upload started over an "
-			 "existing object); rename it after it is closed", to);
+			 "existing object); rename it after it is closed", from);
 	}
 	wf_close(swf);
 	return rc;
@@ -419,55 +438,34 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 		return -EPERM;
 	if (fe.kind == META_DIR && implicit_target(from, to, &retarget))
 		to = retarget;
-	fk = fe.kind == META_DIR ? dir_key(from) : path_key(from);
-	tk = fe.kind == META_DIR ? dir_key(to) : path_key(to);
-	if (!fk || !tk) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	/* a folder waits for the uploads below it and refuses while a file there is open (its commit
-	 * would land under the old name) */
-	if (fe.kind == META_DIR) {
-		rc = stage_quiesce_under(&s->stage, fk);
-		if (!rc)
-			rc = stage_quiesce_under(&s->stage, tk);
-		if (rc == -EBUSY)
-			log_warn("rename refused: a file under %s or %s is open for writing", from, to);
-		if (rc)
-			goto out;
-	}
-	free(fk);
-	free(tk);
-	fk = tk = NULL;
+	if (fe.kind == META_DIR && (rc = quiesce_folders(s, from, to)))
+		return rc;
 	/* nothing the rename lists or writes may still have a delete queued */
 	rc = settle(from);
 	if (!rc)
 		rc = settle(to);
 	if (rc)
-		goto out;
+		return rc;
 	rc = refuse("rename", to, fe.kind == META_DIR);
-	if (rc) {
-		rc = rc == -EEXIST ? -EPERM : rc;
-		goto out;
-	}
+	if (rc)
+		return rc == -EEXIST ? -EPERM : rc;
 	rc = resolve(to, &te);
 	if (rc)
-		goto out;
+		return rc;
 	if (te.kind == META_DIR && layout_depth(to) <= 4) {
 		/* an implicit layout folder with nothing in the store is not there to replace */
 		rc = folder_in_store(to);
 		if (rc < 0)
-			goto out;
+			return rc;
 		if (!rc)
 			te.kind = META_NONE;
-		rc = 0;
 	}
-	rc = te.kind != META_NONE && (flags & RENAME_NOREPLACE) ? -EEXIST
-	     : te.kind == META_DIR && fe.kind != META_DIR   ? -EISDIR
-	     : te.kind == META_FILE && fe.kind == META_DIR  ? -ENOTDIR
-							    : 0;
-	if (rc)
-		goto out;
+	if (te.kind != META_NONE && (flags & RENAME_NOREPLACE))
+		return -EEXIST;
+	if (te.kind == META_DIR && fe.kind != META_DIR)
+		return -EISDIR;
+	if (te.kind == META_FILE && fe.kind == META_DIR)
+		return -ENOTDIR;
 	fk = path_key(from);
 	tk = path_key(to);
 	if (!fk || !tk) {
@@ -475,7 +473,7 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 		goto out;
 	}
 	if (fe.kind == META_FILE) {
-		rc = rename_one(s, to, fk, tk);
+		rc = rename_one(s, from, to, fk, tk);
 	} else {
 		struct collect c = { 0 };
 		char *tdk = dir_key(to);

@@ -67,6 +67,7 @@ touch "$D/dumpfile.sql" 2>/dev/null || true   # its open is refused; it sets the
 check "touch of a file being written publishes nothing" test ! -e "$S/dumpfile.sql"
 check "a second writer: EBUSY" bash -c "! echo x >> '$D/dumpfile.sql' 2>/dev/null"
 check "truncate by another process: refused" bash -c "! truncate -s 0 '$D/dumpfile.sql' 2>/dev/null"
+check "a second writer is refused, also once the shell's open/dup2/close flushed it" bash -c "! sh -c 'exec 3>>\"$D/dumpfile.sql\"' 2>/dev/null"
 check "the refusal is logged" grep -q "refused: /kubedb/demo/pg/snap1/dumpfile.sql is being written by pid" "$LOG"
 check "nothing published while the writer writes" test ! -e "$S/dumpfile.sql"
 w_do one write 1000000
@@ -74,6 +75,16 @@ w_do one close
 check "the writer's close: ok" test "$W_ANS" = ok
 check "the writer's file is stored whole" size_is dumpfile.sql 7000000
 w_exit one 0
+
+# a shell redirect: the shell's open, dup2 and close flush the file once before its command writes
+mkfifo "$T_DIR/hold"
+sh -c "exec cat '$T_DIR/hold' > '$D/redirect.sql'" &
+CATP=$!
+for _ in $(seq 100); do [ -e "$D/redirect.sql" ] && break; sleep 0.05; done
+check "a second writer of a redirect's file: refused" bash -c "! echo x >> '$D/redirect.sql' 2>/dev/null"
+echo "the data" >"$T_DIR/hold"
+check "the redirect's command finishes" wait "$CATP"
+check "the redirect's file holds its command's output only" eventually holds redirect.sql "the data"
 
 # --- 4. rm of a file being written: gone at once, nothing published at its close
 w_start rmw "$D/rm.bin" trunc
