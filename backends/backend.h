@@ -27,6 +27,10 @@ struct backend_conf {
 	const char *addressing;      /* --addressing path|virtual or NULL (backend default) */
 	int timeout_s;               /* per-request low-speed timeout, seconds */
 	int retries;                 /* attempts after the first for retryable errors */
+	/* Write-once mounts: put() and upload_commit() of a key not ending in '/' create the object only
+	 * if none is there, with the store's conditional create; -EEXIST when one is. A store that
+	 * cannot ignores it (the mount probes which). */
+	int create_only;
 };
 
 struct obj_info {

@@ -155,7 +155,12 @@ static int publish_at(struct fb *fb, const char *tname, int pfd, const char *lea
 	struct stat st;
 	int swapped = 0, fresh = 0, err;
 
-	if (!fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
+	/* a write-once mount's conditional create: the name must be free */
+	if (fb->conf && fb->conf->create_only) {
+		if (renameat2(fb->tmpfd, tname, pfd, leaf, RENAME_NOREPLACE))
+			return -errno;
+		fresh = 1;
+	} else if (!fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
 	    !renameat2(fb->tmpfd, tname, pfd, leaf, RENAME_EXCHANGE))
 		swapped = 1;
 	else if (!renameat2(fb->tmpfd, tname, pfd, leaf, RENAME_NOREPLACE))
@@ -229,6 +234,7 @@ static int file_open(struct backend *b, const struct backend_conf *conf, char **
 		goto err;
 	}
 	fb->dfd = fb->tmpfd = -1;
+	fb->conf = conf;
 	fb->dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fb->dfd < 0) {
 		rc = -errno;

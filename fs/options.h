@@ -30,6 +30,8 @@ struct config {
 	int allow_root;
 	int read_only;
 	int async_close;
+	int write_once;
+	int no_delete;
 	int help;
 	int version;
 	char *fuse_opts;   /* pass-through mount options for FUSE, comma-separated, or NULL */

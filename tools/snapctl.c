@@ -166,7 +166,7 @@ int sc_store_open(struct sc_store *st, const char *url, const struct sc_opts *o)
 	if (rc)
 		goto fail;
 	st->conf = (struct backend_conf){ &st->src, &st->sec, o->endpoint, o->region, o->addressing,
-					  o->timeout_s, o->retries };
+					  o->timeout_s, o->retries, 0 };
 	st->b.ops = st->ops;
 	st->b.conf = &st->conf;
 	rc = st->ops->open(&st->b, &st->conf, &why);
