@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <string.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -35,7 +36,17 @@ struct sw {
 	unsigned page;              /* test knob: a smaller page asked for (0: server default) */
 	pthread_mutex_t seg_lock;
 	int seg_ready;
+	const struct backend_conf *conf;
 };
+
+/* A write-once mount creates objects only where none is: the header for a PUT of key, or NULL (folder
+ * markers may be made again). */
+static inline const char *sw_create_only(const struct sw *sw, const char *key)
+{
+	size_t n = strlen(key);
+
+	return sw->conf && sw->conf->create_only && n && key[n - 1] != '/' ? "If-None-Match: *" : NULL;
+}
 
 /* a list of strings ("container/object" paths mostly) */
 struct sw_strv {

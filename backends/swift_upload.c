@@ -305,10 +305,10 @@ out:
 /* PUT a manifest (list) at an encoded path, with its ETag when it can be told beforehand (Swift
  * refuses a mismatch with 422, which is sent again); meta_hdr (or NULL) is set on it; *etag gets the
  * manifest's ETag. */
-static int put_manifest(struct sw *sw, const char *opath, json_t *list, const char *meta_hdr, char *etag,
-			size_t ecap)
+static int put_manifest(struct sw *sw, const char *opath, json_t *list, const char *meta_hdr, const char *cond,
+			char *etag, size_t ecap)
 {
-	const char *hdrs[] = { "Content-Type: application/octet-stream", NULL, NULL, NULL };
+	const char *hdrs[] = { "Content-Type: application/octet-stream", NULL, NULL, NULL, NULL };
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
 	char *body = json_dumps(list, JSON_COMPACT), *path = NULL, *v, want[33], eh[48];
@@ -326,6 +326,8 @@ static int put_manifest(struct sw *sw, const char *opath, json_t *list, const ch
 	}
 	if (meta_hdr)
 		hdrs[nh++] = meta_hdr;
+	if (cond)
+		hdrs[nh++] = cond;
 	sw_req_init(&req, "PUT", hdrs);
 	req.body = body;
 	req.body_len = strlen(body);
@@ -367,7 +369,7 @@ static int nest_entries(struct upload *up, json_t **list)
 		    asprintf(&p, "/%s/%s", sw->segc, name) < 0 || !(opath = sw_obj_path(sw->segc_enc, name, NULL))) {
 			rc = -ENOMEM;
 		} else {
-			rc = put_manifest(sw, opath, sub, NULL, etag, sizeof(etag));
+			rc = put_manifest(sw, opath, sub, NULL, NULL, etag, sizeof(etag));
 		}
 		if (!rc) {
 			e = json_pack("{s:s, s:o, s:I}", "path", p, "etag", *etag ? json_string(etag) : json_null(),
@@ -457,7 +459,9 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 			goto fail;
 		}
 		{
-			const char *hdrs[] = { mh, "Content-Type: application/octet-stream", sh, NULL };
+			const char *hdrs[] = { mh, "Content-Type: application/octet-stream", sh ? sh :
+					       sw_create_only(sw, up->key), sh ? sw_create_only(sw, up->key) : NULL,
+					       NULL };
 
 			rc = sw_put_path(sw, path, up->key, hdrs, -1, 0, 0, NULL, 0);
 		}
@@ -474,7 +478,7 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 		if (json_array_size(list) > sw->max_segments)
 			rc = nest_entries(up, &list);
 		if (!rc)
-			rc = put_manifest(sw, path, list, sh, NULL, 0);
+			rc = put_manifest(sw, path, list, sh, sw_create_only(sw, up->key), NULL, 0);
 		if (rc && manifest_is_ours(up))
 			rc = 0;
 		if (rc)

@@ -10,30 +10,7 @@
 source "$SNAPFS_SRC/tests/lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/s3.sh"
 
-# refused CMD...: CMD fails with "Operation not permitted"
-refused() { ! "$@" 2>"$T_DIR/err" && grep -q 'Operation not permitted' "$T_DIR/err"; }
-# log_lines LOG REGEX: how many lines of LOG match
-log_lines() { grep -cE -- "$2" "$1" || true; }
-
-# write_once_suite MNT LOG: the refusals, on a mount made with --write-once
-write_once_suite() {
-	local m=$1 log=$2 k=$1/kubedb/demo/pg/snap1
-	mkdir -p "$k"
-	head -c 3M /dev/urandom >"$T_DIR/d1"
-	check "a new file is written" cp "$T_DIR/d1" "$k/dumpfile.sql"
-	check "replacing it (O_TRUNC) is refused" refused bash -c "echo x >'$k/dumpfile.sql'"
-	check "appending to it is refused" refused bash -c "echo x >>'$k/dumpfile.sql'"
-	check "truncate(1) of it is refused" refused truncate -s 0 "$k/dumpfile.sql"
-	echo other >"$T_DIR/other"
-	check "a second file is written" cp "$T_DIR/other" "$k/other.sql"
-	check "mv onto it is refused" refused mv -f "$k/other.sql" "$k/dumpfile.sql"
-	check "it is whole" same_file "$T_DIR/d1" "$k/dumpfile.sql"
-	check "one log line per refusal, saying why" eventually test "$(log_lines "$log" \
-		'write-once: (open for writing|truncate|rename onto) /kubedb/demo/pg/snap1/dumpfile.sql refused: a committed object is never replaced or appended to')" = 4
-	check "rm still works" rm "$k/other.sql"
-	check "rm -r of a snapshot still works" rm -r "$k"
-	check "the snapshot is gone" bash -c "! ls -1 '$m/kubedb/demo/pg' | grep -qx snap1"
-}
+source "$SNAPFS_SRC/tests/lib/write_once.sh"
 
 # ---------- file:// ----------
 STORE=$T_DIR/store
@@ -48,21 +25,8 @@ write_once_suite "$T_DIR/m1" "$LOG1"
 # two mounts race for one new name: both open it (neither sees it yet), the first close wins
 mount_snapfs "file://$STORE" "$T_DIR/m2" --cache-dir "$T_DIR/c2" --meta-ttl 0 -o write_once
 mkdir -p "$T_DIR/m1/kubedb/demo/pg/race"
-check "the race: one close wins, the other fails" python3 - "$T_DIR/m1/kubedb/demo/pg/race/dump.sql" \
-	"$T_DIR/m2/kubedb/demo/pg/race/dump.sql" <<'PY'
-import sys
-a = open(sys.argv[1], "wb")
-b = open(sys.argv[2], "wb")
-a.write(b"A" * 100000)
-b.write(b"B" * 100000)
-a.close()
-try:
-    b.close()
-except OSError as e:
-    print("the second close failed:", e, file=sys.stderr)
-    sys.exit(0)
-sys.exit("the second close succeeded")
-PY
+check "the race: one close wins, the other fails" wo_race "$T_DIR/m1/kubedb/demo/pg/race/dump.sql" \
+	"$T_DIR/m2/kubedb/demo/pg/race/dump.sql" 100000
 check "the race: the store holds the winner's bytes" \
 	test "$(tr -d A <"$STORE/kubedb/demo/pg/race/dump.sql" | wc -c)" = 0
 check "the race: the loser's log says NOT stored" eventually grep -q 'race/dump.sql' "$T_DIR/snapfs-m2.log"
