@@ -79,6 +79,8 @@ int az_upload_part(struct upload *up, const struct part *p);
 #define AZ_META_SHA256 "x-ms-meta-snapfs_sha256"
 int az_upload_commit(struct upload *up, unsigned nparts, const char *sha256);
 void az_upload_abort(struct upload *up);
+char *az_upload_token(struct upload *up);
+int az_upload_forget(struct backend *b, const char *rel, const char *token);
 
 /* azure_remove.c */
 int az_remove(struct backend *b, const char *const *keys, size_t n);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 /* base64 id of block n of kind 'p' (a part) or 'b' (a copy of the base object) */
@@ -381,4 +382,291 @@ void az_upload_abort(struct upload *up)
 out:
 	http_resp_free(&resp);
 	upload_free(up);
+}
+
+/* ---------- crash recovery ---------- */
+
+/* For the crash journal: the tag names every block this upload puts. */
+char *az_upload_token(struct upload *up)
+{
+	return strdup(up->tag);
+}
+
+/* What Get Block List says of a blob: its committed blocks, and whether uncommitted ones are ours. */
+struct blocks {
+	char **committed;
+	size_t ncommitted;
+	uint64_t committed_bytes;
+	unsigned ours, foreign;   /* uncommitted blocks with / without our tag */
+};
+
+static void blocks_free(struct blocks *bl)
+{
+	for (size_t i = 0; i < bl->ncommitted; i++)
+		free(bl->committed[i]);
+	free(bl->committed);
+}
+
+/* Block ids are base64 of "snapfs-<tag>-<kind><5 digits>": the 24-byte "snapfs-<tag>-" is exactly the
+ * first 32 characters of the id, so ours are told apart without decoding. */
+static int get_blocks(struct az *az, const char *key, const char *tag, struct blocks *bl)
+{
+	const char *hdrs[] = { AZ_VER_HDR, NULL };
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	char raw[32], *mine = NULL, *url = az_blob_url(az, key, "comp=blocklist&blocklisttype=all");
+	xmlDocPtr doc = NULL;
+	xmlNodePtr root, n;
+	int rc = -ENOMEM;
+
+	snprintf(raw, sizeof(raw), "snapfs-%s-", tag);
+	mine = base64_encode(raw, 24);
+	if (!url || !mine)
+		goto out;
+	az_req_init(az, &req, "GET", url, hdrs);
+	rc = http_do(az->http, &req, &resp);
+	if (rc)
+		goto out;
+	if (resp.status != 200) {
+		rc = resp.status == 404 ? -ENOENT : az_fail("get block list of", key, &resp);
+		goto out;
+	}
+	doc = xml_parse(resp.body.data, resp.body.len);
+	root = doc ? xmlDocGetRootElement(doc) : NULL;
+	if (!root || strcmp((const char *)root->name, "BlockList")) {
+		log_warn("azure: get block list of %s: malformed reply", key);
+		rc = -EIO;
+		goto out;
+	}
+	for (n = xml_child(xml_child(root, "CommittedBlocks"), "Block"); n; n = xml_next(n, "Block")) {
+		char *id = xml_child_text(n, "Name"), *sz = xml_child_text(n, "Size"), **grown = NULL;
+
+		rc = id && sz ? 0 : -EIO;
+		if (!rc && !(grown = realloc(bl->committed, (bl->ncommitted + 1) * sizeof(*grown))))
+			rc = -ENOMEM;
+		if (rc) {
+			free(id);
+			free(sz);
+			goto out;
+		}
+		bl->committed = grown;
+		bl->committed[bl->ncommitted++] = id;
+		bl->committed_bytes += strtoull(sz, NULL, 10);
+		free(sz);
+	}
+	for (n = xml_child(xml_child(root, "UncommittedBlocks"), "Block"); n; n = xml_next(n, "Block")) {
+		char *id = xml_child_text(n, "Name");
+
+		if (id && strlen(id) == AZ_ID_LEN && !strncmp(id, mine, 32))
+			bl->ours++;
+		else
+			bl->foreign++;
+		free(id);
+	}
+	rc = 0;
+out:
+	xmlFreeDoc(doc);
+	free(mine);
+	free(url);
+	http_resp_free(&resp);
+	return rc;
+}
+
+/* Put Block List of exactly the committed blocks bl names (none: an empty blob), under the condition
+ * cond; every uncommitted block of the blob goes. props: headers that keep the blob's properties and
+ * metadata. On 201, *etag (may be NULL) gets the new ETag. */
+static int commit_list(struct az *az, const char *key, const struct blocks *bl, const char *cond,
+		       char *const *props, size_t nprops, char **etag)
+{
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	struct buf body = BUF_INIT;
+	const char **hdrs = calloc(nprops + 4, sizeof(*hdrs));
+	char *url = az_blob_url(az, key, "comp=blocklist");
+	size_t h = 0;
+	int rc = -ENOMEM;
+
+	if (!hdrs || !url)
+		goto out;
+	hdrs[h++] = AZ_VER_HDR;
+	hdrs[h++] = "Content-Type: application/xml";
+	hdrs[h++] = cond;
+	for (size_t i = 0; i < nprops; i++)
+		hdrs[h++] = props[i];
+	rc = buf_adds(&body, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+	for (size_t i = 0; i < bl->ncommitted && !rc; i++)
+		rc = buf_addf(&body, "<Committed>%s</Committed>", bl->committed[i]);
+	if (!rc)
+		rc = buf_adds(&body, "</BlockList>");
+	if (rc)
+		goto out;
+	az_req_init(az, &req, "PUT", url, hdrs);
+	req.body = body.data;
+	req.body_len = body.len;
+	rc = http_do(az->http, &req, &resp);
+	if (!rc && resp.status != 201) {
+		char *code = az_err_code(&resp);
+
+		/* the blob changed (or appeared) meanwhile; a 412 for a lease is a failure like any other */
+		if (code && ((resp.status == 412 && !strcmp(code, "ConditionNotMet")) ||
+			     (resp.status == 409 && !strcmp(code, "BlobAlreadyExists"))))
+			rc = -EEXIST;
+		else if ((rc = az_fail("put block list of", key, &resp)) == -EEXIST)
+			rc = -EBUSY;   /* 412 maps to -EEXIST, which here means the condition above only */
+		free(code);
+	}
+	if (!rc && etag)
+		*etag = http_header(&resp, "ETag");
+out:
+	buf_free(&body);
+	free(hdrs);
+	free(url);
+	http_resp_free(&resp);
+	return rc;
+}
+
+/* The reply headers of HEAD that Put Block List would otherwise reset, as request headers that set them
+ * again: metadata as it is, content properties under their x-ms-blob- names. */
+static int keep_props(const struct http_resp *head, char ***out, size_t *n)
+{
+	static const char *const map[][2] = {
+		{ "Content-Type", "x-ms-blob-content-type" }, { "Content-Encoding", "x-ms-blob-content-encoding" },
+		{ "Content-Language", "x-ms-blob-content-language" }, { "Content-MD5", "x-ms-blob-content-md5" },
+		{ "Content-Disposition", "x-ms-blob-content-disposition" }, { "Cache-Control", "x-ms-blob-cache-control" },
+	};
+	const char *p = head->headers.data, *end = p ? p + head->headers.len : NULL;
+	char **v = calloc(64 + sizeof(map) / sizeof(map[0]), sizeof(*v));
+	size_t k = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		char *val = http_header(head, map[i][0]);
+
+		if (val && asprintf(&v[k], "%s: %s", map[i][1], val) >= 0)
+			k++;
+		free(val);
+	}
+	/* metadata: every "x-ms-meta-NAME: value" line, as sent back (at most 64) */
+	while (p && p < end && k < 64 + sizeof(map) / sizeof(map[0])) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		while (len && (p[len - 1] == '\r' || p[len - 1] == ' '))
+			len--;
+		if (len > 10 && !strncasecmp(p, "x-ms-meta-", 10) && memchr(p, ':', len))
+			v[k++] = strndup(p, len);
+		p = nl ? nl + 1 : end;
+	}
+	for (size_t i = 0; i < k; i++) {
+		if (!v[i]) {
+			for (size_t j = 0; j < k; j++)
+				free(v[j]);
+			free(v);
+			return -ENOMEM;
+		}
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+/* After a crash: get rid of the blocks this upload put. Uncommitted blocks cannot be deleted one by one;
+ * a Put Block List drops every uncommitted block of the blob, so:
+ * - no committed blob of that name: commit an empty list only if none appeared (If-None-Match: *),
+ *   then delete exactly that empty blob (If-Match);
+ * - a committed blob: commit its own committed list again under If-Match, with its properties and
+ *   metadata, which leaves its bytes as they are (only when the blocks add up to its size: a blob made by
+ *   one Put Blob lists no blocks, and its blocks stay for its next commit or the service's expiry).
+ * Blocks of another upload in progress beside ours are never dropped: that upload's commit drops ours. */
+int az_upload_forget(struct backend *b, const char *rel, const char *token)
+{
+	struct az *az = b->priv;
+	const char *hdrs[] = { AZ_VER_HDR, NULL, NULL };
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	struct blocks bl = { 0 };
+	char *key = az_key(az, rel), *url = NULL, *etag = NULL, *type = NULL, *len = NULL, cond[160];
+	char **props = NULL;
+	size_t nprops = 0;
+	int rc = -ENOMEM;
+
+	/* a journal line is data from disk: it must be a tag as az_upload_begin makes them */
+	if (strlen(token) != 16 || strspn(token, "0123456789abcdef") != 16) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (!key || !(url = az_blob_url(az, key, NULL)))
+		goto out;
+	rc = get_blocks(az, key, token, &bl);
+	if (!rc && !bl.ours)
+		rc = -ENOENT;   /* committed before the crash, dropped by a later commit, or expired */
+	if (rc)
+		goto out;
+	if (bl.foreign) {
+		log_info("azure: %s has blocks of another upload in progress: ours go with its commit", key);
+		rc = -ENOENT;
+		goto out;
+	}
+	az_req_init(az, &req, "HEAD", url, hdrs);
+	rc = http_do(az->http, &req, &resp);
+	if (rc)
+		goto out;
+	if (resp.status == 404) {
+		blocks_free(&bl);
+		bl = (struct blocks){ 0 };
+		rc = commit_list(az, key, &bl, "If-None-Match: *", NULL, 0, &etag);
+		if (rc == -EEXIST) {
+			rc = 0;   /* a blob was committed meanwhile: its commit dropped our blocks */
+			goto out;
+		}
+		if (rc)
+			goto out;
+		if (!etag) {
+			log_warn("azure: %s: no ETag for the empty blob that dropped the blocks", key);
+			rc = -EIO;
+			goto out;
+		}
+		snprintf(cond, sizeof(cond), "If-Match: %s", etag);
+		hdrs[1] = cond;
+		http_resp_free(&resp);
+		resp = (struct http_resp)HTTP_RESP_INIT;
+		az_req_init(az, &req, "DELETE", url, hdrs);
+		rc = http_do(az->http, &req, &resp);
+		if (!rc && resp.status / 100 != 2 && resp.status != 404 && resp.status != 412)
+			rc = az_fail("delete the empty blob", key, &resp);
+		goto out;
+	}
+	if (resp.status != 200) {
+		rc = az_fail("stat", key, &resp);
+		goto out;
+	}
+	etag = http_header(&resp, "ETag");
+	type = http_header(&resp, "x-ms-blob-type");
+	len = http_header(&resp, "Content-Length");
+	if (!etag || !len || strtoull(len, NULL, 10) != bl.committed_bytes || (type && strcmp(type, "BlockBlob"))) {
+		log_warn("azure: %s is not made of blocks that can be named again: the blocks of the crashed "
+			 "upload stay until its next commit or the service drops them (7 days)", key);
+		rc = -EAGAIN;
+		goto out;
+	}
+	rc = keep_props(&resp, &props, &nprops);
+	if (rc)
+		goto out;
+	snprintf(cond, sizeof(cond), "If-Match: %s", etag);
+	rc = commit_list(az, key, &bl, cond, props, nprops, NULL);
+	if (rc == -EEXIST)
+		rc = 0;   /* the blob changed meanwhile: that commit dropped our blocks */
+out:
+	for (size_t i = 0; i < nprops; i++)
+		free(props[i]);
+	free(props);
+	blocks_free(&bl);
+	http_resp_free(&resp);
+	free(key);
+	free(url);
+	free(etag);
+	free(type);
+	free(len);
+	return rc;
 }

@@ -112,7 +112,10 @@ struct backend_ops {
 	/* Optional, for crash recovery: a malloc'd string that names an open upload well enough to
 	 * discard it later without the struct (S3 UploadId, GCS session URI, Swift segment prefix,
 	 * file:// temp name); and the discard itself, from the key and that string, after a crash.
-	 * A store whose unfinished uploads vanish by themselves may leave both NULL. */
+	 * upload_forget returns 0 when it discarded the upload, -ENOENT when nothing of it was left to
+	 * discard (committed or discarded before the crash), -EINVAL for a token it would never have made, -EOPNOTSUPP when the store
+	 * cannot discard uploads at all (both: the record is dropped), or another -errno to try again at
+	 * the next mount. A store whose unfinished uploads vanish by themselves may leave both NULL. */
 	char *(*upload_token)(struct upload *up);
 	int (*upload_forget)(struct backend *b, const char *key, const char *token);
 	/* Optional: capacity for statfs; NULL means "unbounded". */

@@ -1246,6 +1246,81 @@ static void gcs_upload_abort(struct upload *up)
 	upload_free(up);
 }
 
+/* "<tmp_prefix>append-<16 hex>", as gcs_upload_begin names it */
+static int is_append_tmp(const struct gcs *g, const char *name)
+{
+	size_t plen = strlen(g->tmp_prefix);
+
+	if (strncmp(name, g->tmp_prefix, plen) || strncmp(name + plen, "append-", 7))
+		return 0;
+	name += plen + 7;
+	return strlen(name) == 16 && strspn(name, "0123456789abcdef") == 16;
+}
+
+/* For the crash journal: the session URI, and for an append the temporary it writes ("URI TEMP"). */
+static char *gcs_upload_token(struct upload *up)
+{
+	char *t = NULL;
+
+	if (up->base && asprintf(&t, "%s %s", up->session, up->target) < 0)
+		return NULL;
+	return up->base ? t : strdup(up->session);
+}
+
+/* After a crash: cancel the session (DELETE on its URI) and drop an append's temporary. A session
+ * that already made its object says so to a status query (200/201): then there is nothing to cancel. */
+static int gcs_upload_forget(struct backend *b, const char *key, const char *token)
+{
+	static const char *const status_hdrs[] = { "Content-Range: bytes */*", NULL };
+	struct gcs *g = b->priv;
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	size_t alen = strlen(g->api);
+	char *uri = strdup(token), *tmp;
+	int rc = 0;
+
+	if (!uri)
+		return -ENOMEM;
+	tmp = strchr(uri, ' ');
+	if (tmp)
+		*tmp++ = 0;
+	/* a journal line is data from disk: the bearer token goes only to this store's own endpoint, and
+	 * only an append temporary of ours may be deleted */
+	if (strncmp(uri, g->api, alen) || uri[alen] != '/' || strpbrk(uri, "\t\r\n") ||
+	    (tmp && !is_append_tmp(g, tmp))) {
+		rc = -EINVAL;
+		goto out;
+	}
+	req_init(&req, "DELETE", uri, NULL);
+	rc = gcs_do(g, &req, &resp);
+	if (rc)
+		goto out;
+	/* 499 is the answer to a cancel; 404/410: the session was gone already */
+	if (resp.status == 404 || resp.status == 410) {
+		rc = -ENOENT;
+	} else if (resp.status != 499 && resp.status / 100 != 2) {
+		http_resp_free(&resp);
+		resp = (struct http_resp)HTTP_RESP_INIT;
+		req_init(&req, "PUT", uri, status_hdrs);
+		rc = gcs_do(g, &req, &resp);
+		if (!rc && resp.status != 200 && resp.status != 201)
+			rc = fail("cancel upload", key, &resp);
+		if (rc)
+			goto out;
+		rc = -ENOENT;   /* the session made its object before the crash */
+	}
+	if (tmp) {
+		int trc = remove_one(g, tmp);
+
+		if (trc)
+			rc = trc;
+	}
+out:
+	http_resp_free(&resp);
+	free(uri);
+	return rc;
+}
+
 /* ---------- put ---------- */
 
 /* A small object in one multipart/related request: a JSON part with its metadata (name, CRC32C, the
@@ -1487,6 +1562,8 @@ const struct backend_ops gcs_backend_ops = {
 	.upload_part = gcs_upload_part,
 	.upload_commit = gcs_upload_commit,
 	.upload_abort = gcs_upload_abort,
+	.upload_token = gcs_upload_token,
+	.upload_forget = gcs_upload_forget,
 	.remove = gcs_remove,
 	.copy = gcs_copy,
 	.move = NULL,

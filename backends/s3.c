@@ -1262,6 +1262,48 @@ static void s3_upload_abort(struct upload *up)
 	s3_abort(up);
 }
 
+/* For the crash journal: the UploadId (already URL-encoded) names the multipart upload. */
+static char *s3_upload_token(struct upload *up)
+{
+	return strdup(up->id);
+}
+
+/* After a crash: AbortMultipartUpload from the key and UploadId alone. NoSuchUpload (-ENOENT) means
+ * it was completed or aborted before the crash: nothing to do either way. */
+static int s3_upload_forget(struct backend *b, const char *key, const char *token)
+{
+	struct s3 *s3 = b->priv;
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct call c = { .method = "DELETE", .fd = -1 };
+	char *obj = NULL, *url = NULL;
+	int rc;
+
+	/* a journal line is data from disk: it must be an encoded UploadId, nothing that alters the URL */
+	if (!*token || strlen(token) > 1024 ||
+	    token[strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789%-._~")])
+		return -EINVAL;
+	obj = s3_url(s3, key, NULL);
+	if (!obj || asprintf(&url, "%s?uploadId=%s", obj, token) < 0) {
+		url = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	c.url = url;
+	rc = s3_call(s3, &c, &resp);
+	if (!rc && (resp.status == 405 || resp.status == 501)) {
+		log_warn("s3: the server cannot abort multipart uploads (HTTP %ld): the parts of %s stay "
+			 "until a lifecycle rule removes them", resp.status, key);
+		rc = -EOPNOTSUPP;   /* no later mount could do better */
+		goto out;
+	}
+	rc = s3_result("AbortMultipartUpload", key, rc, &resp);
+out:
+	http_resp_free(&resp);
+	free(obj);
+	free(url);
+	return rc;
+}
+
 /* ---------- deleting, copying ---------- */
 
 static int delete_one(struct s3 *s3, const char *key)
@@ -1506,6 +1548,8 @@ const struct backend_ops s3_backend_ops = {
 	.upload_part = s3_upload_part,
 	.upload_commit = s3_upload_commit,
 	.upload_abort = s3_upload_abort,
+	.upload_token = s3_upload_token,
+	.upload_forget = s3_upload_forget,
 	.remove = s3_remove,
 	.copy = s3_copy,
 	.list_uploads = s3_list_uploads,

@@ -258,7 +258,7 @@ static ssize_t sw_read(struct backend *b, const char *key, uint64_t off, size_t 
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
 	char range[80], *path = NULL;
-	const char *hdrs[] = { range, NULL };
+	const char *hdrs[] = { range, sw->fresh_reads ? "Connection: close" : NULL, NULL };
 	ssize_t rc = -ENOMEM;
 
 	if (!len)
@@ -454,8 +454,12 @@ static int sw_copy(struct backend *b, const char *from, const char *to)
 		rc = sw_sha256_header(src.sha256, &sh);
 	if (rc)
 		goto out;
-	/* fresh metadata: the copy must not inherit a disowned mark */
-	rc = sw_copy_obj(sw, from, dest, manifest, 1, sh, NULL, 0);
+	/* fresh metadata: the copy must not inherit a disowned mark. A DLO's copy is a new manifest
+	 * over the same prefix: Ceph RGW copies a DLO with fresh metadata as an empty object. */
+	if (manifest && src.dlo && src.dlo_manifest)
+		rc = sw_put_dlo(sw, to, src.dlo_manifest, sh);
+	else
+		rc = sw_copy_obj(sw, from, dest, manifest, 1, sh, NULL, 0);
 	if (rc)
 		goto out;
 	if (manifest) {
@@ -499,6 +503,8 @@ const struct backend_ops swift_backend_ops = {
 	.upload_part = sw_upload_part,
 	.upload_commit = sw_upload_commit,
 	.upload_abort = sw_upload_abort,
+	.upload_token = sw_upload_token,
+	.upload_forget = sw_upload_forget,
 	.remove = sw_remove,
 	.copy = sw_copy,
 	.list_uploads = sw_list_uploads,

@@ -27,7 +27,7 @@ struct page_state {
 	void *arg;
 	char *last;       /* marker for the next page */
 	size_t entries;
-	int dlo_sizes;    /* the main container without SLO: DLO manifests list 0 bytes */
+	int dlo_sizes;    /* the main container: DLO manifests list 0 bytes */
 	int manifests;    /* only entries that may be manifests: with an slo_etag, or 0 bytes */
 };
 
@@ -108,7 +108,9 @@ int sw_list_cont(struct sw *sw, const char *cont_enc, const char *prefix, int de
 	unsigned page = sw->page ? sw->page : sw->listing_limit;
 	int rc = 0;
 
-	ps.dlo_sizes = !sw->slo && !manifests && !strcmp(cont_enc, sw->cont_enc);
+	/* whatever this mount makes now: a DLO may be there from a cluster without SLO, or from a store
+	 * (Ceph RGW) whose SLOs cannot be managed, found out only at the first upload */
+	ps.dlo_sizes = !manifests && !strcmp(cont_enc, sw->cont_enc);
 	if (!eprefix)
 		return -ENOMEM;
 	for (;;) {

@@ -36,6 +36,10 @@ struct sw {
 	unsigned page;              /* test knob: a smaller page asked for (0: server default) */
 	pthread_mutex_t seg_lock;
 	int seg_ready;
+	/* Ceph RGW 16 sends one byte past a DLO range that ends inside a segment, which a reused
+	 * connection would take for the start of the next reply: once a DLO was seen here (HEAD) or
+	 * the SLO probe failed (RGW), reads close their connection */
+	int fresh_reads;
 	const struct backend_conf *conf;
 };
 
@@ -84,6 +88,10 @@ int sw_slo_manifest(struct sw *sw, const char *key, json_t **out);     /* raw en
 /* the segments a manifest owns ("container/object"), nested ones too; none when disowned */
 int sw_owned_segments(struct sw *sw, const char *key, const struct sw_objkind *k, struct sw_strv *out);
 int sw_delete_paths(struct sw *sw, char *const *paths, size_t n);       /* bulk where offered */
+/* swift_probe.c: 1 when an SLO put in the segment container gives its manifest back, else 0 */
+int sw_slo_probe(struct sw *sw);
+/* swift_upload.c: a DLO manifest at key over prefix ("container/prefix", decoded) */
+int sw_put_dlo(struct sw *sw, const char *key, const char *prefix, const char *sha_hdr);
 void sw_drop_replaced(struct sw *sw, const char *key, struct sw_strv *old, const struct sw_strv *keep);
 /* PUT bytes from a file range (or an empty body) with "ETag: <MD5>": Swift refuses a body damaged on
  * the way (422), which is sent again up to sw->retries times, and the reply's ETag must be that MD5.
@@ -114,5 +122,7 @@ int sw_upload_begin(struct backend *b, const char *key, uint64_t base, struct up
 int sw_upload_part(struct upload *up, const struct part *p);
 int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256);
 void sw_upload_abort(struct upload *up);
+char *sw_upload_token(struct upload *up);
+int sw_upload_forget(struct backend *b, const char *key, const char *token);
 
 #endif

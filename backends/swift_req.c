@@ -282,6 +282,9 @@ int sw_head(struct sw *sw, const char *key, struct sw_objkind *k)
 	if (k->dlo_manifest) {
 		uri_decode(k->dlo_manifest, strlen(k->dlo_manifest), 0, k->dlo_manifest);
 		k->dlo = !k->slo;
+		/* this store holds DLOs: from now on reads close their connection (see fresh_reads) */
+		if (k->dlo)
+			sw->fresh_reads = 1;
 	}
 	v = http_header(&resp, SW_DISOWNED);
 	k->disowned = v && *v;

@@ -34,6 +34,7 @@ struct upload {
 	int dlo;                /* commit a DLO manifest */
 	json_t *base_list;      /* SLO base: the old manifest's entries, listed first */
 	int base_copied;        /* the old bytes were copied to segment 0 */
+	size_t base_nsegs;      /* or a DLO base's segments, to "00000000.<i>" */
 	char base_etag[40];
 	pthread_mutex_t lock;
 	struct seg *segs;       /* index n (1-based) */
@@ -69,6 +70,11 @@ static int ensure_seg_container(struct sw *sw)
 	rc = sw_do(sw, &req, path, &resp);
 	if (!rc && resp.status / 100 != 2)
 		rc = sw_fail("create segment container", sw->segc, &resp);
+	if (!rc && sw->slo && !sw_slo_probe(sw)) {
+		log_info("swift: the store does not give an SLO's manifest back: large objects as DLO");
+		sw->slo = 0;
+		sw->fresh_reads = 1;
+	}
 	if (!rc)
 		sw->seg_ready = 1;
 out:
@@ -87,6 +93,118 @@ static void upload_free(struct upload *up)
 	free(up->segs);
 	free(up->key);
 	free(up);
+}
+
+/* A DLO manifest at key: an empty object whose X-Object-Manifest names prefix ("container/prefix",
+ * decoded): every object under it, in name order, is the content. sha_hdr (or NULL) is set on it. */
+int sw_put_dlo(struct sw *sw, const char *key, const char *prefix, const char *sha_hdr)
+{
+	char *path = sw_obj_path(sw->cont_enc, key, NULL), *menc = uri_encode(prefix, 1), *mh = NULL;
+	int rc = -ENOMEM;
+
+	if (path && menc && asprintf(&mh, "X-Object-Manifest: %s", menc) >= 0) {
+		const char *cond = sw_create_only(sw, key);
+		const char *hdrs[] = { mh, "Content-Type: application/octet-stream", sha_hdr ? sha_hdr : cond,
+				       sha_hdr ? cond : NULL, NULL };
+
+		rc = sw_put_path(sw, path, key, hdrs, -1, 0, 0, NULL, 0);
+		free(mh);
+	}
+	free(path);
+	free(menc);
+	return rc;
+}
+
+/* Copy the segments of a DLO base (prefix: "container/prefix") to "<key>/<uid>/00000000.<i>": they
+ * sort before segment 1, in their order. A copy of the DLO itself would do on Swift, which copies
+ * the joined bytes, but Ceph RGW copies the manifest object alone (an empty object, or a DLO again). */
+static int copy_dlo_base(struct upload *up, const char *prefix)
+{
+	struct sw *sw = up->sw;
+	struct sw_strv names = { 0 };
+	const char *slash = strchr(prefix, '/');
+	char *cont = slash ? strndup(prefix, (size_t)(slash - prefix)) : NULL;
+	int rc = cont ? 0 : -EIO;
+
+	if (!rc)
+		rc = sw_list_names(sw, cont, slash + 1, &names);
+	for (size_t i = 0; i < names.n && !rc; i++) {
+		char *name = NULL, *path = NULL, *src = uri_encode(names.v[i], 1), *ch = NULL;
+
+		if (!src || asprintf(&name, "%s/%s/00000000.%08zu", up->key, up->uid, i) < 0 ||
+		    !(path = sw_obj_path(sw->segc_enc, name, NULL)) || asprintf(&ch, "X-Copy-From: %s", src) < 0) {
+			ch = NULL;
+			rc = -ENOMEM;
+		} else {
+			const char *hdrs[] = { ch, NULL };
+			struct http_resp resp = HTTP_RESP_INIT;
+			struct http_req req;
+
+			sw_req_init(&req, "PUT", hdrs);
+			rc = sw_do(sw, &req, path, &resp);
+			if (!rc && resp.status / 100 != 2)
+				rc = sw_fail("copy segment", names.v[i], &resp);
+			http_resp_free(&resp);
+		}
+		free(name);
+		free(path);
+		free(src);
+		free(ch);
+	}
+	if (!rc)
+		up->base_nsegs = names.n;
+	sw_strv_free(&names);
+	free(cont);
+	return rc;
+}
+
+struct seg_tally {
+	size_t n;
+	uint64_t bytes;
+};
+
+static int tally_seg(void *arg, const char *name, const struct obj_info *oi)
+{
+	struct seg_tally *t = arg;
+
+	(void)name;
+	t->n++;
+	t->bytes += oi->size;
+	return 0;
+}
+
+/* A DLO is whatever its prefix lists when read, and no store checks it at the manifest PUT: before
+ * the manifest goes in, the listing must hold every segment of this upload and its bytes, no more. */
+static int check_dlo_segments(struct upload *up, unsigned nparts)
+{
+	struct sw *sw = up->sw;
+	struct seg_tally t = { 0 };
+	uint64_t want = up->base;
+	size_t nwant = nparts + (up->base_copied ? 1 : up->base_nsegs);
+	char *prefix = NULL;
+	int rc;
+
+	for (unsigned n = 1; n <= nparts; n++)
+		want += up->segs[n].size;
+	if (asprintf(&prefix, "%s/%s/", up->key, up->uid) < 0)
+		return -ENOMEM;
+	/* a Swift container listing may lag its objects for a moment: asked again, with backoff */
+	for (int attempt = 0;; attempt++) {
+		t = (struct seg_tally){ 0 };
+		rc = sw_list_cont(sw, sw->segc_enc, prefix, 0, 0, 0, tally_seg, &t);
+		if (rc || (t.n == nwant && t.bytes == want))
+			break;
+		if (attempt >= sw->retries) {
+			log_warn("swift: commit of %s: the segment listing shows %zu segments, %llu bytes; "
+				 "expected %zu, %llu", up->key, t.n, (unsigned long long)t.bytes, nwant,
+				 (unsigned long long)want);
+			rc = -EIO;
+			break;
+		}
+		http_backoff(sw->http, attempt);
+	}
+	free(prefix);
+	return rc;
 }
 
 int sw_upload_begin(struct backend *b, const char *key, uint64_t base, struct upload **out)
@@ -133,6 +251,8 @@ int sw_upload_begin(struct backend *b, const char *key, uint64_t base, struct up
 		if (k.slo && !k.disowned && !up->dlo) {
 			/* its segments are listed first in the new manifest: no bytes move */
 			rc = sw_slo_manifest(sw, key, &up->base_list);
+		} else if (k.dlo && k.dlo_manifest && up->dlo) {
+			rc = copy_dlo_base(up, k.dlo_manifest);
 		} else {
 			/* a plain object (or a DLO, or one whose segments another copy owns): its bytes
 			 * become segment 0, copied inside the cluster */
@@ -234,6 +354,54 @@ void sw_upload_abort(struct upload *up)
 	upload_free(up);
 }
 
+/* For the crash journal: the upload's uid names its segments, "<key>/<uid>/..." in the segment
+ * container. */
+char *sw_upload_token(struct upload *up)
+{
+	return strdup(up->uid);
+}
+
+/* After a crash: delete the upload's segments, unless the object's manifest lists them (the commit
+ * landed and only the journal record outlived it). */
+int sw_upload_forget(struct backend *b, const char *key, const char *token)
+{
+	struct sw *sw = b->priv;
+	struct sw_strv owned = { 0 }, names = { 0 };
+	struct sw_objkind k = { 0 };
+	char *prefix = NULL, *mine = NULL;
+	int rc;
+
+	/* a journal line is data from disk: it must be a uid as sw_upload_begin makes them */
+	if (strlen(token) != 16 || strspn(token, "0123456789abcdef") != 16)
+		return -EINVAL;
+	if (asprintf(&prefix, "%s/%s/", key, token) < 0 || asprintf(&mine, "%s/%s", sw->segc, prefix) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = sw_head(sw, key, &k);
+	if (!rc)
+		rc = sw_owned_segments(sw, key, &k, &owned);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < owned.n; i++) {
+		if (!strncmp(owned.v[i], mine, strlen(mine))) {
+			log_info("swift: %s was committed before the crash: its segments stay", key);
+			rc = -ENOENT;
+			goto out;
+		}
+	}
+	rc = sw_list_names(sw, sw->segc, prefix, &names);
+	if (!rc)
+		rc = names.n ? sw_delete_paths(sw, names.v, names.n) : -ENOENT;
+out:
+	sw_objkind_free(&k);
+	sw_strv_free(&owned);
+	sw_strv_free(&names);
+	free(prefix);
+	free(mine);
+	return rc;
+}
+
 /* The SLO manifest entries: the base's (or segment 0), then the new parts. A new JSON list. */
 static json_t *slo_entries(struct upload *up, unsigned nparts)
 {
@@ -302,17 +470,18 @@ out:
 	EVP_MD_CTX_free(ctx);
 }
 
-/* PUT a manifest (list) at an encoded path, with its ETag when it can be told beforehand (Swift
- * refuses a mismatch with 422, which is sent again); meta_hdr (or NULL) is set on it; *etag gets the
- * manifest's ETag. */
+/* PUT a manifest (list) at an encoded path; meta_hdr and cond (each may be NULL) are set on it; *etag gets the manifest's
+ * ETag; *status (or NULL) the last HTTP status. The manifest's ETag (the MD5 of its entries' ETags) is
+ * checked in the reply, not sent as a request header: Ceph RGW compares that header with a digest of
+ * its own, never equal, and refuses every such manifest with 422. Swift checks each entry's ETag and
+ * size against its segment either way; RGW checks the sizes. */
 static int put_manifest(struct sw *sw, const char *opath, json_t *list, const char *meta_hdr, const char *cond,
-			char *etag, size_t ecap)
+			char *etag, size_t ecap, long *status)
 {
-	const char *hdrs[] = { "Content-Type: application/octet-stream", NULL, NULL, NULL, NULL };
+	const char *hdrs[] = { "Content-Type: application/octet-stream", NULL, NULL, NULL };
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	char *body = json_dumps(list, JSON_COMPACT), *path = NULL, *v, want[33], eh[48];
-	size_t nh = 1;
+	char *body = json_dumps(list, JSON_COMPACT), *path = NULL, *v, want[33];
 	int rc = -ENOMEM;
 
 	if (!body || asprintf(&path, "%s?multipart-manifest=put", opath) < 0) {
@@ -320,18 +489,16 @@ static int put_manifest(struct sw *sw, const char *opath, json_t *list, const ch
 		goto out;
 	}
 	slo_etag(list, want);
-	if (*want) {
-		snprintf(eh, sizeof(eh), "ETag: %s", want);
-		hdrs[nh++] = eh;
-	}
 	if (meta_hdr)
-		hdrs[nh++] = meta_hdr;
+		hdrs[1] = meta_hdr;
 	if (cond)
-		hdrs[nh++] = cond;
+		hdrs[meta_hdr ? 2 : 1] = cond;
 	sw_req_init(&req, "PUT", hdrs);
 	req.body = body;
 	req.body_len = strlen(body);
 	rc = sw_put_checked(sw, &req, path, opath, *want ? want : NULL, &resp);
+	if (status)
+		*status = resp.status;
 	if (!rc && etag) {
 		v = http_header(&resp, "ETag");
 		sw_set_etag(etag, ecap, v);
@@ -369,7 +536,7 @@ static int nest_entries(struct upload *up, json_t **list)
 		    asprintf(&p, "/%s/%s", sw->segc, name) < 0 || !(opath = sw_obj_path(sw->segc_enc, name, NULL))) {
 			rc = -ENOMEM;
 		} else {
-			rc = put_manifest(sw, opath, sub, NULL, NULL, etag, sizeof(etag));
+			rc = put_manifest(sw, opath, sub, NULL, NULL, etag, sizeof(etag), NULL);
 		}
 		if (!rc) {
 			e = json_pack("{s:s, s:o, s:I}", "path", p, "etag", *etag ? json_string(etag) : json_null(),
@@ -388,6 +555,31 @@ static int nest_entries(struct upload *up, json_t **list)
 	json_decref(*list);
 	*list = top;
 	return json_array_size(top) > sw->max_segments ? -EFBIG : 0;
+}
+
+/* Delete the n sub-manifests nest_entries() made ("<key>/<uid>/m<i>"), so that the upload's prefix
+ * holds its segments only. */
+static int drop_sub_manifests(struct upload *up, size_t n)
+{
+	struct sw *sw = up->sw;
+	char **paths = calloc(n ? n : 1, sizeof(*paths));
+	size_t k;
+	int rc = 0;
+
+	if (!paths)
+		return -ENOMEM;
+	/* "container/object", decoded, as sw_delete_paths() takes them */
+	for (k = 0; k < n && !rc; k++)
+		if (asprintf(&paths[k], "%s/%s/%s/m%05zu", sw->segc, up->key, up->uid, k) < 0) {
+			paths[k] = NULL;
+			rc = -ENOMEM;
+		}
+	if (!rc)
+		rc = sw_delete_paths(sw, paths, n);
+	for (k = 0; k < n; k++)
+		free(paths[k]);
+	free(paths);
+	return rc;
 }
 
 /* A manifest PUT that failed may still have been stored (its reply lost, then the retries refused):
@@ -418,7 +610,7 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 	struct sw *sw = up->sw;
 	struct sw_strv old = { 0 }, keep = { 0 };
 	struct sw_objkind k = { 0 };
-	char *path = NULL, *mh = NULL, *mprefix = NULL, *menc = NULL, *sh = NULL;
+	char *path = NULL, *mprefix = NULL, *sh = NULL;
 	json_t *list = NULL;
 	int rc = 0;
 
@@ -445,42 +637,47 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 	rc = sw_sha256_header(sha256, &sh);
 	if (rc)
 		goto fail;
-	if (up->dlo) {
-		/* every object under "<key>/<uid>/" in name order: segment 0 (an appended base) first */
-		if (asprintf(&mprefix, "%s/%s/%s/", sw->segc, up->key, up->uid) < 0) {
-			mprefix = NULL;
-			rc = -ENOMEM;
-			goto fail;
-		}
-		menc = uri_encode(mprefix, 1);
-		if (!menc || asprintf(&mh, "X-Object-Manifest: %s", menc) < 0) {
-			mh = NULL;
-			rc = -ENOMEM;
-			goto fail;
-		}
-		{
-			const char *hdrs[] = { mh, "Content-Type: application/octet-stream", sh ? sh :
-					       sw_create_only(sw, up->key), sh ? sw_create_only(sw, up->key) : NULL,
-					       NULL };
+	if (!up->dlo) {
+		long status = 0;
+		int nested = 0;
 
-			rc = sw_put_path(sw, path, up->key, hdrs, -1, 0, 0, NULL, 0);
-		}
-		if (rc && manifest_is_ours(up))
-			rc = 0;
-		if (rc)
-			goto fail;
-	} else {
 		list = slo_entries(up, nparts);
 		if (!list) {
 			rc = -ENOMEM;
 			goto fail;
 		}
-		if (json_array_size(list) > sw->max_segments)
+		if (json_array_size(list) > sw->max_segments) {
+			nested = !up->base_list;
 			rc = nest_entries(up, &list);
+		}
 		if (!rc)
-			rc = put_manifest(sw, path, list, sh, sw_create_only(sw, up->key), NULL, 0);
+			rc = put_manifest(sw, path, list, sh, sw_create_only(sw, up->key), NULL, 0, &status);
 		if (rc && manifest_is_ours(up))
 			rc = 0;
+		if (rc && nested && status == 400) {
+			/* Ceph RGW refuses an SLO that lists SLOs (400: it checks each entry's size
+			 * against the sub-manifest object, which is its JSON). The same segments,
+			 * named in order under one prefix, make a DLO once the sub-manifests go. */
+			log_info("swift: %s: the store refuses nested manifests; committing a DLO", up->key);
+			rc = drop_sub_manifests(up, json_array_size(list));
+			up->dlo = !rc;
+		}
+		if (rc)
+			goto fail;
+	}
+	if (up->dlo) {
+		/* every object under "<key>/<uid>/" in name order: the base's (segment 0) first */
+		if (asprintf(&mprefix, "%s/%s/%s/", sw->segc, up->key, up->uid) < 0) {
+			mprefix = NULL;
+			rc = -ENOMEM;
+			goto fail;
+		}
+		rc = check_dlo_segments(up, nparts);
+		if (!rc) {
+			rc = sw_put_dlo(sw, up->key, mprefix, sh);
+			if (rc && manifest_is_ours(up))
+				rc = 0;
+		}
 		if (rc)
 			goto fail;
 	}
@@ -503,9 +700,7 @@ out:
 	sw_strv_free(&old);
 	sw_strv_free(&keep);
 	free(path);
-	free(mh);
 	free(mprefix);
-	free(menc);
 	free(sh);
 	upload_free(up);
 	return rc;

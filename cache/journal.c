@@ -278,15 +278,24 @@ static void recover(struct journal *j, struct backend *be)
 		rc = read_record(j->dfd, de->d_name, &key, &token);
 		if (!rc && be->ops->upload_forget) {
 			rc = be->ops->upload_forget(be, key, token);
-			if (rc && rc != -ENOENT) {
+			if (rc == -EINVAL || rc == -EOPNOTSUPP) {
+				/* no later mount could do better with it: say so once and drop it */
+				log_warn("crash journal: the unfinished upload of %s left by a crash cannot be "
+					 "discarded (%s): record dropped", key,
+					 rc == -EINVAL ? "malformed record" : "the store cannot do it");
+			} else if (rc == -ENOENT) {
+				log_info("crash journal: nothing is left of the upload of %s (it was finished or "
+					 "discarded before the crash)", key);
+			} else if (rc) {
 				log_warn("could not discard the unfinished upload of %s left by a crash: %s "
 					 "(kept for the next mount)", key, strerror(-rc));
 				free(key);
 				free(token);
 				continue;
+			} else {
+				log_info("recovered: discarded the unfinished upload of %s (left by a crash)", key);
+				n++;
 			}
-			log_info("discarded the unfinished upload of %s left by a crash", key);
-			n++;
 		}
 		unlinkat(j->dfd, de->d_name, 0);
 		free(key);
@@ -362,6 +371,10 @@ uint64_t journal_add(struct journal *j, const char *key, const char *token)
 	int fd;
 	FILE *f;
 
+	if (strchr(key, '\n') || strchr(token, '\n')) {
+		errno = EINVAL;   /* a record is two lines: it could not be read back */
+		goto fail;
+	}
 	pthread_mutex_lock(&j->lock);
 	id = ++j->next;
 	pthread_mutex_unlock(&j->lock);
@@ -380,6 +393,14 @@ uint64_t journal_add(struct journal *j, const char *key, const char *token)
 		goto fail;
 	}
 	fclose(f);
+	/* the name too: a record lost with its directory entry would leave the upload nobody knows of */
+	if (fsync_dir(j)) {
+		int e = errno;
+
+		unlinkat(j->dfd, name, 0);
+		errno = e;
+		goto fail;
+	}
 	return id;
 fail:
 	log_warn("%s: could not record the upload in the crash journal: %s", key, strerror(errno));

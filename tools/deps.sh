@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what building and testing snapfs needs on a fresh Debian 12 machine: the build dependencies,
-# the real servers the tests start (PostgreSQL, Swift, memcached; s3rver and azurite from npm) and the
-# peers the benchmark compares against. Safe to run again: it installs only what is missing.
+# the real servers the tests start (PostgreSQL, Swift, memcached, Ceph's monitor, OSD and RADOS Gateway;
+# s3rver and azurite from npm) and the peers the benchmark compares against.
+# Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ PKGS=(
 	valgrind clang libclang-rt-14-dev
 	postgresql postgresql-contrib
 	swift swift-proxy swift-account swift-container swift-object memcached
+	ceph-mon ceph-osd radosgw ceph-common uuid-runtime
 	s3fs rclone
 )
 

@@ -13,6 +13,8 @@ env: AZ_ENDPOINT (http://127.0.0.1:PORT/ACCOUNT), AZ_ACCOUNT, AZ_KEY
   azcli.py put CONTAINER BLOB FILE                     Put Blob from FILE
   azcli.py putmany CONTAINER PREFIX N                  N small blobs PREFIX00000.. in parallel
   azcli.py uncommitted CONTAINER BLOB                  number of uncommitted blocks (0 if none)
+  azcli.py lease acquire CONTAINER BLOB                an infinite lease; prints its id
+  azcli.py lease release CONTAINER BLOB ID             release it
 """
 import base64
 import concurrent.futures
@@ -167,6 +169,18 @@ def main(argv):
             sys.exit("uncommitted: HTTP %d %s" % (st, data[:300]))
         else:
             print(len(ET.fromstring(data).findall("./UncommittedBlocks/Block")))
+    elif cmd == "lease":
+        # lease acquire CONTAINER BLOB (prints the lease id) | lease release CONTAINER BLOB ID
+        hdrs = {"x-ms-lease-action": argv[2]}
+        if argv[2] == "acquire":
+            hdrs["x-ms-lease-duration"] = "-1"
+        else:
+            hdrs["x-ms-lease-id"] = argv[5]
+        st, h, data = request("PUT", url_of(argv[3], argv[4], "comp=lease"), body=b"", headers=hdrs)
+        if st not in (200, 201):
+            sys.exit("lease: HTTP %d %s" % (st, data[:300]))
+        if argv[2] == "acquire":
+            print(h["x-ms-lease-id"])
     else:
         sys.exit("unknown command " + cmd)
 

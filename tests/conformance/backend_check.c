@@ -871,6 +871,67 @@ out:
 	free(parts);
 }
 
+/* Crash recovery: an open upload discarded from its token alone, as the next mount does after a kill -9
+ * (the struct is only freed afterwards, by an abort that then finds nothing). */
+static void t_forget(struct ctx *c)
+{
+	const char *name = "upload_forget discards an open upload from its token";
+	uint64_t len = 3 * MIB + 77;
+	char kbuf[1024], *token = NULL;
+	struct upload *up = NULL;
+	struct obj_info oi;
+	struct part *parts;
+	unsigned nth;
+	off_t at = spool_random(c, len, 11);
+	int rc;
+
+	if (!c->ops->upload_token || !c->ops->upload_forget) {
+		skip(c, name, "the backend has no upload_token/upload_forget");
+		return;
+	}
+	cut(c, at, len, 0, len, &parts);
+	rc = c->ops->upload_begin(&c->b, KEY("up/forgotten.bin"), 0, &up);
+	if (!rc)
+		rc = send_parts(c, up, parts, 1, &nth);
+	if (!rc && !(token = c->ops->upload_token(up)))
+		rc = -ENOMEM;
+	if (rc) {
+		notok(c, name, "upload %s", err(rc));
+		goto out;
+	}
+	rc = c->ops->upload_forget(&c->b, KEY("up/forgotten.bin"), token);
+	if (rc == -EOPNOTSUPP) {
+		skip(c, name, "the server cannot discard uploads");
+		goto out;
+	}
+	if (rc) {
+		notok(c, name, "forget: %s", err(rc));
+		goto out;
+	}
+	rc = c->ops->stat(&c->b, KEY("up/forgotten.bin"), &oi);
+	if (rc != -ENOENT) {
+		notok(c, name, "stat after it gave %s", err(rc));
+		goto out;
+	}
+	if (c->ops->list_uploads && (rc = listed(c, "up/forgotten.bin", 1, NULL)) > 0) {
+		notok(c, name, "list_uploads still shows it");
+		goto out;
+	}
+	/* the same record once more (a crash before it was removed): nothing is left */
+	rc = c->ops->upload_forget(&c->b, KEY("up/forgotten.bin"), token);
+	if (rc && rc != -ENOENT)
+		notok(c, name, "a second forget gave %s", err(rc));
+	else if (c->ops->upload_forget(&c->b, KEY("up/forgotten.bin"), "../not a token\x01") != -EINVAL)
+		notok(c, name, "a malformed token was not refused with EINVAL");
+	else
+		ok(c, name, "the second time: %s", rc ? "nothing left" : "done again");
+out:
+	if (up)
+		c->ops->upload_abort(up);
+	free(token);
+	free(parts);
+}
+
 static void t_copy_remove(struct ctx *c)
 {
 	unsigned char a[SMALL + 10], b[SMALL + 10];
@@ -1169,6 +1230,7 @@ int main(int argc, char **argv)
 	t_big(c, &base);
 	t_append(c, base);
 	t_abort(c);
+	t_forget(c);
 	t_copy_remove(c);
 	t_statfs(c);
 	if (c->bad_secret_dir)

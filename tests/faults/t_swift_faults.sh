@@ -15,7 +15,11 @@
 # Every request goes through the proxy: ST_AUTH names the proxy, and since TempAuth answers with the
 # Swift proxy server's own storage URL, --endpoint overrides it with the same account path on the proxy
 # (what --endpoint does for Swift: it wins over the storage URL that authentication hands out).
-# FAULT_SWIFT_MIB (default 128) sets the size of the big write.
+# FAULT_SWIFT_MIB (default 128) sets the size of the big write. With SWIFT_SERVER=rgw the same runs
+# against Ceph RGW's Swift API, where snapfs makes DLOs (RGW never gives an SLO's manifest back): the
+# manifest fault hits the DLO manifest PUT, and an object's own segments are those under its
+# X-Object-Manifest prefix.
+# snapfs-servers: swift rgw
 source "$SNAPFS_SRC/tests/lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/swift.sh"
 source "$SNAPFS_SRC/tests/faults/proxy.sh"
@@ -25,16 +29,23 @@ BIG_MIB=${FAULT_SWIFT_MIB:-128}
 # at most 6.2 s of sleeps) plus at most 6 x 2 s of --timeout; far less than this
 EIO_BOUND_S=45
 
-start_swift
+start_swift mem=$((BIG_MIB * 3 + 256))
 swift_mkcontainer kubedb
 swift_token
 start_fault_proxy "$SWIFT_URL"
-ACCOUNT=${SWIFT_STORAGE_URL#"$SWIFT_URL"}     # /v1/AUTH_test
-SEGS=/v1/AUTH_test/kubedb_segments/          # the segment PUTs' paths start so
-[ "$ACCOUNT" = /v1/AUTH_test ] || die "unexpected storage URL $SWIFT_STORAGE_URL"
+ACCOUNT=${SWIFT_STORAGE_URL#"$SWIFT_URL"}     # /v1/AUTH_test (Swift), /swift/v1 (RGW)
+SEGS=$ACCOUNT/kubedb_segments/               # the segment PUTs' paths start so
+AUTH_PATH=${SWIFT_AUTH#"$SWIFT_URL"}          # /auth/v1.0 (Swift), /auth/1.0 (RGW)
+[ "$ACCOUNT" = "$SWIFT_ACCOUNT" ] || die "unexpected storage URL $SWIFT_STORAGE_URL"
+# the big file's manifest PUT: an SLO's carries ?multipart-manifest=put; a DLO's is an empty PUT
+if [ "$SWIFT_LARGE" = slo ]; then
+	MANIFEST_RULE='"method": "PUT", "path": "^'"$ACCOUNT"'/kubedb/", "query": "multipart-manifest=put"'
+else
+	MANIFEST_RULE='"method": "PUT", "path": "^'"$ACCOUNT"'/kubedb/kubedb/demo/pg/faults/big.bin$"'
+fi
 FP_SECRET=$T_DIR/fp-secret
 mkdir -p "$FP_SECRET"
-printf '%s' "$FP_URL/auth/v1.0" >"$FP_SECRET/ST_AUTH"
+printf '%s' "$FP_URL$AUTH_PATH" >"$FP_SECRET/ST_AUTH"
 cp "$SWIFT_SECRET/ST_USER" "$SWIFT_SECRET/ST_KEY" "$FP_SECRET/"
 chmod 600 "$FP_SECRET"/*
 OPTS=(--secret-dir "$FP_SECRET" --endpoint "$FP_URL$ACCOUNT" --timeout 2 --retries 5)
@@ -45,7 +56,7 @@ mount_snapfs swift://kubedb "$MNT" "${OPTS[@]}" --cache-dir "$T_DIR/cache" --cac
 SNAP=$MNT/kubedb/demo/pg/faults
 KEY=kubedb/demo/pg/faults
 PID=$(cat "$T_DIR/snapfs-mnt.pid")
-check "authentication went through the proxy" grep -q '^GET /auth/v1.0 200$' "$FP_JOURNAL"
+check "authentication went through the proxy" grep -qE "^GET $AUTH_PATH 20[04]$" "$FP_JOURNAL"
 
 # swift_status PATH: the HTTP status of a HEAD straight to Swift
 swift_status() { swift_curl -o /dev/null -w '%{http_code}' -I "$1"; }
@@ -53,13 +64,23 @@ swift_status() { swift_curl -o /dev/null -w '%{http_code}' -I "$1"; }
 stored_sha256() {
 	swift_curl -I "/kubedb/$1" | tr -d '\r' | sed -n 's/^[Xx]-[Oo]bject-[Mm]eta-[Ss]napfs-[Ss]ha256: //p'
 }
-# own_segments KEY: "ok" when the segment container holds exactly the segments KEY's manifest lists
+# own_segments KEY: "ok" when the segment container holds exactly the segments KEY's manifest lists (an
+# SLO's list; a DLO's prefix)
 own_segments() {
-	local listed stored
-	listed=$(swift_curl "/kubedb/$1?multipart-manifest=get" | "$SWIFT_PY" -c '
+	local listed stored mprefix
+	if [ "$SWIFT_LARGE" = slo ]; then
+		listed=$(swift_curl "/kubedb/$1?multipart-manifest=get" | "$SWIFT_PY" -c '
 import json, sys
 for e in json.load(sys.stdin):
     print(e["name"].split("/", 2)[2])' | sort) || return 1
+	else
+		mprefix=$(swift_curl -I "/kubedb/$1" | tr -d '\r' | sed -n 's/^[Xx]-[Oo]bject-[Mm]anifest: kubedb_segments\///p')
+		[ -n "$mprefix" ] || return 1
+		listed=$(swift_curl "/kubedb_segments?format=json&prefix=$mprefix&limit=10000" | "$SWIFT_PY" -c '
+import json, sys
+for e in json.load(sys.stdin):
+    print(e["name"])' | sort) || return 1
+	fi
 	stored=$(swift_curl "/kubedb_segments?format=json&prefix=$1/&limit=10000" | "$SWIFT_PY" -c '
 import json, sys
 for e in json.load(sys.stdin):
@@ -69,8 +90,11 @@ for e in json.load(sys.stdin):
 		echo "stored: $stored" >&2
 	}
 }
-is_slo() { swift_curl -I "/kubedb/$1" | grep -qi '^X-Static-Large-Object: True'; }
-is_plain() { [ "$(swift_status "/kubedb/$1")" = 200 ] && ! is_slo "$1"; }
+is_large() { swift_curl -I "/kubedb/$1" >"$T_DIR/is_large.hdr" && is_large_object "$T_DIR/is_large.hdr"; }
+is_plain() {
+	[ "$(swift_status "/kubedb/$1")" = 200 ] && swift_curl -I "/kubedb/$1" >"$T_DIR/is_plain.hdr" &&
+		! grep -qiE '^(X-Static-Large-Object: True|X-Object-Manifest:)' "$T_DIR/is_plain.hdr"
+}
 # fetch KEY FILE: the object straight from Swift (an SLO reads as its segments in order)
 fetch() { [ "$(swift_curl -o "$2" -w '%{http_code}' "/kubedb/$1")" = 200 ]; }
 
@@ -84,7 +108,7 @@ fp_rules '{"seed": 11, "rules": [
  {"method": "PUT", "path": "^'"$SEGS"'", "skip": 5, "times": 2, "action": "reset_request", "at": 0.5},
  {"method": "PUT", "path": "^'"$SEGS"'", "skip": 7, "times": 1, "action": "reset_reply", "at": 0.5},
  {"method": "PUT", "path": "^'"$SEGS"'", "skip": 9, "times": 1, "action": "stall", "seconds": 8},
- {"method": "PUT", "query": "multipart-manifest=put", "times": 1, "action": "status", "status": 503}
+ {'"$MANIFEST_RULE"', "times": 1, "action": "status", "status": 503}
 ]}'
 start=$(date +%s%N)
 dd_rc=0
@@ -114,12 +138,12 @@ fi
 check "read the object from Swift directly" fetch "$KEY/big.bin" "$T_DIR/direct.bin"
 check "the committed object is the file, byte for byte" cmp "$T_DIR/big.bin" "$T_DIR/direct.bin"
 rm -f "$T_DIR/direct.bin"
-check "it is an SLO" is_slo "$KEY/big.bin"
+check "it is a large object ($SWIFT_LARGE)" is_large "$KEY/big.bin"
 check "the segment container holds the object's own segments and no others" \
 	test "$(own_segments "$KEY/big.bin")" = ok
 check "no body was taken for damaged by the transient faults" \
 	bash -c "! grep -q 'damaged on the way' '$T_DIR/snapfs-mnt.log'"
-check "the stored SHA-256 of the SLO is the file's" \
+check "the stored SHA-256 of the large object is the file's" \
 	test "$(stored_sha256 "$KEY/big.bin")" = "$(sha256sum <"$T_DIR/big.bin" | cut -d' ' -f1)"
 
 # ---------- reads through faulty GETs: right bytes or an error, never wrong bytes ----------
@@ -169,9 +193,9 @@ check "a small file is written" cp "$T_DIR/small.bin" "$SNAP/small.bin"
 check "the stored SHA-256 of a small object is the file's" \
 	test "$(stored_sha256 "$KEY/small.bin")" = "$(sha256sum <"$T_DIR/small.bin" | cut -d' ' -f1)"
 check "the small object is a plain one (no manifest)" is_plain "$KEY/small.bin"
-check "rename the SLO" mv "$SNAP/mid.bin" "$SNAP/mid-renamed.bin"
+check "rename the large object" mv "$SNAP/mid.bin" "$SNAP/mid-renamed.bin"
 check "rename the small object" mv "$SNAP/small.bin" "$SNAP/small-renamed.bin"
-check "the SHA-256 moved with the SLO" \
+check "the SHA-256 moved with the large object" \
 	test "$(stored_sha256 "$KEY/mid-renamed.bin")" = "$(sha256sum <"$T_DIR/mid.bin" | cut -d' ' -f1)"
 check "the SHA-256 moved with the small object" \
 	test "$(stored_sha256 "$KEY/small-renamed.bin")" = "$(sha256sum <"$T_DIR/small.bin" | cut -d' ' -f1)"

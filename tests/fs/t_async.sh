@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# --async-close against s3rver behind the fault proxy: with every upload refused (the store held back),
+# --async-close against RGW behind the fault proxy: with every upload refused (the store held back),
 # close still returns at once with the data safe in the cache dir, the files read back through the
 # mount, the failing uploads keep their data (journal record and spool stay); after kill -9 the next
 # mount with the same cache dir uploads them, byte for byte. A file over the async limit closes the
 # synchronous way (stored when close returns); an unmount with files still waiting leaves them for
 # the next mount, named in the log.
 source "$SNAPFS_SRC/tests/lib/common.sh"
-source "$SNAPFS_SRC/tests/lib/s3.sh"
+source "$SNAPFS_SRC/tests/lib/rgw.sh"
 source "$SNAPFS_SRC/tests/faults/proxy.sh"
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
 
-start_s3rver
+start_rgw_s3 mem=512
 start_fault_proxy "$S3_ENDPOINT"
 
 MNT=$T_DIR/mnt
@@ -29,7 +29,7 @@ s3status() {
 }
 stored() { [ "$(s3status "$1")" = 200 ]; }
 not_stored() { [ "$(s3status "$1")" = 404 ]; }
-# same_in_store KEY FILE: downloaded from s3rver directly (not through snapfs), byte for byte
+# same_in_store KEY FILE: downloaded from RGW directly (not through snapfs), byte for byte
 same_in_store() { rm -f "$T_DIR/got" && s3get "kubedb/$1" "$T_DIR/got" && cmp -s "$T_DIR/got" "$2"; }
 records() { ls "$T_DIR"/cache/journal-*/ 2>/dev/null | grep -c "\.$1\$" || true; }
 # timed_copy SRC DST: copy with python, print "CLOSE_MS TOTAL_MS" or "error ERRNO"

@@ -3,12 +3,13 @@
 # cache dir discards the unfinished upload (from the crash journal, so only snapfs's own uploads are
 # touched), and the mount works again.
 source "$SNAPFS_SRC/tests/lib/common.sh"
+source "$SNAPFS_SRC/tests/lib/crash.sh"   # crash_pid
 
 STORE=$T_DIR/store
 mkdir -p "$STORE"
 mount_snapfs "file://$STORE" "$T_DIR/mnt" --cache-dir "$T_DIR/cache" --part-size 4M
 F=$T_DIR/mnt/kubedb/demo/pg/crash/dumpfile.sql
-PID=$(cat "$T_DIR/snapfs-mnt.pid")
+PID=$(crash_pid)
 
 # a slow writer: 40 MiB at once, then it waits while we crash the daemon
 ( head -c $((40 * 1024 * 1024)) /dev/urandom; sleep 30 ) >"$F" 2>/dev/null &
@@ -26,8 +27,9 @@ wait "$WRITER" 2>/dev/null || true
 fusermount3 -u "$T_DIR/mnt" 2>/dev/null || umount -l "$T_DIR/mnt"
 check "no partial object after the crash" test ! -e "$STORE/kubedb/demo/pg/crash/dumpfile.sql"
 
+rm -f "$T_DIR/snapfs-mnt.pid"   # the killed daemon's: crash_pid waits for the new one
 mount_snapfs "file://$STORE" "$T_DIR/mnt" --cache-dir "$T_DIR/cache" --part-size 4M
-check "the remount discarded the unfinished upload" grep -q "discarded the unfinished upload of kubedb/demo/pg/crash/dumpfile.sql" "$T_DIR/snapfs-mnt.log"
+check "the remount discarded the unfinished upload" grep -qF "recovered: discarded the unfinished upload of kubedb/demo/pg/crash/dumpfile.sql (left by a crash)" "$T_DIR/snapfs-mnt.log"
 check "nothing is left in the store's temp area" test -z "$(ls "$STORE/.snapfs/tmp" 2>/dev/null)"
 check "the journal is empty" test -z "$(ls "$T_DIR"/cache/journal-*/*.up 2>/dev/null)"
 check "no partial object is visible through the mount" test ! -e "$F"
@@ -52,7 +54,7 @@ for _ in $(seq 300); do
 	[ -n "$(ls "$STORE/.snapfs/tmp" 2>/dev/null)" ] && break
 	sleep 0.1
 done
-PID=$(cat "$T_DIR/snapfs-mnt.pid")
+PID=$(crash_pid)
 kill -TERM "$PID"
 for _ in $(seq 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 check "SIGTERM: the daemon exits even with a writer" bash -c "! kill -0 $PID 2>/dev/null"

@@ -89,7 +89,9 @@ urlq() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv
 s3keys() {
 	local bucket=$1 prefix=$2 token="" out
 	while :; do
-		out=$(s3curl GET "$bucket?list-type=2&prefix=$(urlq "$prefix")${token:+&continuation-token=$(urlq "$token")}") || return 1
+		# in sorted order: curl's --aws-sigv4 signs the query as given, and a server that checks
+		# signatures (RGW) sorts it
+		out=$(s3curl GET "$bucket?${token:+continuation-token=$(urlq "$token")&}list-type=2&prefix=$(urlq "$prefix")") || return 1
 		{ grep -o '<Key>[^<]*</Key>' <<<"$out" || true; } | sed 's/<Key>\(.*\)<\/Key>/\1/'
 		grep -q '<IsTruncated>true</IsTruncated>' <<<"$out" || break
 		token=$(grep -o '<NextContinuationToken>[^<]*</NextContinuationToken>' <<<"$out" | sed 's/<[^>]*>//g')

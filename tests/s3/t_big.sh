@@ -1,11 +1,11 @@
 #!/bin/bash
-# A 1 GiB file through the mount: written with cp (many parts in flight), then fetched from s3rver with curl
+# A 1 GiB file through the mount: written with cp (many parts in flight), then fetched from RGW with curl
 # (its own SigV4, not through snapfs) and compared byte for byte; ranged reads through a fresh mount.
 source "$SNAPFS_SRC/tests/lib/common.sh"
-source "$SNAPFS_SRC/tests/lib/s3.sh"
+source "$SNAPFS_SRC/tests/lib/rgw.sh"
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
 
-start_s3rver
+start_rgw_s3 mem=1300
 head -c 1G /dev/urandom >"$T_DIR/big.bin"
 
 MNT=$T_DIR/mnt
@@ -19,7 +19,7 @@ check "cp 1 GiB into the mount" cp "$T_DIR/big.bin" "$SNAP/big.bin"
 log "1 GiB written in $(echo "$(date +%s.%N) - $start" | bc) s"
 check "the file shows 1 GiB" test "$(stat -c %s "$SNAP/big.bin")" = $((1024 * 1024 * 1024))
 check "the staging space stayed within --cache-size" test "$(du -sm "$T_DIR/cache" | cut -f1)" -le 300
-# one file holds at most (--uploads + 1) parts of cache, however far the writer runs ahead of s3rver
+# one file holds at most (--uploads + 1) parts of cache, however far the writer runs ahead of RGW
 peak=$(python3 -c "import json; print(json.load(open('$MNT/.snapfs/status'))['cache']['peak'])")
 check "the file held at most 5 parts of 16 MiB of cache (peak $peak)" test "$peak" -le $((80 * 1024 * 1024))
 check "... and did use the parts in flight (peak $peak)" test "$peak" -ge $((32 * 1024 * 1024))

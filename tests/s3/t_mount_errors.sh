@@ -1,13 +1,11 @@
 #!/bin/bash
 # A mount that cannot work fails at once with one line that says why, names the key id (never the secret),
 # and leaves nothing mounted: wrong secret key, unknown key id, missing bucket, unreachable endpoint,
-# missing keys. The wrong secret is caught by the SigV4 verifier in front of s3rver (s3rver checks only
-# key ids). And a mount with good keys works through the verifier.
+# missing keys; against Ceph RGW, which checks every SigV4 signature. And a mount with good keys works.
 source "$SNAPFS_SRC/tests/lib/common.sh"
-source "$SNAPFS_SRC/tests/lib/s3.sh"
+source "$SNAPFS_SRC/tests/lib/rgw.sh"
 
-start_s3rver
-start_sigv4_proxy
+start_rgw_s3 mem=128
 
 # try_mount NAME SOURCE SECRET_DIR ENDPOINT: run the daemon; keeps its stderr in $T_DIR/NAME.err
 try_mount() {
@@ -35,9 +33,9 @@ failed() {
 }
 
 write_s3_secret "$T_DIR/badkey" "$S3_KEY_ID" "not-the-key"
-try_mount badkey s3://kubedb "$T_DIR/badkey" "$S3V_ENDPOINT"
+try_mount badkey s3://kubedb "$T_DIR/badkey" "$S3_ENDPOINT"
 check "wrong secret key: access denied, names the key id" \
-	failed badkey "access denied for AWS_ACCESS_KEY_ID=$S3_KEY_ID: check the secret"
+	failed badkey "access denied for AWS_ACCESS_KEY_ID=$S3_KEY_ID: check the secret (SignatureDoesNotMatch)"
 
 write_s3_secret "$T_DIR/badid" "AKIAEXAMPLEWRONG" "$S3_KEY"
 try_mount badid s3://kubedb "$T_DIR/badid" "$S3_ENDPOINT"
@@ -64,16 +62,16 @@ check "an endpoint that is not http(s)" failed badscheme "only http:// and https
 mkdir -p "$T_DIR/mnt-env" "$T_DIR/empty"
 T_MOUNTS+=("$T_DIR/mnt-env")
 check "keys from the environment" env AWS_ACCESS_KEY_ID="$S3_KEY_ID" AWS_SECRET_ACCESS_KEY="$S3_KEY" "$SNAPFS" \
-	s3://kubedb "$T_DIR/mnt-env" --secret-dir "$T_DIR/empty" --endpoint "$S3V_ENDPOINT" --cache-dir "$T_DIR/cache-env"
+	s3://kubedb "$T_DIR/mnt-env" --secret-dir "$T_DIR/empty" --endpoint "$S3_ENDPOINT" --cache-dir "$T_DIR/cache-env"
 check "the environment's keys work" bash -c "mkdir -p '$T_DIR/mnt-env/kubedb/ns/db/s' && echo hi >'$T_DIR/mnt-env/kubedb/ns/db/s/f'"
 umount_snapfs "$T_DIR/mnt-env"
 
-# good keys through the verifier: a real mount works, every request signed right
-mount_snapfs s3://kubedb "$T_DIR/mnt" --secret-dir "$S3_SECRET" --endpoint "$S3V_ENDPOINT" \
+# good keys: a real mount works, every request signed right (RGW refuses any other)
+mount_snapfs s3://kubedb "$T_DIR/mnt" --secret-dir "$S3_SECRET" --endpoint "$S3_ENDPOINT" \
 	--cache-dir "$T_DIR/cache"
 head -c 12000000 /dev/urandom >"$T_DIR/f.bin"
 mkdir -p "$T_DIR/mnt/kubedb/demo/pg/snap"
-check "write a 12 MB file through the verifier" cp "$T_DIR/f.bin" "$T_DIR/mnt/kubedb/demo/pg/snap/f.bin"
+check "write a 12 MB file" cp "$T_DIR/f.bin" "$T_DIR/mnt/kubedb/demo/pg/snap/f.bin"
 check "and read it back" cmp "$T_DIR/f.bin" "$T_DIR/mnt/kubedb/demo/pg/snap/f.bin"
 check "it is in the bucket" s3get kubedb/kubedb/demo/pg/snap/f.bin "$T_DIR/direct.bin"
 check "byte for byte" cmp "$T_DIR/f.bin" "$T_DIR/direct.bin"

@@ -1,13 +1,13 @@
 #!/bin/bash
-# pg_dumpall into the snapshot layout on s3rver, both ways pg_dumpall writes (`> file`: one descriptor shared
+# pg_dumpall into the snapshot layout on RGW, both ways pg_dumpall writes (`> file`: one descriptor shared
 # by a pg_dump child per database; `-f file`: closed and reopened with O_APPEND per database, an append to
 # the committed object), then a restore from the mount. What landed in the bucket is read back with curl
 # (its own SigV4), not through snapfs.
 source "$SNAPFS_SRC/tests/lib/common.sh"
-source "$SNAPFS_SRC/tests/lib/s3.sh"
+source "$SNAPFS_SRC/tests/lib/rgw.sh"
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
 
-start_s3rver
+start_rgw_s3 mem=512
 touch "$T_DIR/pg.log" && chown postgres: "$T_DIR/pg.log"
 pg_start
 pg_fill 4

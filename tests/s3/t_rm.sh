@@ -1,23 +1,23 @@
 #!/bin/bash
 # Deletes through an s3:// mount go through the delete queue (unlink returns at once, DeleteObjects of
-# up to 1,000 keys in the background), checked against s3rver behind the fault proxy:
+# up to 1,000 keys in the background), checked against RGW behind the fault proxy:
 # - rm -r of a snapshot of 1,200 objects leaves none in the bucket when rm returns, in a few
 #   DeleteObjects (not one DELETE per file), listing the folder once though rm reads it twice, and a
 #   neighbour with a longer name stays;
 # - a file whose delete is still queued (the DELETE held back by the proxy) is gone from the mount
 #   (stat, ls) while the bucket still has it; a new file of that name (rm f; echo new > f) and a rename
 #   onto it wait for the delete and are never deleted by it;
-# - a DeleteObjects whose reply is lost after s3rver deleted the keys is sent again: success;
+# - a DeleteObjects whose reply is lost after RGW deleted the keys is sent again: success;
 # - deletes that keep failing (500 on every DeleteObjects and DELETE): rm -r fails (EIO), the log names
 #   the keys, the objects show again through the mount, and a later rm -r deletes them;
 # - a delete still queued at unmount is done before the daemon exits.
-# The bucket is checked with curl straight at s3rver, not through the proxy or snapfs.
+# The bucket is checked with curl straight at RGW, not through the proxy or snapfs.
 source "$SNAPFS_SRC/tests/lib/common.sh"
-source "$SNAPFS_SRC/tests/lib/s3.sh"
+source "$SNAPFS_SRC/tests/lib/rgw.sh"
 source "$SNAPFS_SRC/tests/faults/proxy.sh"
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
 
-start_s3rver
+start_rgw_s3 mem=256
 start_fault_proxy "$S3_ENDPOINT"
 MNT=$T_DIR/mnt
 # --retries 2: a delete that keeps failing is given up within a few seconds
@@ -27,7 +27,7 @@ LOG=$T_DIR/snapfs-mnt.log
 DB=$MNT/kubedb/demo/pg
 P=kubedb/demo/pg
 
-put_many() {   # put_many PREFIX COUNT: small objects straight into s3rver
+put_many() {   # put_many PREFIX COUNT: small objects straight into RGW
 	AWS_ACCESS_KEY_ID=$S3_KEY_ID AWS_SECRET_ACCESS_KEY=$S3_KEY \
 		python3 "$SNAPFS_SRC/tools/bench_put.py" "$S3_ENDPOINT" kubedb "$1" "$2" 100 8
 }
@@ -37,7 +37,7 @@ s3head() {
 		--user "$S3_KEY_ID:$S3_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$S3_ENDPOINT/kubedb/$1"
 }
 holds() { s3get "kubedb/$1" "$T_DIR/got" && test "$(cat "$T_DIR/got")" = "$2"; }   # holds KEY CONTENT
-# delete_landed KEY: wait (60 s at most) until a DELETE of KEY went through the proxy to s3rver
+# delete_landed KEY: wait (60 s at most) until a DELETE of KEY went through the proxy to RGW
 delete_landed() {
 	for _ in $(seq 600); do
 		grep -qE "^DELETE /kubedb/$1 2[0-9][0-9]\$" "$FP_JOURNAL" && return 0
@@ -82,19 +82,19 @@ check "ls: f is not listed while queued" bash -c "! ls '$DB/snap2' | grep -qx f"
 echo new >"$DB/snap2/f"
 check "rm f; echo new > f: the mount reads the new file" test "$(cat "$DB/snap2/f")" = new
 check "the proxy held the DELETE back" test "$(fp_get 's["injected"].get("stall", 0)')" -ge 1
-check "the held-back DELETE was sent again and reached s3rver" delete_landed "$P/snap2/f"
+check "the held-back DELETE was sent again and reached RGW" delete_landed "$P/snap2/f"
 check "rm f; echo new > f: the bucket has the new file" holds "$P/snap2/f" new
 fp_rules '[{"method": "DELETE", "path": "/snap2/b$", "times": 1, "action": "stall", "seconds": 5, "forward": false}]'
 rm "$DB/snap2/b"
 check "rm b; mv a b" mv "$DB/snap2/a" "$DB/snap2/b"
-check "the held-back DELETE of b reached s3rver" delete_landed "$P/snap2/b"
+check "the held-back DELETE of b reached RGW" delete_landed "$P/snap2/b"
 check "rm b; mv a b: the bucket's b is a" holds "$P/snap2/b" a-content
 check "rm b; mv a b: a is gone from the bucket" test "$(s3head "$P/snap2/a")" = 404
 fp_reset
 
-# ---------- DeleteObjects sent again after s3rver deleted: keys already deleted are success ----------
+# ---------- DeleteObjects sent again after RGW deleted: keys already deleted are success ----------
 # the first reply is lost (reset), the next one says a key failed for a moment (InternalError in the
-# DeleteResult, after s3rver deleted them all)
+# DeleteResult, after RGW deleted them all)
 put_many "$P/snap3/" 300
 fp_rules '[{"method": "POST", "query": "delete", "times": 1, "action": "reset_reply", "at": 0},
   {"method": "POST", "query": "delete", "times": 1, "action": "mangle", "how": "body",

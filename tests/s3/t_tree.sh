@@ -1,13 +1,13 @@
 #!/bin/bash
-# Folders and names through an s3:// mount on s3rver: a folder of more than 1,000 files (ListObjectsV2 pages
+# Folders and names through an s3:// mount on RGW: a folder of more than 1,000 files (ListObjectsV2 pages
 # with continuation tokens), rm -r of it (DeleteObjects batches), rename of a file and of a folder
 # (CopyObject + delete), and objects written by another client (curl) showing up through the mount.
 # What the bucket holds is checked with curl, not through snapfs.
 source "$SNAPFS_SRC/tests/lib/common.sh"
-source "$SNAPFS_SRC/tests/lib/s3.sh"
+source "$SNAPFS_SRC/tests/lib/rgw.sh"
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
 
-start_s3rver
+start_rgw_s3 mem=256
 MNT=$T_DIR/mnt
 mount_snapfs s3://kubedb "$MNT" --secret-dir "$S3_SECRET" --endpoint "$S3_ENDPOINT" --cache-dir "$T_DIR/cache" \
 	--meta-ttl 1

@@ -2,16 +2,16 @@
 # No secret reaches a log at any level: mounts at --log-level debug doing real work (a multipart write, a
 # small write, reads, listings, a rename, a delete) and mounts refused for a wrong key; every byte they
 # printed (log files and stderr) is searched for every secret value. Azure (Azurite) is the store whose
-# key differs from its key id (s3rver's key id and secret are the same word); S3 is checked with refused
-# credentials of its own. Also: a secret file readable by others draws a warning, and the mount does not use
+# key differs from its key id; S3 (Ceph RGW, which checks every signature) is checked with refused
+# credentials of its own: an unknown key id, and the real key id with a wrong secret. Also: a secret file readable by others draws a warning, and the mount does not use
 # allow_other unless asked (/proc/mounts).
 source "$SNAPFS_SRC/tests/lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/azure.sh"
-source "$SNAPFS_SRC/tests/lib/s3.sh"
+source "$SNAPFS_SRC/tests/lib/rgw.sh"
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AZURE_ACCOUNT_NAME AZURE_ACCOUNT_KEY
 
 start_azurite
-start_s3rver
+start_rgw_s3 mem=128
 OUT=$T_DIR/out
 mkdir -p "$OUT"
 
@@ -44,8 +44,8 @@ check "with a one-line reason naming the account" \
 	bash -c "[ \$(grep -c . '$OUT/az-wrong.stderr') -eq 1 ] && grep -q '$AZ_ACCOUNT' '$OUT/az-wrong.stderr'"
 
 # ---------- S3: refused credentials at debug level ----------
-# (s3rver does not check signatures, only key ids: a wrong key id makes it refuse; the secret beside it
-# is what must not be printed)
+# (an unknown key id, then RGW's own key id with a wrong secret: the signature is refused; the secrets
+# beside them are what must not be printed)
 WRONG_S3_ID=AKIAWRONGKEYID0001
 WRONG_S3_SECRET="Wr0ng/S3cret+$(head -c 12 /dev/urandom | base64 -w0 | tr -d '/+=')"
 mkdir -p "$T_DIR/s3-wrong"
@@ -57,6 +57,15 @@ mountpoint -q "$MNT" && T_MOUNTS+=("$MNT")
 check "refused S3 credentials fail the mount (exit $rc)" test "$rc" -ne 0
 check "with a one-line reason naming the key id" \
 	bash -c "[ \$(grep -c . '$OUT/s3-wrong.stderr') -eq 1 ] && grep -q '$WRONG_S3_ID' '$OUT/s3-wrong.stderr'"
+WRONG_S3_SECRET2="Wr0ng/S3cret+$(head -c 12 /dev/urandom | base64 -w0 | tr -d '/+=')"
+write_s3_secret "$T_DIR/s3-wrong2" "$S3_KEY_ID" "$WRONG_S3_SECRET2"
+rc=0
+"$SNAPFS" s3://kubedb "$MNT" --secret-dir "$T_DIR/s3-wrong2" --endpoint "$S3_ENDPOINT" --cache-dir "$T_DIR/cache" \
+	--log-level debug --log-file "$OUT/s3-wrong2.log" 2>"$OUT/s3-wrong2.stderr" || rc=$?
+mountpoint -q "$MNT" && T_MOUNTS+=("$MNT")
+check "a wrong secret for a real key id fails the mount (exit $rc)" test "$rc" -ne 0
+check "with one line: the signature was refused" bash -c "[ \$(grep -c . '$OUT/s3-wrong2.stderr') -eq 1 ] &&
+	grep -q 'SignatureDoesNotMatch' '$OUT/s3-wrong2.stderr'"
 
 # ---------- search everything printed for the secrets ----------
 cp "$T_DIR"/snapfs-*.log "$OUT"/ 2>/dev/null || true
@@ -73,6 +82,7 @@ no_secret() {
 check "the Azure account key is in no log or stderr" no_secret AZURE_ACCOUNT_KEY "$AZ_KEY"
 check "the wrong Azure key is in no log or stderr" no_secret "the wrong Azure key" "$WRONG_AZ_KEY"
 check "the refused S3 secret is in no log or stderr" no_secret "the wrong S3 secret" "$WRONG_S3_SECRET"
+check "the wrong S3 secret of a real key id is in no log or stderr" no_secret "the wrong S3 secret" "$WRONG_S3_SECRET2"
 # a request signature is a credential too (it authorizes that request for minutes)
 check "no Authorization header or signature is logged" \
 	bash -c "! grep -riE 'authorization:|SharedKey [^ ]+:|Signature=' '$OUT'"

@@ -1,14 +1,14 @@
 #!/bin/bash
-# TLS verification is on by default: s3rver behind an HTTPS front (the fault proxy with a self-signed
+# TLS verification is on by default: RGW behind an HTTPS front (the fault proxy with a self-signed
 # certificate made here by openssl) is refused with a one-line reason naming the TLS problem; trusting
 # the certificate through CA_CERT_DATA in the secret dir makes the same mount work, and the bytes land in
 # the store. A trusted certificate for another host name is still refused (host name verification).
 source "$SNAPFS_SRC/tests/lib/common.sh"
-source "$SNAPFS_SRC/tests/lib/s3.sh"
+source "$SNAPFS_SRC/tests/lib/rgw.sh"
 source "$SNAPFS_SRC/tests/faults/proxy.sh"
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN CA_CERT_DATA SSL_CERT_FILE CURL_CA_BUNDLE
 
-start_s3rver
+start_rgw_s3 mem=128
 self_signed "$T_DIR/tls"
 start_fault_proxy "$S3_ENDPOINT" --tls-cert "$T_DIR/tls/cert.pem" --tls-key "$T_DIR/tls/key.pem"
 GOOD_URL=$FP_URL
@@ -63,7 +63,7 @@ check "with CA_CERT_DATA the HTTPS endpoint mounts" \
 head -c 12M /dev/urandom >"$T_DIR/data.bin"
 check "a 12 MiB write over TLS (multipart)" cp "$T_DIR/data.bin" "$MNT/kubedb/demo/pg/tls/data.bin"
 check "read back over TLS" cmp "$T_DIR/data.bin" "$MNT/kubedb/demo/pg/tls/data.bin"
-check "the object reached s3rver" s3get kubedb/kubedb/demo/pg/tls/data.bin "$T_DIR/direct.bin"
+check "the object reached RGW" s3get kubedb/kubedb/demo/pg/tls/data.bin "$T_DIR/direct.bin"
 check "byte for byte" cmp "$T_DIR/data.bin" "$T_DIR/direct.bin"
 mountpoint -q "$MNT" && umount_snapfs "$MNT"
 

@@ -5,7 +5,7 @@
 # listing, the HTTP server must see no request, and the daemon must survive (EIO or a listing without the
 # entity are both fine).
 source "$SNAPFS_SRC/tests/lib/common.sh"
-source "$SNAPFS_SRC/tests/lib/s3.sh"
+source "$SNAPFS_SRC/tests/lib/rgw.sh"
 source "$SNAPFS_SRC/tests/lib/azure.sh"
 source "$SNAPFS_SRC/tests/faults/proxy.sh"
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
@@ -34,7 +34,7 @@ try_listing() {
 }
 
 # ---------- S3 (ListObjectsV2) ----------
-start_s3rver
+start_rgw_s3 mem=128
 start_fault_proxy "$S3_ENDPOINT"
 MNT=$T_DIR/mnt
 mount_snapfs s3://kubedb "$MNT" --secret-dir "$S3_SECRET" --endpoint "$FP_URL" --cache-dir "$T_DIR/cache" \

@@ -1,11 +1,11 @@
 #!/bin/bash
-# snapctl against S3 (s3rver), with a prefix in the SOURCE. s3rver has no ListMultipartUploads, so a dump
-# in progress cannot show as Running there; the suite checks it is at least not shown as complete.
+# snapctl against S3 (Ceph RGW), with a prefix in the SOURCE. RGW has ListMultipartUploads, so a dump in
+# progress shows as Running (and rm refuses it).
 source "$SNAPFS_SRC/tests/lib/common.sh"
-source "$SNAPFS_SRC/tests/lib/s3.sh"
+source "$SNAPFS_SRC/tests/lib/rgw.sh"
 source "$SNAPFS_SRC/tests/snapctl/lib.sh"
 
-start_s3rver
+start_rgw_s3 mem=256
 store_suite s3://kubedb/team-a --secret-dir "$S3_SECRET" --endpoint "$S3_ENDPOINT"
 
 # objects another tool wrote (curl), seen by snapctl without any mount

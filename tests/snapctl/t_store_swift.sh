@@ -1,6 +1,7 @@
 #!/bin/bash
-# snapctl against OpenStack Swift (TempAuth), with a prefix in the SOURCE.
+# snapctl against OpenStack Swift (TempAuth), with a prefix in the SOURCE; and against Ceph RGW's Swift API.
 source "$SNAPFS_SRC/tests/lib/common.sh"
+# snapfs-servers: swift rgw
 source "$SNAPFS_SRC/tests/lib/swift.sh"
 source "$SNAPFS_SRC/tests/snapctl/lib.sh"
 

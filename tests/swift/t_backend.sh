@@ -1,6 +1,7 @@
 #!/bin/bash
 # The Swift backend through the conformance checker, against a real one-node Swift (TempAuth, SLO, bulk
 # delete), then against one with SLO and bulk delete switched off (DLO manifests, per-object deletes).
+# snapfs-servers: swift rgw
 source "$SNAPFS_SRC/tests/lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/swift.sh"
 

@@ -1,6 +1,8 @@
 #!/bin/bash
 # pg_dumpall into the kubedb layout on a swift:// mount (both ways dumps are written), read back and
-# restored into a fresh cluster; the dumps are SLOs whose segments go with rm -r.
+# restored into a fresh cluster; the dumps are large objects (SLOs; DLOs on RGW) whose segments go
+# with rm -r.
+# snapfs-servers: swift rgw
 source "$SNAPFS_SRC/tests/lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/swift.sh"
 
@@ -23,9 +25,9 @@ swift_curl -o "$T_DIR/direct.sql" /snap/kubedb/demo/pg/snap1/dumpfile.sql
 check "pg_dumpall > f: the object in Swift is the same bytes" \
 	cmp -s "$T_DIR/direct.sql" "$DB/snap1/dumpfile.sql"
 swift_curl -I -o "$T_DIR/dump.hdr" /snap/kubedb/demo/pg/snap1/dumpfile.sql
-check "the dump is an SLO (big enough for segments)" grep -qi '^X-Static-Large-Object: True' "$T_DIR/dump.hdr"
+check "the dump is a large object, $SWIFT_LARGE (big enough for segments)" is_large_object "$T_DIR/dump.hdr"
 
-# 2. pg_dumpall -f f: closes and reopens with O_APPEND for every database (append to an SLO)
+# 2. pg_dumpall -f f: closes and reopens with O_APPEND for every database (append to a large object)
 pg_dumpall -f "$DB/snap2/dumpfile.sql"
 swift_curl -o "$T_DIR/direct2.sql" /snap/kubedb/demo/pg/snap2/dumpfile.sql
 check "pg_dumpall -f f: every database is in the object in Swift" \

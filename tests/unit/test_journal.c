@@ -1,5 +1,6 @@
-/* The crash journal's closed-file records (--async-close): parsing with the torn-record rule, and a
- * round trip through a daemon that goes away (a child process) and the next mount's recovery. */
+/* The crash journal: closed-file records (--async-close), parsing with the torn-record rule, and a
+ * round trip through a daemon that goes away (a child process) and the next mount's recovery; upload
+ * records and what the next mount does with each answer of the store's discard. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -155,11 +156,104 @@ static void test_round_trip(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A store whose discard answers by key, counting its calls. */
+static int forgets[5];
+static const char *const fkeys[5] = { "k/ok", "k/gone", "k/fail", "k/bad", "k/nosup" };
+
+static int fake_forget(struct backend *b, const char *key, const char *token)
+{
+	static const int rcs[5] = { 0, -ENOENT, -EIO, -EINVAL, -EOPNOTSUPP };
+
+	(void)b;
+	for (int i = 0; i < 5; i++) {
+		if (!strcmp(key, fkeys[i])) {
+			assert_string_equal(token, "tok-en");
+			forgets[i]++;
+			return rcs[i];
+		}
+	}
+	fail_msg("unexpected key %s", key);
+	return -EIO;
+}
+
+static const struct backend_ops fake_ops = { .scheme = "fake", .upload_forget = fake_forget };
+
+static char *journal_dir(const char *root)
+{
+	static char jdir[400];
+	struct dirent *de;
+	DIR *d = opendir(root);
+
+	jdir[0] = 0;
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "journal-", 8))
+			snprintf(jdir, sizeof(jdir), "%s/%s", root, de->d_name);
+	closedir(d);
+	assert_true(jdir[0]);
+	return jdir;
+}
+
+/* Upload records left by a crash: the next mount discards each through the store; a record whose
+ * discard failed stays for the mount after, one the store can never act on is dropped. */
+static void test_upload_records(void **state)
+{
+	struct backend be = { .ops = &fake_ops };
+	struct journal *j = NULL;
+	char root[64] = "/tmp/snapfs-unit-journal.XXXXXX", cmd[512], *why = NULL;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* the daemon that crashes with five uploads open */
+		if (journal_open(&j, root, "fake://x", "/mnt", &be, &why))
+			_exit(1);
+		for (int i = 0; i < 5; i++)
+			if (!journal_add(j, fkeys[i], "tok-en"))
+				_exit(2);
+		if (journal_add(j, "k/new\nline", "tok-en") || journal_add(j, "k/x", "to\nken"))
+			_exit(3);   /* a record that could not be read back is refused */
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(count(journal_dir(root), ".up"), 5);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* the next daemon: one discard per record */
+		if (journal_open(&j, root, "fake://x", "/mnt", &be, &why))
+			_exit(1);
+		for (int i = 0; i < 5; i++)
+			if (forgets[i] != 1)
+				_exit(10 + i);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* only the record whose discard failed is left, and the mount after tries it again */
+	assert_int_equal(count(journal_dir(root), ".up"), 1);
+	assert_int_equal(journal_open(&j, root, "fake://x", "/mnt", &be, &why), 0);
+	assert_int_equal(forgets[0] + forgets[1] + forgets[3] + forgets[4], 0);
+	assert_int_equal(forgets[2], 1);
+	assert_int_equal(count(journal_dir(root), ".up"), 1);
+	journal_close(j);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_upload_records),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
