@@ -29,9 +29,41 @@ sys.exit(0 if hits else 1)
 PY
 }
 
+# flip_rados DATADIR ORIGINAL OFFSET: the same in the RADOS objects of the Ceph cluster tests/lib/rgw.sh
+# started (RGW keeps an object's bytes in RADOS objects of its data pool; memstore holds them in RAM):
+# each object is read, changed and written back whole, which keeps its attributes (RGW's manifest).
+flip_rados() {
+	python3 - "$RGW_DIR/ceph.conf" "$2" "$3" <<'PY'
+import subprocess, sys, tempfile, os
+conf, orig, off = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with open(orig, "rb") as f:
+    f.seek(off - 32)
+    needle = f.read(64)
+rados = ["rados", "-c", conf, "-p", "default.rgw.buckets.data"]
+names = subprocess.run(rados + ["ls"], check=True, capture_output=True, text=True).stdout.split("\n")
+hits = 0
+with tempfile.TemporaryDirectory() as d:
+    tmp = os.path.join(d, "obj")
+    for n in filter(None, names):
+        subprocess.run(rados + ["get", n, tmp], check=True)
+        data = bytearray(open(tmp, "rb").read())
+        at, found = data.find(needle), False
+        while at >= 0:
+            data[at + 32] ^= 0x01
+            hits += 1
+            found = True
+            at = data.find(needle, at + 1)
+        if found:
+            open(tmp, "wb").write(data)
+            subprocess.run(rados + ["put", n, tmp], check=True)
+print(f"flipped the byte at {off} in {hits} RADOS object{'' if hits == 1 else 's'}", file=sys.stderr)
+sys.exit(0 if hits else 1)
+PY
+}
+
 # verify_suite SOURCE DATADIR [credential options...]: three snapshots demo/pg/{good,bad1,bad2}, each a
 # 3 MiB dump (one request), a 20 MiB one (parts: 8+8+4 MiB) and a small file in a sub-folder; one byte
-# flipped in bad1's small dump and in bad2's large one. verify passes good, fails bad1 and bad2 and names
+# flipped in bad1's small dump and in bad2's large one (by $VERIFY_FLIP, flip_byte unless set). verify passes good, fails bad1 and bad2 and names
 # the object; --all shows all three.
 verify_suite() {
 	local src=$1 data=$2; shift 2
@@ -61,8 +93,10 @@ verify_suite() {
 		json_eq '[o["sha256"] for o in j["objects"] if o["name"] == "base.tar"][0]' \
 		"$(sha256sum "$T_DIR/good.big" | cut -d' ' -f1)"
 
-	check "flip a byte of bad1/dumpfile.sql in the server's storage" flip_byte "$data" "$T_DIR/bad1.small" 1000000
-	check "flip a byte of bad2/base.tar in the server's storage" flip_byte "$data" "$T_DIR/bad2.big" $((13 * 1048576 + 7))
+	check "flip a byte of bad1/dumpfile.sql in the server's storage" \
+		"${VERIFY_FLIP:-flip_byte}" "$data" "$T_DIR/bad1.small" 1000000
+	check "flip a byte of bad2/base.tar in the server's storage" \
+		"${VERIFY_FLIP:-flip_byte}" "$data" "$T_DIR/bad2.big" $((13 * 1048576 + 7))
 
 	rc=0; sc verify "$src" demo/pg/bad1 "$@" || rc=$?
 	cat "$T_DIR/out" "$T_DIR/err"
