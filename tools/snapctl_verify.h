@@ -18,7 +18,8 @@ struct vr_obj {
 	enum vr_result res;
 	char how[96];       /* what matched: "sha256+md5", "multipart-etag(3 parts)" */
 	char detail[320];   /* for anything but VR_OK: what and why */
-	char sha256[65];    /* of the bytes read, "" when not read whole */
+	char sha256[65];    /* of the bytes read; "" when not read whole, or when the store holds no SHA-256
+			     * but another checksum (then that is what is worked out) */
 };
 
 /* Readers of ranged GETs shared by every object of a run: jobs threads, chunk bytes per GET. */

@@ -90,8 +90,8 @@ verify_suite() {
 	check "verify good -o json --jobs 2" sc verify "$src" demo/pg/good -o json --jobs 2 "$@"
 	check "verify good json: intact, 3 ok" json_eq '(j["summary"]["intact"], j["summary"]["ok"], j["summary"]["parallel_reads"])' "(True, 3, 2)"
 	check "verify good json: the SHA-256 of the bytes" \
-		json_eq '[o["sha256"] for o in j["objects"] if o["name"] == "base.tar"][0]' \
-		"$(sha256sum "$T_DIR/good.big" | cut -d' ' -f1)"
+		json_eq '[o["sha256"] for o in j["objects"] if o["name"] == "dumpfile.sql"][0]' \
+		"$(sha256sum "$T_DIR/good.small" | cut -d' ' -f1)"
 
 	check "flip a byte of bad1/dumpfile.sql in the server's storage" \
 		"${VERIFY_FLIP:-flip_byte}" "$data" "$T_DIR/bad1.small" 1000000
