@@ -288,6 +288,7 @@ static int az_open(struct backend *b, const struct backend_conf *conf, char **wh
 	if (rc)
 		goto err;
 	log_info("azure: account %s, container %s at %s", az->account, az->container, az->base);
+	az->conf = conf;
 	b->priv = az;
 	return 0;
 err:
@@ -333,6 +334,12 @@ static int az_stat(struct backend *b, const char *rel, struct obj_info *out)
 	free(v);
 	v = http_header(&resp, "ETag");
 	az_set_etag(out, v);
+	free(v);
+	v = http_header(&resp, "Content-MD5");
+	md5_b64_to_hex(v, out->md5);
+	free(v);
+	v = http_header(&resp, AZ_META_SHA256);
+	sha256_hex_take(v, out->sha256);
 	free(v);
 out:
 	free(key);
@@ -447,11 +454,18 @@ int az_put_body(struct az *az, const char *url, const char *const *hdrs, int fd,
 	}
 }
 
+int az_create_only(const struct az *az, const char *key)
+{
+	size_t n = strlen(key);
+
+	return az->conf && az->conf->create_only && n && key[n - 1] != '/';
+}
+
 static int az_put(struct backend *b, const char *rel, int fd, off_t fd_off, uint64_t len, const char *sha256)
 {
 	struct az *az = b->priv;
 	const char *hdrs[] = { AZ_VER_HDR, "x-ms-blob-type: BlockBlob",
-			       "Content-Type: application/octet-stream", NULL, NULL };
+			       "Content-Type: application/octet-stream", NULL, NULL, NULL };
 	struct http_resp resp = HTTP_RESP_INIT;
 	char *key = az_key(az, rel), *url = NULL, meta[128];
 	int rc = -ENOMEM;
@@ -462,9 +476,19 @@ static int az_put(struct backend *b, const char *rel, int fd, off_t fd_off, uint
 		snprintf(meta, sizeof(meta), AZ_META_SHA256 ": %s", sha256);
 		hdrs[3] = meta;
 	}
+	if (az_create_only(az, key))
+		hdrs[sha256 ? 4 : 3] = "If-None-Match: *";
 	rc = az_put_body(az, url, hdrs, fd, fd_off, NULL, len, &resp);
-	if (!rc && resp.status != 201)
+	if (!rc && resp.status != 201) {
 		rc = az_fail("put", key, &resp);
+		if (az_create_only(az, key) && (resp.status == 409 || resp.status == 412)) {
+			struct obj_info oi;
+
+			/* an attempt whose reply was lost may have made it: then the blob is ours */
+			rc = sha256 && !az_stat(b, rel, &oi) && oi.size == len && !strcmp(oi.sha256, sha256) ?
+				     0 : -EEXIST;
+		}
+	}
 out:
 	free(key);
 	free(url);

@@ -35,7 +35,11 @@ struct az {
 	unsigned maxresults;  /* List Blobs page size; 0: the service default (5,000) */
 	atomic_int no_batch;  /* the service refused Blob Batch once: delete one by one */
 	int retries;      /* --retries, also for bodies the service found damaged (Md5Mismatch) */
+	const struct backend_conf *conf;
 };
+
+/* A write-once mount creates blobs only where none is (If-None-Match: *); folder markers may be made again. */
+int az_create_only(const struct az *az, const char *key);
 
 struct upload {
 	struct az *az;

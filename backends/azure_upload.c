@@ -279,7 +279,7 @@ int az_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 	struct az *az = up->az;
 	char im[128] = "", meta[128];
 	const char *hdrs[] = { AZ_VER_HDR, "Content-Type: application/xml",
-			       "x-ms-blob-content-type: application/octet-stream", NULL, NULL, NULL };
+			       "x-ms-blob-content-type: application/octet-stream", NULL, NULL, NULL, NULL };
 	int h = 3;
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
@@ -296,6 +296,8 @@ int az_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 		snprintf(meta, sizeof(meta), AZ_META_SHA256 ": %s", sha256);
 		hdrs[h++] = meta;
 	}
+	if (az_create_only(az, up->key))
+		hdrs[h++] = "If-None-Match: *";
 	if (!url)
 		goto out;
 	rc = buf_adds(&body, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
@@ -321,7 +323,8 @@ int az_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 	rc = http_do(az->http, &req, &resp);
 	if (!rc && resp.status != 201) {
 		char *code = az_err_code(&resp);
-		int again = resp.status == 412 || (resp.status == 400 && code && !strcmp(code, "InvalidBlockList"));
+		int again = resp.status == 412 || resp.status == 409 ||
+			    (resp.status == 400 && code && !strcmp(code, "InvalidBlockList"));
 
 		free(code);
 		rc = az_fail("put block list of", up->key, &resp);
@@ -331,6 +334,8 @@ int az_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 		if (again && commit_landed(up, nparts) == 1) {
 			log_info("azure: %s was committed by an attempt whose reply was lost", up->key);
 			rc = 0;
+		} else if (az_create_only(az, up->key) && (resp.status == 412 || resp.status == 409)) {
+			rc = -EEXIST;   /* write-once: another writer made it first */
 		} else if (resp.status == 412) {
 			rc = -EIO;   /* the base object changed under us: never graft onto a newer blob */
 		}

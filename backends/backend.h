@@ -27,6 +27,10 @@ struct backend_conf {
 	const char *addressing;      /* --addressing path|virtual or NULL (backend default) */
 	int timeout_s;               /* per-request low-speed timeout, seconds */
 	int retries;                 /* attempts after the first for retryable errors */
+	/* Write-once mounts: put() and upload_commit() of a key not ending in '/' create the object only
+	 * if none is there, with the store's conditional create; -EEXIST when one is. A store that
+	 * cannot ignores it (the mount probes which). */
+	int create_only;
 };
 
 struct obj_info {
@@ -34,6 +38,11 @@ struct obj_info {
 	time_t mtime;
 	int is_dir;      /* set by list() for common prefixes, never by stat() */
 	char etag[80];   /* store checksum or ETag, "" if unknown */
+	/* What the store holds about the content, filled by stat() only (snapctl verify reads it);
+	 * "" where the store does not tell. */
+	char sha256[65]; /* the "snapfs-sha256" metadata written at commit, lower-case hex */
+	char md5[33];    /* the store's MD5 of the whole object, lower-case hex (never a multipart ETag) */
+	char crc32c[9];  /* the store's CRC32C of the whole object, base64 (GCS) */
 };
 
 /* The version of an object a reader holds to (read_ver): the store's ETag or generation as its

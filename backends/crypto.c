@@ -33,6 +33,24 @@ void hex_encode(const unsigned char *p, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
+void sha256_hex_take(const char *v, char out[65])
+{
+	out[0] = 0;
+	if (v && strlen(v) == 64 && !v[strspn(v, "0123456789abcdef")])
+		memcpy(out, v, 65);
+}
+
+void md5_b64_to_hex(const char *v, char out[33])
+{
+	size_t n = 0;
+	unsigned char *raw = v ? base64_decode(v, &n) : NULL;
+
+	out[0] = 0;
+	if (raw && n == 16)
+		hex_encode(raw, n, out);
+	free(raw);
+}
+
 char *base64_encode(const void *p, size_t n)
 {
 	char *out = malloc(4 * ((n + 2) / 3) + 1);

@@ -14,6 +14,10 @@ char *base64_encode(const void *p, size_t n);
 char *base64url_encode(const void *p, size_t n);                /* no padding (JWT) */
 /* decode into a malloc'd buffer, *outlen set; NULL if malformed */
 unsigned char *base64_decode(const char *s, size_t *outlen);
+/* Checksums a store reports, into struct obj_info's fields: v (may be NULL) is copied when it is
+ * 64 lower-case hex digits, else out is ""; a base64 MD5 becomes lower-case hex, else out is "". */
+void sha256_hex_take(const char *v, char out[65]);
+void md5_b64_to_hex(const char *v, char out[33]);
 
 /* Digest of a byte range of a file, read in chunks (parts can be GiBs): algo "md5", "sha256". */
 int digest_fd(const char *algo, int fd, off_t off, uint64_t len, unsigned char *out, unsigned *outlen);

@@ -2,6 +2,7 @@
  * file below the directory, a folder marker "x/" is a directory. Objects appear only whole: every write
  * goes to a temp file in DIR/.snapfs/tmp that is fsync'ed and renamed into place. */
 #include "file_priv.h"
+#include "crypto.h"
 #include "../fs/log.h"
 
 #include <errno.h>
@@ -154,7 +155,12 @@ static int publish_at(struct fb *fb, const char *tname, int pfd, const char *lea
 	struct stat st;
 	int swapped = 0, fresh = 0, err;
 
-	if (!fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
+	/* a write-once mount's conditional create: the name must be free */
+	if (fb->conf && fb->conf->create_only) {
+		if (renameat2(fb->tmpfd, tname, pfd, leaf, RENAME_NOREPLACE))
+			return -errno;
+		fresh = 1;
+	} else if (!fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
 	    !renameat2(fb->tmpfd, tname, pfd, leaf, RENAME_EXCHANGE))
 		swapped = 1;
 	else if (!renameat2(fb->tmpfd, tname, pfd, leaf, RENAME_NOREPLACE))
@@ -228,6 +234,7 @@ static int file_open(struct backend *b, const struct backend_conf *conf, char **
 		goto err;
 	}
 	fb->dfd = fb->tmpfd = -1;
+	fb->conf = conf;
 	fb->dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fb->dfd < 0) {
 		rc = -errno;
@@ -303,6 +310,27 @@ static int key_stat(struct fb *fb, const char *key, struct stat *st)
 	return rc ? fb_refuse(fb, key, rc) : 0;
 }
 
+/* The digest fb_publish recorded, into out->sha256 ("" when there is none or it cannot be read). */
+static void read_sha(struct fb *fb, const char *key, struct obj_info *out)
+{
+	char leaf[256], v[65];
+	int pfd = fb_open_parent(fb, key, 0, leaf), fd = -1;
+	ssize_t n = -1;
+
+	if (pfd >= 0)
+		fd = openat(pfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0)
+		n = fgetxattr(fd, FB_XATTR_SHA256, v, sizeof(v) - 1);
+	if (n >= 0) {
+		v[n] = 0;
+		sha256_hex_take(v, out->sha256);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (pfd >= 0)
+		close(pfd);
+}
+
 static int file_stat(struct backend *b, const char *key, struct obj_info *out)
 {
 	struct stat st;
@@ -314,6 +342,8 @@ static int file_stat(struct backend *b, const char *key, struct obj_info *out)
 	if (fb_is_marker(key) ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
 		return -ENOENT;
 	fb_fill_info(&st, out);
+	if (S_ISREG(st.st_mode))
+		read_sha(fb_of(b), key, out);
 	return 0;
 }
 

@@ -20,6 +20,7 @@ struct fb {
 	int dfd;        /* the directory, every key is resolved relative to it */
 	int tmpfd;      /* FB_HIDDEN/tmp */
 	atomic_int warned_link; /* a symlink in the volume was logged at warning level */
+	const struct backend_conf *conf;
 };
 
 static inline struct fb *fb_of(struct backend *b)

@@ -47,7 +47,17 @@ struct gcs {
 	char *tmp_prefix;   /* full key prefix for append temporaries */
 	unsigned page;      /* maxResults per list call */
 	int retries;        /* failed attempts a chunk may take before the upload fails */
+	const struct backend_conf *conf;
 };
+
+/* A write-once mount creates objects only where none is (ifGenerationMatch=0); folder markers may be
+ * made again. The query suffix for an upload of key. */
+static const char *create_only_q(const struct gcs *g, const char *key)
+{
+	size_t n = strlen(key);
+
+	return g->conf && g->conf->create_only && n && key[n - 1] != '/' ? "&ifGenerationMatch=0" : "";
+}
 
 struct upload {
 	struct gcs *g;
@@ -207,7 +217,7 @@ static int parse_u64(json_t *v, uint64_t *out)
 /* An object resource into obj_info; -EIO when the reply is not one. */
 static int obj_from_json(json_t *o, struct obj_info *out)
 {
-	json_t *md5 = json_object_get(o, "md5Hash"), *etag = json_object_get(o, "etag");
+	json_t *md5 = json_object_get(o, "md5Hash"), *etag = json_object_get(o, "etag"), *v;
 
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(o) || !json_is_string(json_object_get(o, "name")) ||
@@ -224,6 +234,12 @@ static int obj_from_json(json_t *o, struct obj_info *out)
 	}
 	if (!out->etag[0] && json_is_string(etag))
 		snprintf(out->etag, sizeof(out->etag), "%s", json_string_value(etag));
+	md5_b64_to_hex(json_string_value(md5), out->md5);
+	v = json_object_get(o, "crc32c");
+	if (json_is_string(v) && json_string_length(v) == 8)
+		memcpy(out->crc32c, json_string_value(v), 9);
+	sha256_hex_take(json_string_value(json_object_get(json_object_get(o, "metadata"), GCS_SHA_KEY)),
+			out->sha256);
 	return 0;
 }
 
@@ -423,6 +439,7 @@ static int gcs_open(struct backend *b, const struct backend_conf *conf, char **w
 		goto err;
 	log_info("gcs: bucket %s at %s as %s (key id %s, project %s)", g->bucket, g->api,
 		 oauth2_get_key(g->auth)->client_email, oauth2_get_key(g->auth)->private_key_id, project);
+	g->conf = conf;
 	b->priv = g;
 	return 0;
 err:
@@ -763,8 +780,8 @@ static int open_session(struct upload *up, const char *sha256)
 		body = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	if (!body || !enc ||
-	    asprintf(&url, "%s/upload/storage/v1/b/%s/o?uploadType=resumable&name=%s", g->api,
-		     g->bucket_enc, enc) < 0) {
+	    asprintf(&url, "%s/upload/storage/v1/b/%s/o?uploadType=resumable&name=%s%s", g->api,
+		     g->bucket_enc, enc, up->base ? "" : create_only_q(g, up->key)) < 0) {
 		url = NULL;
 		goto out;
 	}
@@ -1385,7 +1402,8 @@ static int put_inline(struct gcs *g, const char *key, int fd, off_t fd_off, uint
 	tlen = (size_t)snprintf((char *)buf + room + len, sizeof(bnd) + 16, "\r\n--%s--\r\n", bnd);
 	snprintf(ctype, sizeof(ctype), "Content-Type: multipart/related; boundary=%s", bnd);
 	hdrs[0] = ctype;
-	if (asprintf(&url, "%s/upload/storage/v1/b/%s/o?uploadType=multipart", g->api, g->bucket_enc) < 0) {
+	if (asprintf(&url, "%s/upload/storage/v1/b/%s/o?uploadType=multipart%s", g->api, g->bucket_enc,
+		     create_only_q(g, key)) < 0) {
 		url = NULL;
 		goto out;
 	}
@@ -1407,6 +1425,15 @@ static int put_inline(struct gcs *g, const char *key, int fd, off_t fd_off, uint
 		rc = -EBADMSG;
 	} else {
 		rc = fail("put", key, &resp);
+		if (rc == -EEXIST && *create_only_q(g, key)) {
+			struct obj_info oi;
+			uint32_t have;
+
+			/* an attempt whose reply was lost may have made it: then the object is ours */
+			if (sha256 && !get_meta(g, key, &oi, NULL, &have) && oi.size == len && have == crc &&
+			    !strcmp(oi.sha256, sha256))
+				rc = 0;
+		}
 	}
 out:
 	http_resp_free(&resp);

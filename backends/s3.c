@@ -46,6 +46,7 @@ struct s3 {
 	int no_batch_delete;   /* the server said NotImplemented to DeleteObjects */
 	int no_part_copy;      /* ... to UploadPartCopy: copy through a temporary file */
 	int told_no_abort;
+	const struct backend_conf *conf;
 };
 
 struct upload {
@@ -496,6 +497,7 @@ static int s3_open(struct backend *b, const struct backend_conf *conf, char **wh
 		 s3->region, virt ? "virtual-host" : "path", s3->access_key);
 	free(host);
 	free(path);
+	s3->conf = conf;
 	b->priv = s3;
 	return 0;
 err:
@@ -555,6 +557,16 @@ static int s3_stat(struct backend *b, const char *key, struct obj_info *out)
 		memcpy(out->etag, e, n);
 		out->etag[n] = 0;
 	}
+	free(v);
+	v = http_header(&resp, "x-amz-meta-snapfs-sha256");
+	sha256_hex_take(v, out->sha256);
+	free(v);
+	/* a single-request object's ETag is its MD5, unless a KMS key or the customer's key encrypted it */
+	v = http_header(&resp, "x-amz-server-side-encryption-customer-algorithm");
+	if (!v)
+		v = http_header(&resp, "x-amz-server-side-encryption");
+	if ((!v || strcmp(v, "aws:kms")) && strlen(out->etag) == 32 && !out->etag[strspn(out->etag, "0123456789abcdef")])
+		memcpy(out->md5, out->etag, 33);
 	free(v);
 out:
 	http_resp_free(&resp);
@@ -726,14 +738,22 @@ static int call_verified(struct s3 *s3, struct call *c, struct http_resp *resp, 
 	}
 }
 
+/* A write-once mount creates objects only where none is (folder markers may be made again). */
+static int s3_create_only(const struct s3 *s3, const char *key)
+{
+	size_t n = strlen(key);
+
+	return s3->conf && s3->conf->create_only && n && key[n - 1] != '/';
+}
+
 static int s3_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len, const char *sha256)
 {
 	struct s3 *s3 = b->priv;
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct call c = { .method = "PUT", .fd = fd, .fd_off = fd_off, .fd_len = len };
 	char *url = s3_url(s3, key, NULL), *md5h = NULL, meta[128];
-	const char *hdrs[3] = { NULL, NULL, NULL };
-	int rc = -ENOMEM, n = 0;
+	const char *hdrs[4] = { NULL, NULL, NULL, NULL };
+	int rc = -ENOMEM, n = 0, once = s3_create_only(s3, key);
 
 	if (!url)
 		goto out;
@@ -754,9 +774,18 @@ static int s3_put(struct backend *b, const char *key, int fd, off_t fd_off, uint
 		snprintf(meta, sizeof(meta), "x-amz-meta-snapfs-sha256: %s", sha256);
 		hdrs[n++] = meta;
 	}
+	if (once)
+		hdrs[n++] = "If-None-Match: *";
 	c.url = url;
 	c.headers = hdrs;
 	rc = s3_result("PUT", key, call_verified(s3, &c, &resp, "PUT", key), &resp);
+	if (rc == -EEXIST && once && sha256) {
+		/* an attempt whose reply was lost may have made it: then the object is ours */
+		struct obj_info oi;
+
+		if (!s3_stat(b, key, &oi) && oi.size == len && !strcmp(oi.sha256, sha256))
+			rc = 0;
+	}
 out:
 	http_resp_free(&resp);
 	free(url);
@@ -1157,7 +1186,8 @@ static int s3_complete(struct upload *up, unsigned total)
 	if (!rc && !url)
 		rc = -ENOMEM;
 	for (int t = 0; !rc && t < S3_COMMIT_TRIES; t++) {
-		const char *hdrs[] = { "Content-Type: application/xml", NULL };
+		const char *hdrs[] = { "Content-Type: application/xml",
+				       s3_create_only(s3, up->key) ? "If-None-Match: *" : NULL, NULL };
 		struct http_resp resp = HTTP_RESP_INIT;
 		struct call c = { .method = "POST", .url = url, .headers = hdrs, .body = body,
 				  .body_len = strlen(body), .fd = -1, .slow = 1 };
@@ -1165,8 +1195,17 @@ static int s3_complete(struct upload *up, unsigned total)
 		rc = s3_result("CompleteMultipartUpload", up->key, s3_call(s3, &c, &resp), &resp);
 		/* NoSuchUpload even on what looks like a first attempt: libcurl itself sends a request
 		 * again when a reused connection dies before any reply */
-		if (rc == -ENOENT)
+		/* and a write-once refusal may be of our own completion, whose reply was lost */
+		if (rc == -ENOENT || (rc == -EEXIST && hdrs[1])) {
+			int was = rc;
+
 			rc = completed_before(up, total);
+			if (rc && was == -EEXIST) {
+				log_warn("s3: %s: another writer created it first: not replaced (write-once)",
+					 up->key);
+				rc = -EEXIST;
+			}
+		}
 		if (!rc && resp.status >= 200 && resp.status < 300) {
 			/* 200 is sent before the work is done; the verdict is the document */
 			rc = s3_parse_result(resp.body.data, resp.body.len, "CompleteMultipartUploadResult",

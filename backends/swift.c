@@ -214,6 +214,7 @@ static int sw_open(struct backend *b, const struct backend_conf *conf, char **wh
 	if (max_seg_knob > 1 && max_seg_knob < sw->max_segments)
 		sw->max_segments = max_seg_knob;
 	log_info("swift: container %s as %s", sw->container, swift_auth_who(sw->auth));
+	sw->conf = conf;
 	b->priv = sw;
 	return 0;
 err:
@@ -244,6 +245,10 @@ static int sw_stat(struct backend *b, const char *key, struct obj_info *out)
 	out->size = k.size;
 	out->mtime = k.mtime;
 	snprintf(out->etag, sizeof(out->etag), "%s", k.etag);
+	memcpy(out->sha256, k.sha256, sizeof(out->sha256));
+	/* a manifest's ETag is over its segments' ETags, not the bytes */
+	if (!k.slo && !k.dlo && strlen(k.etag) == 32 && !k.etag[strspn(k.etag, "0123456789abcdef")])
+		memcpy(out->md5, k.etag, 33);
 	sw_objkind_free(&k);
 	return 0;
 }
@@ -324,7 +329,7 @@ static int sw_put(struct backend *b, const char *key, int fd, off_t fd_off, uint
 	struct sw_strv old = { 0 };
 	struct sw_objkind k;
 	char *path = sw_obj_path(sw->cont_enc, key, NULL), *sh = NULL;
-	const char *hdrs[] = { "Content-Type: application/octet-stream", NULL, NULL };
+	const char *hdrs[] = { "Content-Type: application/octet-stream", NULL, NULL, NULL };
 	int rc = -ENOMEM;
 
 	memset(&k, 0, sizeof(k));
@@ -336,7 +341,8 @@ static int sw_put(struct backend *b, const char *key, int fd, off_t fd_off, uint
 	rc = sw_sha256_header(sha256, &sh);
 	if (rc)
 		goto out;
-	hdrs[1] = sh;
+	hdrs[1] = sh ? sh : sw_create_only(sw, key);
+	hdrs[2] = sh ? sw_create_only(sw, key) : NULL;
 	/* what this replaces: a manifest's segments go once the new object is in place (a folder
 	 * marker "x/" is never a manifest of ours: no need to look) */
 	rc = *key && key[strlen(key) - 1] == '/' ? 0 : sw_head(sw, key, &k);
@@ -350,6 +356,14 @@ static int sw_put(struct backend *b, const char *key, int fd, off_t fd_off, uint
 	if (rc)
 		goto out;
 	rc = sw_put_path(sw, path, key, hdrs, fd, fd_off, len, NULL, 0);
+	if (rc == -EEXIST && sw_create_only(sw, key) && sha256) {
+		struct sw_objkind now;
+
+		/* an attempt whose reply was lost may have made it: then the object is ours */
+		if (!sw_head(sw, key, &now) && now.exists && now.size == len && !strcmp(now.sha256, sha256))
+			rc = 0;
+		sw_objkind_free(&now);
+	}
 	if (!rc && old.n)
 		sw_drop_replaced(sw, key, &old, NULL);
 out:

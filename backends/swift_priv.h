@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <string.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -39,7 +40,17 @@ struct sw {
 	 * connection would take for the start of the next reply: once a DLO was seen here (HEAD) or
 	 * the SLO probe failed (RGW), reads close their connection */
 	int fresh_reads;
+	const struct backend_conf *conf;
 };
+
+/* A write-once mount creates objects only where none is: the header for a PUT of key, or NULL (folder
+ * markers may be made again). */
+static inline const char *sw_create_only(const struct sw *sw, const char *key)
+{
+	size_t n = strlen(key);
+
+	return sw->conf && sw->conf->create_only && n && key[n - 1] != '/' ? "If-None-Match: *" : NULL;
+}
 
 /* a list of strings ("container/object" paths mostly) */
 struct sw_strv {

@@ -103,7 +103,9 @@ int sw_put_dlo(struct sw *sw, const char *key, const char *prefix, const char *s
 	int rc = -ENOMEM;
 
 	if (path && menc && asprintf(&mh, "X-Object-Manifest: %s", menc) >= 0) {
-		const char *hdrs[] = { mh, "Content-Type: application/octet-stream", sha_hdr, NULL };
+		const char *cond = sw_create_only(sw, key);
+		const char *hdrs[] = { mh, "Content-Type: application/octet-stream", sha_hdr ? sha_hdr : cond,
+				       sha_hdr ? cond : NULL, NULL };
 
 		rc = sw_put_path(sw, path, key, hdrs, -1, 0, 0, NULL, 0);
 		free(mh);
@@ -546,15 +548,15 @@ out:
 	EVP_MD_CTX_free(ctx);
 }
 
-/* PUT a manifest (list) at an encoded path; meta_hdr (or NULL) is set on it; *etag gets the manifest's
+/* PUT a manifest (list) at an encoded path; meta_hdr and cond (each may be NULL) are set on it; *etag gets the manifest's
  * ETag; *status (or NULL) the last HTTP status. The manifest's ETag (the MD5 of its entries' ETags) is
  * checked in the reply, not sent as a request header: Ceph RGW compares that header with a digest of
  * its own, never equal, and refuses every such manifest with 422. Swift checks each entry's ETag and
  * size against its segment either way; RGW checks the sizes. */
-static int put_manifest(struct sw *sw, const char *opath, json_t *list, const char *meta_hdr, char *etag,
-			size_t ecap, long *status)
+static int put_manifest(struct sw *sw, const char *opath, json_t *list, const char *meta_hdr, const char *cond,
+			char *etag, size_t ecap, long *status)
 {
-	const char *hdrs[] = { "Content-Type: application/octet-stream", NULL, NULL };
+	const char *hdrs[] = { "Content-Type: application/octet-stream", NULL, NULL, NULL };
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
 	char *body = json_dumps(list, JSON_COMPACT), *path = NULL, *v, want[33];
@@ -567,6 +569,8 @@ static int put_manifest(struct sw *sw, const char *opath, json_t *list, const ch
 	slo_etag(list, want);
 	if (meta_hdr)
 		hdrs[1] = meta_hdr;
+	if (cond)
+		hdrs[meta_hdr ? 2 : 1] = cond;
 	sw_req_init(&req, "PUT", hdrs);
 	req.body = body;
 	req.body_len = strlen(body);
@@ -610,7 +614,7 @@ static int nest_entries(struct upload *up, json_t **list)
 		    asprintf(&p, "/%s/%s", sw->segc, name) < 0 || !(opath = sw_obj_path(sw->segc_enc, name, NULL))) {
 			rc = -ENOMEM;
 		} else {
-			rc = put_manifest(sw, opath, sub, NULL, etag, sizeof(etag), NULL);
+			rc = put_manifest(sw, opath, sub, NULL, NULL, etag, sizeof(etag), NULL);
 		}
 		if (!rc) {
 			e = json_pack("{s:s, s:o, s:I}", "path", p, "etag", *etag ? json_string(etag) : json_null(),
@@ -725,7 +729,7 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 			rc = nest_entries(up, &list);
 		}
 		if (!rc)
-			rc = put_manifest(sw, path, list, sh, NULL, 0, &status);
+			rc = put_manifest(sw, path, list, sh, sw_create_only(sw, up->key), NULL, 0, &status);
 		if (rc && manifest_is_ours(up))
 			rc = 0;
 		if (rc && nested && status == 400) {

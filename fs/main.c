@@ -7,6 +7,7 @@
 #include "fs/log.h"
 #include "fs/readahead.h"
 #include "fs/snapfs.h"
+#include "fs/writeonce.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -173,6 +174,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	s->be_open = 1;
+	wo_probe(s);
 	if (check_cache_dir(s->cfg.cache_dir, &why)) {
 		ret = die(why ? why : "cache dir", NULL);
 		goto out;

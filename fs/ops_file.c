@@ -3,6 +3,7 @@
 #include "fs/log.h"
 #include "fs/ops.h"
 #include "fs/snapfs.h"
+#include "fs/writeonce.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -193,6 +194,8 @@ static int open_write(const char *path, struct fuse_file_info *fi, int creating)
 	if (stage_wait_released(&s->stage, key))
 		meta_drop(s->meta, path);
 	rc = refuse_second_writer(path, key, "open for writing");
+	if (!rc)
+		rc = wo_check_write(s, path, key, "open for writing");
 	if (rc)
 		goto out;
 	rc = resolve(path, &e);
@@ -418,7 +421,9 @@ int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		goto out;
 	}
 	/* truncate(1) on a closed object: stage it, change it, publish it */
-	rc = resolve(path, &e);
+	rc = wo_check_write(s, path, key, "truncate");
+	if (!rc)
+		rc = resolve(path, &e);
 	if (rc)
 		goto out;
 	if (e.kind != META_FILE) {

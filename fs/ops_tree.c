@@ -4,6 +4,7 @@
 #include "fs/log.h"
 #include "fs/ops.h"
 #include "fs/snapfs.h"
+#include "fs/writeonce.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -169,6 +170,9 @@ int op_rmdir(const char *path)
 	stage_foreach(&s->stage, find_open_under, &ou);
 	if (ou.found)
 		return -ENOTEMPTY;
+	rc = wo_check_delete(s, path, "rmdir");
+	if (rc)
+		return rc;
 	/* `rm -r` unlinked the files: their deletes must be done (or have failed) before the folder
 	 * is looked at, so the objects are gone when rmdir returns */
 	rc = settle(path);
@@ -241,6 +245,8 @@ int op_unlink(const char *path)
 		rc = resolve(path, &e);
 		if (!rc && e.kind != META_FILE)
 			rc = e.kind == META_DIR ? -EISDIR : -ENOENT;
+		if (!rc)
+			rc = wo_check_delete(s, path, "unlink");
 		if (!rc)
 			rc = delq_add(s->delq, key, path);
 		if (!rc)
@@ -473,6 +479,16 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 		return -EISDIR;
 	if (te.kind == META_FILE && fe.kind == META_DIR)
 		return -ENOTDIR;
+	/* a move removes its source; onto an object it replaces that one */
+	rc = wo_check_delete(s, from, "rename");
+	if (!rc && te.kind == META_FILE) {
+		char *k = path_key(to);
+
+		rc = k ? wo_check_write(s, to, k, "rename onto") : -ENOMEM;
+		free(k);
+	}
+	if (rc)
+		return rc;
 	fk = path_key(from);
 	tk = path_key(to);
 	if (!fk || !tk) {

@@ -42,6 +42,9 @@ static const struct opt opts[] = {
 	  "                       the upload goes on in the background (after a crash or an\n"
 	  "                       unmount: at the next mount). Files up to half --cache-size;\n"
 	  "                       fsync still waits for the store" },
+	{ "write-once", T_FLAG, O(write_once), "        a committed object in a snapshot is never replaced or\n"
+	  "                       appended to (EPERM); the store's conditional create where offered" },
+	{ "no-delete", T_FLAG, O(no_delete), "         nothing is removed through the mount (EPERM)" },
 	{ "foreground", T_FLAG, O(foreground), "        stay in the foreground (-f)" },
 	{ "debug", T_FLAG, O(debug), "             foreground with debug logs (-d)" },
 	{ "help", T_FLAG, O(help), "              this text (-h)" },

@@ -31,6 +31,8 @@ struct config {
 	int read_only;
 	int no_probe;
 	int async_close;
+	int write_once;
+	int no_delete;
 	int help;
 	int version;
 	char *fuse_opts;   /* pass-through mount options for FUSE, comma-separated, or NULL */

@@ -1,6 +1,7 @@
 /* snapctl: the command line, the shared options and opening a store. */
 #include "tools/snapctl.h"
 #include "fs/log.h"
+#include "fs/options.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -43,6 +44,34 @@ static const struct cmd {
 	  "snap10 along), through the store's batch delete. Asks first; the answer is read from stdin.\n"
 	  "  -y, --yes            do not ask\n"
 	  "  --force              delete even while uploads into the snapshot are in progress\n" },
+	{ "verify", cmd_verify,
+	  "usage: snapctl verify SOURCE NAMESPACE/DATABASE/SNAPSHOT [-o table|json] [--jobs N] [store options]\n"
+	  "       snapctl verify SOURCE --all [NAMESPACE[/DATABASE]] ...\n"
+	  "Is this backup intact? Read every object of the snapshot back from the store (no mount needed),\n"
+	  "recompute its SHA-256 and compare it with the snapfs-sha256 the store keeps beside it; where there\n"
+	  "is none, with what the store holds: the MD5 (S3 and Swift ETags, Azure Content-MD5, GCS md5Hash),\n"
+	  "GCS's CRC32C, or an S3 multipart ETag rebuilt from the part MD5s with snapfs's part sizes. One line\n"
+	  "per object: ok, MISMATCH (damaged), NO-CHECKSUM (read whole, nothing to compare with) or ERROR\n"
+	  "(unreadable); then the totals and the throughput. A progress bar on a terminal.\n"
+	  "Exit status: 0 every object checked out; 1 an object is damaged or unreadable; 3 none is, but some\n"
+	  "had no checksum to compare; 2 bad usage.\n"
+	  "  --all                every snapshot in the store, or below NAMESPACE or NAMESPACE/DATABASE\n"
+	  "  -j, --jobs N         parallel ranged GETs of 8 MiB (default 4)\n"
+	  "  --part-size SIZE     the mount's --part-size, for S3 multipart ETags (default 8M, as snapfs's)\n"
+	  "  -o, --output json    one JSON object: every object's result, and a summary\n" },
+	{ "prune", cmd_prune,
+	  "usage: snapctl prune SOURCE NAMESPACE/DATABASE --keep-last N | --keep-daily N | --keep-weekly N |\n"
+	  "       --keep-monthly N ... [--yes] [-o table|json] [store options]\n"
+	  "Retention as restic's forget: the database's snapshots, newest first, are kept by the rules given:\n"
+	  "--keep-last N the N newest; --keep-daily N the newest of each of the last N days that have one;\n"
+	  "--keep-weekly N of ISO weeks; --keep-monthly N of months (UTC). A snapshot's time is the one in a\n"
+	  "KubeDB name ({db}-YYYYMMDD-HHMMSS, UTC), else its newest object's. Prints every snapshot, keep or\n"
+	  "delete, and the rules that keep it. Deletes only with --yes (a dry run otherwise); never a snapshot\n"
+	  "with an upload in progress (listed again right before it goes), never the WAL archive/ folder.\n"
+	  "  --keep-last N, --keep-daily N, --keep-weekly N, --keep-monthly N   at least one is required\n"
+	  "  -y, --yes            delete what no rule keeps\n"
+	  "  --dry-run            only show it, even with --yes (the default without --yes)\n"
+	  "  -o, --output json    one JSON array: name, time, time_from, action, kept_by\n" },
 	{ "status", cmd_status,
 	  "usage: snapctl status MOUNTPOINT [--watch] [--interval SECONDS] [--count N] [-o table|json]\n"
 	  "The uploads in progress in a running snapfs mount, from its read-only MOUNTPOINT/.snapfs/status:\n"
@@ -68,6 +97,8 @@ static void usage(FILE *f)
 		   "  ls SOURCE [NS[/DB]]         list snapshots, read from the store\n"
 		   "  describe SOURCE NS/DB/SNAP  one snapshot's files, sizes and checksums\n"
 		   "  rm SOURCE NS/DB/SNAP        delete a snapshot (asks unless --yes)\n"
+		   "  verify SOURCE NS/DB/SNAP    read a snapshot back and check its checksums (--all)\n"
+		   "  prune SOURCE NS/DB --keep-* delete old snapshots by retention rules (dry run unless --yes)\n"
 		   "  status MOUNTPOINT           uploads in progress in a running mount (--watch)\n"
 		   "  wait FILE                   exit 0 once FILE is stored, 1 if it was not\n\n"
 		   "SOURCE: file:///dir | s3://BUCKET[/PREFIX] | gs://BUCKET[/PREFIX] |\n"
@@ -135,7 +166,7 @@ int sc_store_open(struct sc_store *st, const char *url, const struct sc_opts *o)
 	if (rc)
 		goto fail;
 	st->conf = (struct backend_conf){ &st->src, &st->sec, o->endpoint, o->region, o->addressing,
-					  o->timeout_s, o->retries };
+					  o->timeout_s, o->retries, 0 };
 	st->b.ops = st->ops;
 	st->b.conf = &st->conf;
 	rc = st->ops->open(&st->b, &st->conf, &why);
@@ -182,7 +213,8 @@ char *sc_object_path(const struct sc_store *st, const char *key)
 int main(int argc, char **argv)
 {
 	enum { O_SECRET = 256, O_ENDPOINT, O_REGION, O_ADDR, O_TIMEOUT, O_RETRIES, O_LOG, O_FORCE, O_ALL,
-	       O_INTERVAL, O_COUNT, O_MAX_WAIT };
+	       O_INTERVAL, O_COUNT, O_MAX_WAIT, O_PART_SIZE, O_KEEP_LAST, O_KEEP_DAILY, O_KEEP_WEEKLY,
+	       O_KEEP_MONTHLY, O_DRY_RUN };
 	static const struct option lopts[] = {
 		{ "secret-dir", required_argument, NULL, O_SECRET },
 		{ "endpoint", required_argument, NULL, O_ENDPOINT },
@@ -199,11 +231,18 @@ int main(int argc, char **argv)
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "max-wait", required_argument, NULL, O_MAX_WAIT },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "part-size", required_argument, NULL, O_PART_SIZE },
+		{ "keep-last", required_argument, NULL, O_KEEP_LAST },
+		{ "keep-daily", required_argument, NULL, O_KEEP_DAILY },
+		{ "keep-weekly", required_argument, NULL, O_KEEP_WEEKLY },
+		{ "keep-monthly", required_argument, NULL, O_KEEP_MONTHLY },
+		{ "dry-run", no_argument, NULL, O_DRY_RUN },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	struct sc_opts o = { .timeout_s = 30, .retries = 3, .interval = 1 };
+	struct sc_opts o = { .timeout_s = 30, .retries = 3, .interval = 1, .jobs = 4, .keep = { -1, -1, -1, -1 } };
 	const struct cmd *cmd = NULL;
 	int c, help = 0, lvl = LOG_LVL_ERROR;
 	char *end;
@@ -233,7 +272,7 @@ int main(int argc, char **argv)
 	}
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, "o:ywhV", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:yj:whV", lopts, NULL)) != -1) {
 		switch (c) {
 		case O_SECRET: o.secret_dir = optarg; break;
 		case O_ENDPOINT: o.endpoint = optarg; break;
@@ -261,6 +300,27 @@ int main(int argc, char **argv)
 				o.count = (int)v;
 			break;
 		}
+		case 'j':
+		case O_KEEP_LAST:
+		case O_KEEP_DAILY:
+		case O_KEEP_WEEKLY:
+		case O_KEEP_MONTHLY: {
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || v < (c == 'j') || v > (c == 'j' ? 64 : 100000))
+				return sc_fail("%s: '%s' is not a valid number%s", c == 'j' ? "--jobs" : "--keep-*",
+					       optarg, c == 'j' ? " (1 to 64)" : "") + 1;
+			if (c == 'j')
+				o.jobs = (unsigned)v;
+			else
+				o.keep[c - O_KEEP_LAST] = (int)v;
+			break;
+		}
+		case O_PART_SIZE:
+			if (parse_size(optarg, &o.part_size) || o.part_size < (1u << 20))
+				return sc_fail("--part-size: '%s' is not a size of 1M or more", optarg) + 1;
+			break;
+		case O_DRY_RUN: o.dry_run = 1; break;
 		case O_INTERVAL:
 			o.interval = strtod(optarg, &end);
 			if (*end || end == optarg || o.interval < 0.05 || o.interval > 3600)

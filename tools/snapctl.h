@@ -26,6 +26,10 @@ struct sc_opts {
 	int count;       /* status --watch: stop after this many screens (0: never) */
 	double interval; /* status --watch: seconds between screens */
 	int max_wait_s;  /* wait: give up after this long (0: never) */
+	unsigned jobs;   /* verify: parallel ranged GETs */
+	uint64_t part_size; /* verify: the mount's --part-size, for multipart ETags (0: its default) */
+	int dry_run;     /* prune: only say what would go (the default without --yes) */
+	int keep[4];     /* prune: --keep-last, --keep-daily, --keep-weekly, --keep-monthly (-1: not given) */
 };
 
 struct sc_store {
@@ -78,6 +82,8 @@ void sc_snaps_free(struct sc_snaps *s);
  * the reason printed, or 2 for a malformed ref; the caller frees st, ns, db, snap and s whatever it returns. */
 int sc_snap_find(const char *url, const char *ref, const struct sc_opts *o, struct sc_store *st, char **ns,
 		 char **db, char **snap, struct sc_snaps *s);
+/* Delete every object of sn (collected with its files) and check none is left; 0, or 1 with the reason printed. */
+int sc_snap_delete(struct sc_store *st, const struct sc_snap *sn);
 const char *sc_snap_status(const struct sc_snaps *s, const struct sc_snap *sn);
 /* The keys of a snapshot (collected with want_files) that no mount can show, with the reason
  * (fs/layout.c: layout_unreachable): fn per key; returns how many, or -ENOMEM. */
@@ -97,6 +103,8 @@ int cmd_describe(int argc, char **argv, const struct sc_opts *o);
 int cmd_rm(int argc, char **argv, const struct sc_opts *o);
 int cmd_status(int argc, char **argv, const struct sc_opts *o);
 int cmd_wait(int argc, char **argv, const struct sc_opts *o);
+int cmd_verify(int argc, char **argv, const struct sc_opts *o);
+int cmd_prune(int argc, char **argv, const struct sc_opts *o);
 
 /* The status document of the mount at mnt (MOUNTPOINT/.snapfs/status), malloc'd; NULL with *err set. */
 char *sc_read_status(const char *mnt, int *err);

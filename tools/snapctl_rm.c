@@ -52,14 +52,71 @@ static int count_left(void *arg, const char *name, const struct obj_info *oi)
 	return 0;
 }
 
+int sc_snap_delete(struct sc_store *st, const struct sc_snap *sn)
+{
+	char *rel, *base = NULL, **keys = NULL;
+	struct left left = { 0 };
+	size_t nk = 0;
+	int rc;
+
+	if (asprintf(&rel, "%s/%s/%s/%s/", SC_ROOT, sn->ns, sn->db, sn->name) < 0)
+		rel = NULL;
+	base = rel ? source_key(&st->src, rel) : NULL;
+	free(rel);
+	if (!base) {
+		rc = sc_fail("out of memory");
+		goto out;
+	}
+	keys = calloc(sn->nf + 1, sizeof(*keys));
+	if (!keys) {
+		rc = sc_fail("out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < sn->nf; i++)
+		if (asprintf(&keys[nk], "%s%s", base, sn->f[i].name) >= 0)
+			nk++;
+	keys[nk++] = strdup(base);     /* the snapshot folder's own marker, where there is one */
+	if (!keys[nk - 1] || nk != sn->nf + 1) {
+		rc = sc_fail("out of memory");
+		goto out;
+	}
+	qsort(keys, nk, sizeof(*keys), removal_order);
+	for (size_t done = 0; done < nk; done += BATCH) {
+		size_t n = nk - done < BATCH ? nk - done : BATCH;
+
+		rc = st->ops->remove(&st->b, (const char *const *)keys + done, n);
+		if (rc) {
+			rc = sc_fail("deleting %s/%s/%s from %s: %s (%zu of %zu keys done)", sn->ns, sn->db, sn->name,
+				     st->url, strerror(-rc), done, nk);
+			goto out;
+		}
+	}
+	/* what a listing still shows (a writer that was still at work, a store that lags) is an error */
+	rc = st->ops->list(&st->b, base, 0, 0, count_left, &left);
+	if (rc) {
+		rc = sc_fail("after deleting %s/%s/%s: listing: %s", sn->ns, sn->db, sn->name, strerror(-rc));
+		goto out;
+	}
+	if (left.objects) {
+		rc = sc_fail("after deleting %s/%s/%s: %u object%s still listed (first: %s)", sn->ns, sn->db, sn->name,
+			     left.objects, left.objects == 1 ? " is" : "s are", left.first);
+		goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; keys && i < nk; i++)
+		free(keys[i]);
+	free(keys);
+	free(base);
+	return rc;
+}
+
 int cmd_rm(int argc, char **argv, const struct sc_opts *o)
 {
-	char *ns = NULL, *db = NULL, *snap = NULL, *base = NULL, **keys = NULL, what[1024], b[64];
+	char *ns = NULL, *db = NULL, *snap = NULL, what[1024], b[64];
 	struct sc_snaps s = { 0 };
 	struct sc_store st = { 0 };
 	struct sc_snap *sn;
-	struct left left = { 0 };
-	size_t nk = 0;
 	int rc = 1;
 
 	if (argc != 2) {
@@ -84,59 +141,13 @@ int cmd_rm(int argc, char **argv, const struct sc_opts *o)
 		rc = 1;
 		goto out;
 	}
-	{
-		char *rel;
-
-		if (asprintf(&rel, "%s/%s/%s/%s/", SC_ROOT, ns, db, snap) < 0 ||
-		    !(base = source_key(&st.src, rel))) {
-			rc = sc_fail("out of memory");
-			goto out;
-		}
-		free(rel);
-	}
-	keys = calloc(sn->nf + 1, sizeof(*keys));
-	if (!keys) {
-		rc = sc_fail("out of memory");
+	rc = sc_snap_delete(&st, sn);
+	if (rc)
 		goto out;
-	}
-	for (size_t i = 0; i < sn->nf; i++)
-		if (asprintf(&keys[nk], "%s%s", base, sn->f[i].name) >= 0)
-			nk++;
-	keys[nk++] = strdup(base);     /* the snapshot folder's own marker, where there is one */
-	if (!keys[nk - 1] || nk != sn->nf + 1) {
-		rc = sc_fail("out of memory");
-		goto out;
-	}
-	qsort(keys, nk, sizeof(*keys), removal_order);
-	for (size_t done = 0; done < nk; done += BATCH) {
-		size_t n = nk - done < BATCH ? nk - done : BATCH;
-
-		rc = st.ops->remove(&st.b, (const char *const *)keys + done, n);
-		if (rc) {
-			rc = sc_fail("deleting %s/%s/%s from %s: %s (%zu of %zu keys done)", ns, db, snap,
-				     argv[0], strerror(-rc), done, nk);
-			goto out;
-		}
-	}
-	/* what a listing still shows (a writer that was still at work, a store that lags) is an error */
-	rc = st.ops->list(&st.b, base, 0, 0, count_left, &left);
-	if (rc) {
-		rc = sc_fail("after deleting %s/%s/%s: listing: %s", ns, db, snap, strerror(-rc));
-		goto out;
-	}
-	if (left.objects) {
-		rc = sc_fail("after deleting %s/%s/%s: %u object%s still listed (first: %s)", ns, db, snap,
-			     left.objects, left.objects == 1 ? " is" : "s are", left.first);
-		goto out;
-	}
 	printf("deleted snapshot %s/%s/%s: %u file%s, %s\n", ns, db, snap, sn->files,
 	       sn->files == 1 ? "" : "s", sc_human(sn->size, b, sizeof(b)));
 	rc = 0;
 out:
-	for (size_t i = 0; keys && i < nk; i++)
-		free(keys[i]);
-	free(keys);
-	free(base);
 	sc_snaps_free(&s);
 	if (st.url)
 		sc_store_close(&st);

@@ -145,7 +145,8 @@ static int on_key(void *arg, const char *name, const struct obj_info *oi)
 	if (*rest && rest[strlen(rest) - 1] != '/') {
 		sn->files++;
 		sn->size += oi->size;
-		if (oi->mtime > sn->mtime)
+		/* the first object's time replaces a folder marker's seen before it */
+		if (sn->files == 1 || oi->mtime > sn->mtime)
 			sn->mtime = oi->mtime;
 	} else if (!sn->files && oi->mtime > sn->mtime) {
 		sn->mtime = oi->mtime;     /* an empty snapshot: when its folder was made */

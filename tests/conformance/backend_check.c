@@ -1185,7 +1185,7 @@ int main(int argc, char **argv)
 		source_free(&c->src);
 		return 1;
 	}
-	c->conf = (struct backend_conf){ &c->src, &c->sec, c->endpoint, c->region, c->addressing, 30, 3 };
+	c->conf = (struct backend_conf){ &c->src, &c->sec, c->endpoint, c->region, c->addressing, 30, 3, 0 };
 	c->b.ops = c->ops;
 	c->b.conf = &c->conf;
 	rc = c->ops->open(&c->b, &c->conf, &why);

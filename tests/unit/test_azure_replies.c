@@ -135,7 +135,7 @@ static int fx_open(struct fixture *f, const struct canned *script, int n, int re
 	f->kv[1] = (struct secret_kv){ "AZURE_ACCOUNT_KEY", KEY_B64 };
 	f->sec.kv = f->kv;
 	f->sec.n = 2;
-	f->conf = (struct backend_conf){ &f->src, &f->sec, f->ep, NULL, NULL, 5, retries };
+	f->conf = (struct backend_conf){ &f->src, &f->sec, f->ep, NULL, NULL, 5, retries, 0 };
 	f->b.ops = &azure_backend_ops;
 	f->b.conf = &f->conf;
 	return azure_backend_ops.open(&f->b, &f->conf, &f->why);

@@ -51,7 +51,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(url, sizeof(url), "file://%s", f->dir);
 	assert_int_equal(source_parse(url, &f->src, &why), 0);
-	f->conf = (struct backend_conf){ &f->src, &f->sec, NULL, NULL, NULL, 30, 0 };
+	f->conf = (struct backend_conf){ &f->src, &f->sec, NULL, NULL, NULL, 30, 0, 0 };
 	f->b.ops = &file_backend_ops;
 	f->b.conf = &f->conf;
 	assert_int_equal(file_backend_ops.open(&f->b, &f->conf, &why), 0);
@@ -566,7 +566,7 @@ static void test_open_errors(void **state)
 {
 	struct source src = { 0 };
 	struct secret sec = { 0 };
-	struct backend_conf conf = { &src, &sec, NULL, NULL, NULL, 30, 0 };
+	struct backend_conf conf = { &src, &sec, NULL, NULL, NULL, 30, 0, 0 };
 	struct backend b = { &file_backend_ops, NULL, &conf };
 	char *why = NULL, dir[] = "/tmp/test_file_open.XXXXXX", path[64];
 	int fd;

@@ -87,7 +87,7 @@ static int setup(void **state)
 	src.scheme = "s3";
 	src.bucket = "b";
 	src.prefix = "";
-	conf = (struct backend_conf){ &src, &sec, endpoint, NULL, NULL, 5, 3 };
+	conf = (struct backend_conf){ &src, &sec, endpoint, NULL, NULL, 5, 3, 0 };
 	be.ops = &s3_backend_ops;
 	be.conf = &conf;
 	rc = s3_backend_ops.open(&be, &conf, &why);

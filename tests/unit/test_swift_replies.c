@@ -83,7 +83,7 @@ static int setup(void **state)
 	src.scheme = "swift";
 	src.bucket = "c";
 	src.prefix = "";
-	conf = (struct backend_conf){ &src, &sec, NULL, NULL, NULL, 5, 0 };
+	conf = (struct backend_conf){ &src, &sec, NULL, NULL, NULL, 5, 0, 0 };
 	be.ops = &swift_backend_ops;
 	be.conf = &conf;
 	rc = swift_backend_ops.open(&be, &conf, &why);
