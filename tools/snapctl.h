@@ -26,6 +26,7 @@ struct sc_opts {
 	int count;       /* status --watch: stop after this many screens (0: never) */
 	double interval; /* status --watch: seconds between screens */
 	int max_wait_s;  /* wait: give up after this long (0: never) */
+	const char *cache_dir; /* failed, retry, discard: the mount's --cache-dir */
 };
 
 struct sc_store {
@@ -93,6 +94,9 @@ int cmd_describe(int argc, char **argv, const struct sc_opts *o);
 int cmd_rm(int argc, char **argv, const struct sc_opts *o);
 int cmd_status(int argc, char **argv, const struct sc_opts *o);
 int cmd_wait(int argc, char **argv, const struct sc_opts *o);
+int cmd_failed(int argc, char **argv, const struct sc_opts *o);
+int cmd_retry(int argc, char **argv, const struct sc_opts *o);
+int cmd_discard(int argc, char **argv, const struct sc_opts *o);
 
 /* The status document of the mount at mnt (MOUNTPOINT/.snapfs/status), malloc'd; NULL with *err set. */
 char *sc_read_status(const char *mnt, int *err);
