@@ -434,6 +434,8 @@ static void recover(struct journal *j, struct backend *be)
 
 		if (seen > j->next)
 			j->next = seen;   /* a new record never takes an old name (a container's pid repeats) */
+		if (ends_with(de->d_name, ".failed.tmp"))
+			unlinkat(j->dfd, de->d_name, 0);   /* torn before it replaced its crash record */
 		if (!ends_with(de->d_name, ".up"))
 			continue;   /* a .failed record is kept: its data is what a retry stores */
 		rc = read_record(j->dfd, de->d_name, &key, &token);
