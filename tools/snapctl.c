@@ -69,7 +69,8 @@ static const struct cmd {
 	{ "retry", cmd_retry,
 	  "usage: snapctl retry SOURCE PATH... | --all [--cache-dir DIR] [store options]\n"
 	  "Commit the kept uploads of these files (PATH as the mount shows it below its root, or the\n"
-	  "key): exit 0 when every one is stored whole, 1 if one is not (its record stays).\n"
+	  "key): exit 0 when every one is stored whole, 1 if one is not (its record stays). A file\n"
+	  "stored again after its commit failed is not replaced by the older data unless --force.\n"
 	  "  --cache-dir DIR      the mount's --cache-dir (default /var/cache/snapfs)\n"
 	  "  --all                every failed commit of SOURCE\n" },
 	{ "discard", cmd_discard,

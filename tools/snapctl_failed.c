@@ -76,6 +76,15 @@ static int list_one(void *arg, const struct journal_failed *f)
 	return 0;
 }
 
+/* The file was written again and stored after its commit failed: a retry must not bring back the
+ * older data over it. (The store's clock decides; the record's time is this machine's.) */
+static int newer(struct pick *pk, const struct journal_failed *f)
+{
+	struct obj_info oi;
+
+	return !pk->o->force && !pk->st->ops->stat(&pk->st->b, f->key, &oi) && oi.mtime >= f->at;
+}
+
 /* Retry or discard one record, under its lock; the record goes once nothing of it is left to do. */
 static int act_one(void *arg, const struct journal_failed *f)
 {
@@ -105,6 +114,12 @@ static int act_one(void *arg, const struct journal_failed *f)
 		rc = be->ops->upload_forget ? be->ops->upload_forget(be, f->key, f->token) : -EOPNOTSUPP;
 		if (rc == -ENOENT)
 			rc = 0;   /* nothing of it left: the record has nothing more to do */
+	} else if (newer(pk, f)) {
+		fprintf(stderr, "snapctl: %s: the store holds a version written after this commit failed: "
+			"not replaced (`snapctl discard` drops this one)\n", f->path);
+		close(fd);
+		pk->failed++;
+		return 0;
 	} else {
 		rc = be->ops->upload_finish ? be->ops->upload_finish(be, f->key, f->token) : -EOPNOTSUPP;
 	}
