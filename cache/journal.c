@@ -365,10 +365,11 @@ static int failed_in_dir(const char *dir, int (*fn)(void *, const struct journal
 	while (!rc && (de = readdir(d))) {
 		struct journal_failed f;
 		char buf[16384], file[4200];
+		size_t nl = strlen(de->d_name);
 		ssize_t n;
 		int fd;
 
-		if (!ends_with(de->d_name, ".failed") || strlen(de->d_name) >= sizeof(f.file))
+		if (!ends_with(de->d_name, ".failed") || nl >= sizeof(f.file))
 			continue;
 		snprintf(file, sizeof(file), "%s/%s", dir, de->d_name);
 		fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -377,7 +378,7 @@ static int failed_in_dir(const char *dir, int (*fn)(void *, const struct journal
 			close(fd);
 		if (n <= 0 || journal_parse_failed(buf, (size_t)n, &f))
 			continue;
-		snprintf(f.file, sizeof(f.file), "%s", de->d_name);
+		memcpy(f.file, de->d_name, nl + 1);
 		snprintf(f.dir, sizeof(f.dir), "%s", dir);
 		rc = fn(arg, &f);
 		journal_failed_free(&f);
