@@ -332,7 +332,7 @@ int az_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 			log_info("azure: %s was committed by an attempt whose reply was lost", up->key);
 			rc = 0;
 		} else if (resp.status == 412) {
-			rc = -EIO;   /* the base object changed under us: never graft onto a newer blob */
+			rc = -ESTALE;   /* the base object changed under us: never graft onto a newer blob */
 		}
 	}
 	if (!rc)
@@ -342,7 +342,8 @@ out:
 	buf_free(&body);
 	free(url);
 	http_resp_free(&resp);
-	upload_free(up);
+	if (!rc)
+		upload_free(up);   /* commit_again: a failure leaves up open, its blocks uncommitted */
 	return rc;
 }
 

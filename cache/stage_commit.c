@@ -22,10 +22,11 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Worth another try: not when the upload is gone or the request itself is wrong. */
+/* Worth another try: not when the upload is gone, the request itself is wrong, or the object it
+ * appends to changed meanwhile (-ESTALE). */
 static int again(int rc)
 {
-	return rc != -ENOENT && rc != -EINVAL && rc != -ENOMEM;
+	return rc != -ENOENT && rc != -EINVAL && rc != -ENOMEM && rc != -ESTALE;
 }
 
 /* Can this failed commit be kept for `snapctl retry`? The store must finish an upload from its
@@ -95,5 +96,5 @@ done:
 	wf->up = NULL;
 	pthread_mutex_unlock(&wf->lock);
 	wf_journal_done(wf);
-	return rc;
+	return rc == -ESTALE ? -EIO : rc;
 }
