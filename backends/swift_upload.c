@@ -471,7 +471,7 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 	pthread_mutex_lock(&up->lock);
 	for (unsigned n = 1; n <= nparts && !rc; n++)
 		if (n >= up->cap || !up->segs[n].done)
-			rc = -EIO;
+			rc = -EINVAL;   /* the caller's mistake: no later try can mend it */
 	pthread_mutex_unlock(&up->lock);
 	if (rc) {
 		log_warn("swift: commit of %s: not every one of %u parts was uploaded", up->key, nparts);
@@ -538,10 +538,7 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 			sw_drop_replaced(sw, up->key, &old, &keep);
 	}
 	log_debug("swift: upload %s of %s committed", up->uid, up->key);
-	goto out;
-fail:
-	drop_upload_segments(up);
-out:
+fail:   /* commit_again: the segments stay for the next try, or the caller's abort */
 	json_decref(list);
 	sw_objkind_free(&k);
 	sw_strv_free(&old);
@@ -551,6 +548,7 @@ out:
 	free(mprefix);
 	free(menc);
 	free(sh);
-	upload_free(up);
+	if (!rc)
+		upload_free(up);
 	return rc;
 }
