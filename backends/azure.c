@@ -576,6 +576,7 @@ const struct backend_ops azure_backend_ops = {
 	.upload_part = az_upload_part,
 	.upload_commit = az_upload_commit,
 	.upload_abort = az_upload_abort,
+	.commit_again = 1,
 	.upload_token = az_upload_token,
 	.upload_forget = az_upload_forget,
 	.remove = az_remove,

@@ -337,7 +337,7 @@ int az_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 		} else if (az_create_only(az, up->key) && (resp.status == 412 || resp.status == 409)) {
 			rc = -EEXIST;   /* write-once: another writer made it first */
 		} else if (resp.status == 412) {
-			rc = -EIO;   /* the base object changed under us: never graft onto a newer blob */
+			rc = -ESTALE;   /* the base object changed under us: never graft onto a newer blob */
 		}
 	}
 	if (!rc)
@@ -347,7 +347,8 @@ out:
 	buf_free(&body);
 	free(url);
 	http_resp_free(&resp);
-	upload_free(up);
+	if (!rc)
+		upload_free(up);   /* commit_again: a failure leaves up open, its blocks uncommitted */
 	return rc;
 }
 

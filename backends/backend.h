@@ -108,12 +108,21 @@ struct backend_ops {
 	/* Chunked upload. base > 0: the existing object at key (exactly base bytes, at least min_part)
 	 * becomes the start of the new object, and parts continue at obj_off >= base.
 	 * upload_part may be called from several threads at once for different parts.
-	 * upload_commit makes the object visible (nparts new parts); it frees up on success and failure.
+	 * upload_commit makes the object visible (nparts new parts) and frees up. When it fails, a store
+	 * with commit_again set leaves up open: the caller commits again, aborts or releases it; any
+	 * other store has aborted and freed it (the pre-retry contract).
 	 * upload_abort discards everything uploaded and frees up. */
 	int (*upload_begin)(struct backend *b, const char *key, uint64_t base, struct upload **up);
 	int (*upload_part)(struct upload *up, const struct part *p);
 	int (*upload_commit)(struct upload *up, unsigned nparts, const char *sha256);
 	void (*upload_abort)(struct upload *up);
+	int commit_again;      /* a failed upload_commit leaves up open (see above) */
+	/* Optional, with commit_again, to keep a commit that kept failing: upload_release frees up and
+	 * leaves the upload open in the store; upload_finish commits it later from the key and its
+	 * upload_token alone (after a restart, from snapctl), taking every part the store holds.
+	 * upload_finish: 0, -ENOENT when the upload is gone, or another -errno (still kept). */
+	void (*upload_release)(struct upload *up);
+	int (*upload_finish)(struct backend *b, const char *key, const char *token);
 
 	int (*remove)(struct backend *b, const char *const *keys, size_t n);  /* missing keys are not errors */
 	int (*copy)(struct backend *b, const char *from, const char *to);

@@ -1227,16 +1227,15 @@ static int s3_complete(struct upload *up, unsigned total)
 	return rc;
 }
 
+/* A failure leaves up open (commit_again): the caller commits again, aborts or releases it. */
 static int s3_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 {
 	int rc = s3_complete(up, up->nbase + nparts);
 
-	if (rc) {
-		s3_abort(up);
-		return rc;
-	}
-	up_free(up);
-	return 0;
+	(void)sha256;
+	if (!rc)
+		up_free(up);
+	return rc;
 }
 
 static void s3_abort(struct upload *up)
@@ -1282,6 +1281,90 @@ static char *s3_upload_token(struct upload *up)
 	return strdup(up->id);
 }
 
+/* a journal line is data from disk: it must be an encoded UploadId, nothing that alters the URL */
+static int token_ok(const char *token)
+{
+	return *token && strlen(token) <= 1024 &&
+	       !token[strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789%-._~")];
+}
+
+static void s3_upload_release(struct upload *up)
+{
+	up_free(up);
+}
+
+static int add_part(void *arg, unsigned pn, const char *etag, uint64_t size)
+{
+	struct upload *up = arg;
+	char *e = strdup(etag);
+
+	/* the size too: a NoSuchUpload on the commit is then told apart as in s3_complete */
+	__atomic_add_fetch(&up->bytes, size, __ATOMIC_RELAXED);
+	return e ? up_set_etag(up, pn, e) : -ENOMEM;
+}
+
+/* A kept upload, committed later: ListParts names every part the store holds (numbers and ETags),
+ * and they must be 1..n without a gap, as this upload made them, to be completed as they are. */
+static int s3_upload_finish(struct backend *b, const char *key, const char *token)
+{
+	struct s3 *s3 = b->priv;
+	struct upload *up;
+	char *marker = NULL;
+	unsigned n = 0;
+	int rc = -ENOMEM;
+
+	if (!token_ok(token))
+		return -EINVAL;
+	up = calloc(1, sizeof(*up));
+	if (!up)
+		return -ENOMEM;
+	pthread_mutex_init(&up->lock, NULL);
+	up->s3 = s3;
+	up->key = strdup(key);
+	up->id = strdup(token);
+	up->url = s3_url(s3, key, NULL);
+	if (!up->key || !up->id || !up->url)
+		goto out;
+	do {
+		struct http_resp resp = HTTP_RESP_INIT;
+		struct call c = { .method = "GET", .fd = -1 };
+		char *url = NULL, *next = NULL;
+
+		if (asprintf(&url, "%s?%s%s%suploadId=%s", up->url, marker ? "part-number-marker=" : "",
+			     marker ? marker : "", marker ? "&" : "", up->id) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		c.url = url;
+		rc = s3_result("ListParts", key, s3_call(s3, &c, &resp), &resp);
+		if (!rc)
+			rc = s3_parse_parts(resp.body.data, resp.body.len, add_part, up, &n, &next);
+		http_resp_free(&resp);
+		free(url);
+		free(marker);
+		marker = next;
+	} while (!rc && marker);
+	free(marker);
+	if (rc)
+		goto out;
+	for (unsigned i = 0; i < n; i++) {
+		if (i >= up->cap || !up->etags[i]) {
+			log_error("s3: the kept upload of %s lacks part %u: it cannot be completed", key, i + 1);
+			rc = -EIO;
+			goto out;
+		}
+	}
+	if (!n) {
+		log_error("s3: the kept upload of %s holds no part", key);
+		rc = -EIO;
+		goto out;
+	}
+	rc = s3_complete(up, n);
+out:
+	up_free(up);
+	return rc;
+}
+
 /* After a crash: AbortMultipartUpload from the key and UploadId alone. NoSuchUpload (-ENOENT) means
  * it was completed or aborted before the crash: nothing to do either way. */
 static int s3_upload_forget(struct backend *b, const char *key, const char *token)
@@ -1292,9 +1375,7 @@ static int s3_upload_forget(struct backend *b, const char *key, const char *toke
 	char *obj = NULL, *url = NULL;
 	int rc;
 
-	/* a journal line is data from disk: it must be an encoded UploadId, nothing that alters the URL */
-	if (!*token || strlen(token) > 1024 ||
-	    token[strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789%-._~")])
+	if (!token_ok(token))
 		return -EINVAL;
 	obj = s3_url(s3, key, NULL);
 	if (!obj || asprintf(&url, "%s?uploadId=%s", obj, token) < 0) {
@@ -1487,6 +1568,8 @@ static int s3_copy(struct backend *b, const char *from, const char *to)
 	}
 	up->nbase = n;
 	rc = s3_upload_commit(up, 0, NULL);
+	if (rc)
+		s3_abort(up);
 out:
 	free(off);
 	free(len);
@@ -1563,6 +1646,9 @@ const struct backend_ops s3_backend_ops = {
 	.upload_part = s3_upload_part,
 	.upload_commit = s3_upload_commit,
 	.upload_abort = s3_upload_abort,
+	.commit_again = 1,
+	.upload_release = s3_upload_release,
+	.upload_finish = s3_upload_finish,
 	.upload_token = s3_upload_token,
 	.upload_forget = s3_upload_forget,
 	.remove = s3_remove,

@@ -26,6 +26,11 @@ int s3_parse_list(const char *body, size_t len, s3_entry_fn fn, void *arg, char 
 int s3_parse_uploads(const char *body, size_t len, s3_entry_fn fn, void *arg, char **next_key,
 		     char **next_id);
 
+/* One ListPartsResult page: fn(arg, part number, ETag, size) for each part; *max_pn grows to the
+ * highest part number seen; *next (malloc'd) is the next page's marker when truncated. -EIO when
+ * malformed (a part without number or ETag, a truncated page without a marker). */
+int s3_parse_parts(const char *body, size_t len, int (*fn)(void *, unsigned, const char *, uint64_t),
+		   void *arg, unsigned *max_pn, char **next);
 /* InitiateMultipartUploadResult -> UploadId (malloc'd) */
 int s3_parse_upload_id(const char *body, size_t len, char **id);
 /* CopyObjectResult / CopyPartResult / CompleteMultipartUploadResult, which S3 may replace by an

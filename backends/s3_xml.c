@@ -249,6 +249,53 @@ out:
 	return rc;
 }
 
+int s3_parse_parts(const char *body, size_t len, int (*fn)(void *, unsigned, const char *, uint64_t),
+		   void *arg, unsigned *max_pn, char **next)
+{
+	xmlDocPtr doc = xml_parse(body, len);
+	xmlNodePtr r = root_named(doc, "ListPartsResult"), n;
+	char *t = NULL;
+	int rc = 0;
+
+	*next = NULL;
+	if (!r) {
+		rc = -EIO;
+		goto out;
+	}
+	for (n = xml_child(r, "Part"); n && !rc; n = xml_next(n, "Part")) {
+		char *pn = xml_child_text(n, "PartNumber"), *etag = xml_child_text(n, "ETag");
+		char *sz = xml_child_text(n, "Size");
+		uint64_t num = 0, size = 0;
+
+		if (!pn || !etag || !*etag || parse_u64(pn, &num) || !num || num > 10000 ||
+		    (sz && parse_u64(sz, &size)))
+			rc = -EIO;
+		else
+			rc = fn(arg, (unsigned)num, etag, size);
+		if (!rc && num > *max_pn)
+			*max_pn = (unsigned)num;
+		free(pn);
+		free(etag);
+		free(sz);
+	}
+	if (rc)
+		goto out;
+	t = xml_child_text(r, "IsTruncated");
+	if (is_true(t)) {
+		*next = xml_child_text(r, "NextPartNumberMarker");
+		if (!*next || !**next || strspn(*next, "0123456789") != strlen(*next))
+			rc = -EIO;
+	}
+out:
+	if (rc) {
+		free(*next);
+		*next = NULL;
+	}
+	free(t);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
 int s3_parse_upload_id(const char *body, size_t len, char **id)
 {
 	xmlDocPtr doc = xml_parse(body, len);

@@ -558,6 +558,7 @@ const struct backend_ops swift_backend_ops = {
 	.upload_part = sw_upload_part,
 	.upload_commit = sw_upload_commit,
 	.upload_abort = sw_upload_abort,
+	.commit_again = 1,
 	.upload_token = sw_upload_token,
 	.upload_forget = sw_upload_forget,
 	.remove = sw_remove,

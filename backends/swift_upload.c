@@ -695,7 +695,7 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 	pthread_mutex_lock(&up->lock);
 	for (unsigned n = 1; n <= nparts && !rc; n++)
 		if (n >= up->cap || !up->segs[n].done)
-			rc = -EIO;
+			rc = -EINVAL;   /* the caller's mistake: no later try can mend it */
 	pthread_mutex_unlock(&up->lock);
 	if (rc) {
 		log_warn("swift: commit of %s: not every one of %u parts was uploaded", up->key, nparts);
@@ -770,10 +770,7 @@ int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
 	}
 	drop_if_lost(up);
 	log_debug("swift: upload %s of %s committed", up->uid, up->key);
-	goto out;
-fail:
-	drop_upload_segments(up);
-out:
+fail:   /* commit_again: the segments stay for the next try, or the caller's abort */
 	json_decref(list);
 	sw_objkind_free(&k);
 	sw_strv_free(&old);
@@ -781,6 +778,7 @@ out:
 	free(path);
 	free(mprefix);
 	free(sh);
-	upload_free(up);
+	if (!rc)
+		upload_free(up);
 	return rc;
 }

@@ -15,6 +15,7 @@
 
 struct journal {
 	int dfd;
+	char *source;
 	pthread_mutex_t lock;
 	uint64_t next;
 	char dir[4096];
@@ -257,6 +258,167 @@ void journal_closed_done(struct journal *j, const char *name)
 	unlinkat(j->dfd, file, 0);
 }
 
+/* --- commits that kept failing ----------------------------------------------------------------------- */
+
+int journal_parse_failed(const char *buf, size_t len, struct journal_failed *out)
+{
+	char *line[7], *copy, *p, *e;
+	int rc = -EINVAL;
+
+	memset(out, 0, sizeof(*out));
+	if (memchr(buf, 0, len) || !(copy = strndup(buf, len)))
+		return memchr(buf, 0, len) ? -EINVAL : -ENOMEM;
+	p = copy;
+	for (int i = 0; i < 7; i++) {
+		char *nl = strchr(p, '\n');
+
+		if (!nl || (nl == p && i < 6))
+			goto out;
+		*nl = 0;
+		line[i] = p;
+		p = nl + 1;
+	}
+	if (*p || line[3][0] != '/' || line[4][0] < '0' || line[4][0] > '9' || line[5][0] < '0' ||
+	    line[5][0] > '9')
+		goto out;
+	errno = 0;
+	out->size = strtoull(line[4], &e, 10);
+	if (errno || *e)
+		goto out;
+	out->at = (time_t)strtoll(line[5], &e, 10);
+	if (errno || *e)
+		goto out;
+	out->key = strdup(line[0]);
+	out->token = strdup(line[1]);
+	out->source = strdup(line[2]);
+	out->path = strdup(line[3]);
+	out->why = strdup(line[6]);
+	rc = out->key && out->token && out->source && out->path && out->why ? 0 : -ENOMEM;
+	if (rc)
+		journal_failed_free(out);
+out:
+	free(copy);
+	return rc;
+}
+
+void journal_failed_free(struct journal_failed *f)
+{
+	free(f->key);
+	free(f->token);
+	free(f->source);
+	free(f->path);
+	free(f->why);
+	f->key = f->token = f->source = f->path = f->why = NULL;
+}
+
+int journal_fail(struct journal *j, uint64_t id, const char *path, uint64_t size, const char *why)
+{
+	char up[64], tmp[96], failed[80], *key = NULL, *token = NULL;
+	FILE *f = NULL;
+	int fd, rc;
+
+	snprintf(up, sizeof(up), "%llu-%d.up", (unsigned long long)id, (int)getpid());
+	snprintf(failed, sizeof(failed), "%llu-%d.failed", (unsigned long long)id, (int)getpid());
+	snprintf(tmp, sizeof(tmp), "%s.tmp", failed);
+	rc = read_record(j->dfd, up, &key, &token);
+	if (rc)
+		return rc;
+	if (strchr(path, '\n') || strchr(why, '\n')) {
+		rc = -EINVAL;
+		goto out;
+	}
+	fd = openat(j->dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	fprintf(f, "%s\n%s\n%s\n%s\n%llu\n%lld\n%s\n", key, token, j->source, path, (unsigned long long)size,
+		(long long)time(NULL), why);
+	rc = fflush(f) || fsync(fileno(f)) ? -errno : 0;
+	fclose(f);
+	/* the failed record replaces the crash record in one step: no moment without either */
+	if (!rc && renameat(j->dfd, tmp, j->dfd, failed))
+		rc = -errno;
+	if (!rc && unlinkat(j->dfd, up, 0))
+		rc = -errno;
+	if (!rc)
+		rc = fsync_dir(j);
+	if (rc)
+		unlinkat(j->dfd, tmp, 0);
+out:
+	free(key);
+	free(token);
+	return rc;
+}
+
+static int failed_in_dir(const char *dir, int (*fn)(void *, const struct journal_failed *), void *arg)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d)
+		return 0;
+	while (!rc && (de = readdir(d))) {
+		struct journal_failed f;
+		char buf[16384], file[4200];
+		size_t nl = strlen(de->d_name);
+		ssize_t n;
+		int fd;
+
+		if (!ends_with(de->d_name, ".failed") || nl >= sizeof(f.file))
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", dir, de->d_name);
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0 || journal_parse_failed(buf, (size_t)n, &f))
+			continue;
+		memcpy(f.file, de->d_name, nl + 1);
+		snprintf(f.dir, sizeof(f.dir), "%s", dir);
+		rc = fn(arg, &f);
+		journal_failed_free(&f);
+	}
+	closedir(d);
+	return rc;
+}
+
+int journal_failed_foreach(struct journal *j, const char *cache_dir,
+			   int (*fn)(void *arg, const struct journal_failed *f), void *arg)
+{
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	if (j)
+		return failed_in_dir(j->dir, fn, arg);
+	d = opendir(cache_dir);
+	if (!d)
+		return -errno;
+	while (!rc && (de = readdir(d))) {
+		char dir[4096];
+
+		if (strncmp(de->d_name, "journal-", 8))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", cache_dir, de->d_name);
+		rc = failed_in_dir(dir, fn, arg);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int log_kept(void *arg, const struct journal_failed *f)
+{
+	(*(unsigned *)arg)++;
+	log_warn("crash journal: kept the failed commit of %s (%s): its upload stays in the store; "
+		 "`snapctl retry` stores it, `snapctl discard` drops it", f->path, f->why);
+	return 0;
+}
+
 static void recover(struct journal *j, struct backend *be)
 {
 	DIR *d = opendir(j->dir);
@@ -273,8 +435,10 @@ static void recover(struct journal *j, struct backend *be)
 
 		if (seen > j->next)
 			j->next = seen;   /* a new record never takes an old name (a container's pid repeats) */
-		if (!strstr(de->d_name, ".up"))
-			continue;
+		if (ends_with(de->d_name, ".failed.tmp"))
+			unlinkat(j->dfd, de->d_name, 0);   /* torn before it replaced its crash record */
+		if (!ends_with(de->d_name, ".up"))
+			continue;   /* a .failed record is kept: its data is what a retry stores */
 		rc = read_record(j->dfd, de->d_name, &key, &token);
 		if (!rc && be->ops->upload_forget) {
 			rc = be->ops->upload_forget(be, key, token);
@@ -304,6 +468,10 @@ static void recover(struct journal *j, struct backend *be)
 	closedir(d);
 	if (n)
 		log_info("crash recovery: %u unfinished upload(s) discarded, no partial object published", n);
+	n = 0;
+	failed_in_dir(j->dir, log_kept, &n);
+	if (n)
+		log_warn("crash journal: %u failed commit(s) kept (snapctl failed lists them)", n);
 	recover_closed(j);
 }
 
@@ -340,6 +508,11 @@ int journal_open(struct journal **out, const char *cache_dir, const char *source
 	}
 	/* lfd stays open (and locked) until exit: it is never closed on purpose */
 	pthread_mutex_init(&j->lock, NULL);
+	j->source = strdup(source);
+	if (!j->source) {
+		rc = -ENOMEM;
+		goto fail;   /* lfd stays open: the lock goes with the failed process */
+	}
 	recover(j, be);
 	*out = j;
 	return 0;
@@ -356,6 +529,7 @@ void journal_close(struct journal *j)
 		return;
 	close(j->dfd);
 	pthread_mutex_destroy(&j->lock);
+	free(j->source);
 	for (size_t i = j->taken; i < j->nclosed; i++) {
 		free(j->closed[i].key);
 		free(j->closed[i].path);

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct backend;
 struct journal;
@@ -19,6 +20,28 @@ void journal_close(struct journal *j);
 /* Record an upload; returns its id (0 if it could not be recorded: the upload goes on, unrecorded). */
 uint64_t journal_add(struct journal *j, const char *key, const char *token);
 void journal_done(struct journal *j, uint64_t id);
+
+/* A commit that kept failing (the store refused it for the whole --commit-retry window): the upload
+ * stays open in the store, and its record becomes NAME.failed ("key\ntoken\nsource\npath\nsize\n
+ * time\nwhy\n"), which no mount discards: `snapctl retry` commits it from the record, `snapctl
+ * discard` aborts it (both take the record's own lock, so they work beside a running mount). */
+struct journal_failed {
+	char *key, *token, *source, *path, *why;
+	uint64_t size;
+	time_t at;
+	char file[80];     /* NAME.failed in dir */
+	char dir[4096];    /* the journal dir holding it */
+};
+
+/* Turn the record of upload id into a failed one. 0 or -errno (the record then stays as it was). */
+int journal_fail(struct journal *j, uint64_t id, const char *path, uint64_t size, const char *why);
+/* Every failed record in this journal (j) or in every journal under cache_dir (j NULL): fn gets each,
+ * parsed; a record it cannot parse is skipped. Stops when fn returns non-zero (returned). */
+int journal_failed_foreach(struct journal *j, const char *cache_dir,
+			   int (*fn)(void *arg, const struct journal_failed *f), void *arg);
+/* Parse a failed record (for tests): 0, or -EINVAL. */
+int journal_parse_failed(const char *buf, size_t len, struct journal_failed *out);
+void journal_failed_free(struct journal_failed *f);
 
 /* Asynchronous close (--async-close): a closed file waiting for its upload. The spool is made durable
  * and hard-linked into the journal as NAME.spool, then the record NAME.cl ("key\npath\nsize\nspool\n")

@@ -875,6 +875,7 @@ int wf_publish(struct wfile *wf)
 	pthread_mutex_unlock(&wf->lock);
 	wf_digest_to(wf, size);
 	hex = digest_final(&wf->dg, size, sha) ? NULL : sha;
+	wf->kept = 0;
 	pthread_mutex_lock(&wf->lock);
 	if (!wf->up && !wf->base && size <= part_size_of(&wf->ctx->plan, 1)) {
 		pthread_mutex_unlock(&wf->lock);
@@ -908,13 +909,7 @@ int wf_publish(struct wfile *wf)
 		log_error("%s: no data for the upload", wf->path);
 		return -EIO;
 	}
-	rc = ops->upload_commit(wf->up, wf->nsubmitted, hex);
-	pthread_mutex_lock(&wf->lock);
-	wf->up = NULL;   /* commit frees it on success and failure (aborting on failure) */
-	pthread_mutex_unlock(&wf->lock);
-	wf_journal_done(wf);
-	if (rc)
-		log_error("%s: completing the upload failed: %s", wf->path, strerror(-rc));
+	rc = wf_commit_upload(wf, hex, &wf->kept);
 	return rc ? rc : wf_move_home(wf);
 }
 
@@ -997,7 +992,8 @@ static int wf_commit_if(struct wfile *wf, int need_written)
 		wf->reported = 1;
 		pthread_mutex_unlock(&wf->lock);
 		wf_reset(wf, 1);
-		wf_not_stored(wf, "the commit failed", rc);
+		wf_not_stored(wf, wf->kept ? "the commit failed; its upload is kept: snapctl retry stores it"
+					   : "the commit failed", rc);
 		rc = -EIO;
 		goto out;
 	}

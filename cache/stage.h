@@ -39,6 +39,7 @@ struct stage_ctx {
 	uint64_t async_limit;      /* --async-close: files up to this size close asynchronously (0: off) */
 	struct asyncq *aq;         /* their background uploads (cache/stage_async.c) */
 	struct outcomes outcomes;  /* how the last write sessions ended, for status and snapctl wait */
+	int commit_retry_s;        /* --commit-retry: how long a refused commit is tried again */
 };
 
 enum wf_mode { WF_STREAM, WF_WHOLE };

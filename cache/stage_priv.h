@@ -62,6 +62,7 @@ struct wfile {
 	uint64_t uploaded;
 	time_t mtime, started;
 	uint64_t jid;                /* crash journal record of the open upload (0: none) */
+	int kept;                    /* the last commit failed and its upload was kept (stage_commit.c) */
 	char *tail;                  /* the committed object's last partial page, [tail_off, base) */
 	uint64_t tail_off;
 	struct digest dg;            /* whole-file SHA-256 of [0, cut); guarded by wlock */
@@ -95,6 +96,10 @@ void wf_journal_done(struct wfile *wf);
 void wf_closed_done(struct wfile *wf);
 void wf_reset(struct wfile *wf, int aborted);
 int wf_publish(struct wfile *wf);
+
+/* cache/stage_commit.c: the upload's commit, retried for commit_retry_s; on failure it is kept
+ * (*kept set) or aborted. wf->up is gone either way. Caller holds wlock, nothing in flight. */
+int wf_commit_upload(struct wfile *wf, const char *hex, int *kept);
 
 /* cache/stage_part.c, for cache/stage.c */
 void wf_digest_to(struct wfile *wf, uint64_t end);

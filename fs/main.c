@@ -189,6 +189,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	s->stage.journal = s->journal;
+	s->stage.commit_retry_s = s->cfg.commit_retry_s;
 	if (s->cfg.async_close)
 		s->stage.async_limit = s->cfg.cache_size / 2;
 	if (s->cfg.cache_size < 2 * s->stage.plan.base) {

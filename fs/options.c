@@ -30,6 +30,8 @@ static const struct opt opts[] = {
 	{ "meta-ttl", T_SECONDS_MS, O(meta_ttl_ms), "SECONDS  how long listings and sizes are trusted (default 5)" },
 	{ "timeout", T_INT, O(timeout_s), "SECONDS     a request that moves no data this long fails (default 30)" },
 	{ "retries", T_INT, O(retries), "N          retries of a failed request, with backoff (default 5)" },
+	{ "commit-retry", T_INT, O(commit_retry_s), "SECONDS  a refused final commit is tried again this long, then\n"
+	  "                       kept for `snapctl retry` (S3; default 60)" },
 	{ "log-level", T_LEVEL, O(log_level), "LEVEL   error, warn, info or debug (default info)" },
 	{ "log-file", T_STR, O(log_file), "FILE     log here instead of stderr/syslog" },
 	{ "pid-file", T_STR, O(pid_file), "FILE     write the daemon's pid here" },
@@ -245,6 +247,7 @@ int options_parse(int argc, char **argv, struct config *cfg, char **why)
 	cfg->meta_ttl_ms = 5000;
 	cfg->timeout_s = 30;
 	cfg->retries = 5;
+	cfg->commit_retry_s = 60;
 	cfg->log_level = LOG_LVL_INFO;
 	*why = NULL;
 

@@ -23,6 +23,7 @@ struct config {
 	unsigned meta_ttl_ms;
 	int timeout_s;
 	int retries;
+	int commit_retry_s;
 	int log_level;
 	int foreground;
 	int debug;

@@ -1,4 +1,5 @@
 #include "fs/snapfs.h"
+#include "cache/journal.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -31,20 +32,34 @@ static void add_outcome(void *arg, const struct outcome *oc)
 	json_array_append_new(arg, o);
 }
 
+/* A commit that kept failing, kept in the crash journal until `snapctl retry` or `discard`. */
+static int add_kept(void *arg, const struct journal_failed *f)
+{
+	json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:s}", "path", f->path, "key", f->key, "bytes",
+			      (json_int_t)f->size, "at", (json_int_t)f->at, "reason", f->why);
+
+	if (o)
+		json_array_append_new(arg, o);
+	return 0;
+}
+
 char *status_json(struct snapfs *s, size_t *len)
 {
-	json_t *root, *uploads = json_array(), *recent = json_array();
+	json_t *root, *uploads = json_array(), *recent = json_array(), *kept = json_array();
 	char *out = NULL;
 
-	if (!uploads || !recent) {
+	if (!uploads || !recent || !kept) {
 		json_decref(uploads);
 		json_decref(recent);
+		json_decref(kept);
 		return NULL;
 	}
 	if (s->stage_ready) {
 		stage_foreach(&s->stage, add_upload, uploads);
 		outcomes_foreach(&s->stage.outcomes, add_outcome, recent);
 	}
+	if (s->journal)
+		journal_failed_foreach(s->journal, NULL, add_kept, kept);
 	root = json_pack("{s:s, s:s, s:I, s:o, s:o, s:{s:b, s:I, s:i}, s:{s:I, s:I, s:I, s:i}, s:{s:I, s:I, s:I}}", "version",
 			 SNAPFS_VERSION, "source", s->cfg.source, "uptime_s", (json_int_t)(time(NULL) - s->started),
 			 "uploads", uploads, "recent", recent, "async_close", "enabled", s->stage.async_limit != 0, "limit",
@@ -55,8 +70,11 @@ char *status_json(struct snapfs *s, size_t *len)
 			 (json_int_t)__atomic_load_n(&s->stage.committed, __ATOMIC_RELAXED), "failed",
 			 (json_int_t)__atomic_load_n(&s->stage.failed, __ATOMIC_RELAXED), "bytes_uploaded",
 			 (json_int_t)__atomic_load_n(&s->stage.bytes_uploaded, __ATOMIC_RELAXED));
-	if (!root)
+	if (!root) {
+		json_decref(kept);
 		return NULL;
+	}
+	json_object_set_new(root, "failed_commits", kept);
 	out = json_dumps(root, JSON_INDENT(2));
 	json_decref(root);
 	if (out) {

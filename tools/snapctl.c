@@ -88,6 +88,26 @@ static const struct cmd {
 	  "wait FILE` fails when the dump did not reach the store, whatever the shell saw.\n"
 	  "  --max-wait SECONDS   give up after this long (default: wait as long as it takes)\n"
 	  "  -o, --output json    the outcome as one JSON object\n" },
+	{ "failed", cmd_failed,
+	  "usage: snapctl failed [SOURCE] [--cache-dir DIR] [-o json]\n"
+	  "The commits a mount with this --cache-dir kept after the store refused them for its whole\n"
+	  "--commit-retry: each file's upload stays open in the store until `snapctl retry` stores it or\n"
+	  "`snapctl discard` drops it. Read from the cache dir: the mount may be running or stopped.\n"
+	  "  --cache-dir DIR      the mount's --cache-dir (default /var/cache/snapfs)\n"
+	  "  -o, --output json    one JSON array\n" },
+	{ "retry", cmd_retry,
+	  "usage: snapctl retry SOURCE PATH... | --all [--cache-dir DIR] [store options]\n"
+	  "Commit the kept uploads of these files (PATH as the mount shows it below its root, or the\n"
+	  "key): exit 0 when every one is stored whole, 1 if one is not (its record stays). A file\n"
+	  "stored again after its commit failed is not replaced by the older data unless --force.\n"
+	  "  --cache-dir DIR      the mount's --cache-dir (default /var/cache/snapfs)\n"
+	  "  --all                every failed commit of SOURCE\n" },
+	{ "discard", cmd_discard,
+	  "usage: snapctl discard SOURCE PATH... | --all [--cache-dir DIR] [store options]\n"
+	  "Abort the kept uploads of these files: nothing of them stays in the store; the object stays\n"
+	  "as it was before the failed write.\n"
+	  "  --cache-dir DIR      the mount's --cache-dir (default /var/cache/snapfs)\n"
+	  "  --all                every failed commit of SOURCE\n" },
 };
 
 static void usage(FILE *f)
@@ -100,7 +120,9 @@ static void usage(FILE *f)
 		   "  verify SOURCE NS/DB/SNAP    read a snapshot back and check its checksums (--all)\n"
 		   "  prune SOURCE NS/DB --keep-* delete old snapshots by retention rules (dry run unless --yes)\n"
 		   "  status MOUNTPOINT           uploads in progress in a running mount (--watch)\n"
-		   "  wait FILE                   exit 0 once FILE is stored, 1 if it was not\n\n"
+		   "  wait FILE                   exit 0 once FILE is stored, 1 if it was not\n"
+		   "  failed [SOURCE]             commits the store refused, kept (--cache-dir)\n"
+		   "  retry|discard SOURCE PATH   store or drop a kept failed commit\n\n"
 		   "SOURCE: file:///dir | s3://BUCKET[/PREFIX] | gs://BUCKET[/PREFIX] |\n"
 		   "        azure://CONTAINER[/PREFIX] | swift://CONTAINER[/PREFIX]\n\n"
 		   CRED_HELP
@@ -214,7 +236,7 @@ int main(int argc, char **argv)
 {
 	enum { O_SECRET = 256, O_ENDPOINT, O_REGION, O_ADDR, O_TIMEOUT, O_RETRIES, O_LOG, O_FORCE, O_ALL,
 	       O_INTERVAL, O_COUNT, O_MAX_WAIT, O_PART_SIZE, O_KEEP_LAST, O_KEEP_DAILY, O_KEEP_WEEKLY,
-	       O_KEEP_MONTHLY, O_DRY_RUN };
+	       O_KEEP_MONTHLY, O_DRY_RUN, O_CACHE_DIR };
 	static const struct option lopts[] = {
 		{ "secret-dir", required_argument, NULL, O_SECRET },
 		{ "endpoint", required_argument, NULL, O_ENDPOINT },
@@ -276,6 +298,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case O_SECRET: o.secret_dir = optarg; break;
 		case O_ENDPOINT: o.endpoint = optarg; break;
+		case O_CACHE_DIR: o.cache_dir = optarg; break;
 		case O_REGION: o.region = optarg; break;
 		case O_ADDR:
 			if (strcmp(optarg, "path") && strcmp(optarg, "virtual"))
@@ -351,7 +374,7 @@ int main(int argc, char **argv)
 	}
 	if (help) {
 		fputs(cmd->usage, stdout);
-		if (strcmp(cmd->name, "status") && strcmp(cmd->name, "wait"))
+		if (strcmp(cmd->name, "status") && strcmp(cmd->name, "wait") && strcmp(cmd->name, "failed"))
 			fputs(CRED_HELP, stdout);
 		return 0;
 	}

@@ -30,6 +30,7 @@ struct sc_opts {
 	uint64_t part_size; /* verify: the mount's --part-size, for multipart ETags (0: its default) */
 	int dry_run;     /* prune: only say what would go (the default without --yes) */
 	int keep[4];     /* prune: --keep-last, --keep-daily, --keep-weekly, --keep-monthly (-1: not given) */
+	const char *cache_dir; /* failed, retry, discard: the mount's --cache-dir */
 };
 
 struct sc_store {
@@ -105,6 +106,9 @@ int cmd_status(int argc, char **argv, const struct sc_opts *o);
 int cmd_wait(int argc, char **argv, const struct sc_opts *o);
 int cmd_verify(int argc, char **argv, const struct sc_opts *o);
 int cmd_prune(int argc, char **argv, const struct sc_opts *o);
+int cmd_failed(int argc, char **argv, const struct sc_opts *o);
+int cmd_retry(int argc, char **argv, const struct sc_opts *o);
+int cmd_discard(int argc, char **argv, const struct sc_opts *o);
 
 /* The status document of the mount at mnt (MOUNTPOINT/.snapfs/status), malloc'd; NULL with *err set. */
 char *sc_read_status(const char *mnt, int *err);

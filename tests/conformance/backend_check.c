@@ -739,6 +739,8 @@ static void t_big(struct ctx *c, struct span *base_out)
 	rc = c->ops->upload_commit(up, n, NULL);
 	if (rc) {
 		notok(c, name, "upload_commit %s", err(rc));
+		if (c->ops->commit_again)
+			c->ops->upload_abort(up);   /* a failed commit left it open */
 		goto out;
 	}
 	ok(c, name, "%u threads, %.0f MB/s", nth, (double)total / 1e6 / (now_s() - t0));
@@ -799,6 +801,8 @@ static void t_append(struct ctx *c, struct span base)
 	rc = c->ops->upload_commit(up, n, NULL);
 	if (rc) {
 		notok(c, "append to an existing object", "upload_commit %s", err(rc));
+		if (c->ops->commit_again)
+			c->ops->upload_abort(up);   /* a failed commit left it open */
 		goto out;
 	}
 	s[0] = base;

@@ -248,12 +248,88 @@ static void test_upload_records(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static int pfailed(const char *text, struct journal_failed *out)
+{
+	return journal_parse_failed(text, strlen(text), out);
+}
+
+static int collect_failed(void *arg, const struct journal_failed *f)
+{
+	struct journal_failed *out = arg;
+
+	assert_null(out->key);   /* exactly one */
+	out->key = strdup(f->key);
+	out->token = strdup(f->token);
+	out->source = strdup(f->source);
+	out->path = strdup(f->path);
+	out->why = strdup(f->why);
+	out->size = f->size;
+	return 0;
+}
+
+/* A commit that kept failing: its record becomes a failed one, which the next mount keeps (no discard
+ * is asked of the store) and which snapctl finds from the cache dir alone. */
+static void test_failed_records(void **state)
+{
+	struct backend be = { .ops = &fake_ops };
+	struct journal_failed f = { 0 };
+	struct journal *j = NULL;
+	char root[64] = "/tmp/snapfs-unit-journal.XXXXXX", cmd[512], *why = NULL;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pfailed("k\nt\ns3://b\n/p\n1\n2\nwhy\n", &f), 0);
+	assert_string_equal(f.why, "why");
+	journal_failed_free(&f);
+	/* torn, or a path that is no mount path: refused */
+	assert_int_equal(pfailed("k\nt\ns3://b\n/p\n1\n2\nwhy", &f), -EINVAL);
+	assert_int_equal(pfailed("k\nt\ns3://b\np\n1\n2\nwhy\n", &f), -EINVAL);
+	assert_non_null(mkdtemp(root));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint64_t id;
+
+		if (journal_open(&j, root, "fake://x", "/mnt", &be, &why))
+			_exit(1);
+		id = journal_add(j, "k/kept", "tok-kept");
+		if (!id || journal_fail(j, id, "/kubedb/a/b/c/f", 42, "the store refused the commit"))
+			_exit(2);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(count(journal_dir(root), ".up"), 0);
+	assert_int_equal(count(journal_dir(root), ".failed"), 1);
+	/* the next mount: fake_forget fails the test for any key it does not know, k/kept included */
+	assert_int_equal(journal_open(&j, root, "fake://x", "/mnt", &be, &why), 0);
+	assert_int_equal(count(journal_dir(root), ".failed"), 1);
+	assert_int_equal(journal_failed_foreach(j, NULL, collect_failed, &f), 0);
+	journal_close(j);
+	assert_string_equal(f.key, "k/kept");
+	assert_string_equal(f.token, "tok-kept");
+	assert_string_equal(f.source, "fake://x");
+	assert_string_equal(f.path, "/kubedb/a/b/c/f");
+	assert_string_equal(f.why, "the store refused the commit");
+	assert_int_equal(f.size, 42);
+	journal_failed_free(&f);
+	/* and from the cache dir alone, as snapctl reads it */
+	assert_int_equal(journal_failed_foreach(NULL, root, collect_failed, &f), 0);
+	assert_string_equal(f.key, "k/kept");
+	journal_failed_free(&f);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_upload_records),
+		cmocka_unit_test(test_failed_records),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

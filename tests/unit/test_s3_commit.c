@@ -133,7 +133,10 @@ static int upload3(const char *key, char fill)
 
 		assert_int_equal(s3_backend_ops.upload_part(up, &p), 0);
 	}
-	return s3_backend_ops.upload_commit(up, 3, NULL);
+	rc = s3_backend_ops.upload_commit(up, 3, NULL);
+	if (rc)
+		s3_backend_ops.upload_abort(up);   /* commit_again: a failed commit leaves it open */
+	return rc;
 }
 
 static void put_str(const char *key, char fill, size_t len)

@@ -251,6 +251,44 @@ static void test_uploads(void **state)
 	assert_null(ni);
 }
 
+static unsigned part_sum, part_n;
+
+static int count_part(void *arg, unsigned pn, const char *etag, uint64_t size)
+{
+	(void)arg;
+	assert_true(etag[0] == '"');
+	part_sum += pn;
+	part_n++;
+	return size == 5242880 || size == 100 ? 0 : -EIO;
+}
+
+/* ListParts, as `snapctl retry` reads a kept upload */
+static void test_parts(void **state)
+{
+	const char *xml = HDR "<ListPartsResult><Bucket>kubedb</Bucket><Key>k</Key><UploadId>u</UploadId>"
+		"<NextPartNumberMarker>2</NextPartNumberMarker><IsTruncated>true</IsTruncated>"
+		"<Part><PartNumber>1</PartNumber><ETag>&quot;a&quot;</ETag><Size>5242880</Size></Part>"
+		"<Part><PartNumber>2</PartNumber><ETag>\"b\"</ETag><Size>100</Size></Part></ListPartsResult>";
+	const char *no_etag = "<ListPartsResult><Part><PartNumber>1</PartNumber></Part></ListPartsResult>";
+	const char *zero = "<ListPartsResult><Part><PartNumber>0</PartNumber><ETag>x</ETag></Part></ListPartsResult>";
+	const char *no_marker = "<ListPartsResult><IsTruncated>true</IsTruncated></ListPartsResult>";
+	unsigned max = 0;
+	char *next = NULL;
+
+	(void)state;
+	assert_int_equal(s3_parse_parts(xml, strlen(xml), count_part, NULL, &max, &next), 0);
+	assert_int_equal(part_n, 2);
+	assert_int_equal(part_sum, 3);
+	assert_int_equal(max, 2);
+	assert_string_equal(next, "2");
+	free(next);
+	assert_int_equal(s3_parse_parts(no_etag, strlen(no_etag), count_part, NULL, &max, &next), -EIO);
+	assert_int_equal(s3_parse_parts(zero, strlen(zero), count_part, NULL, &max, &next), -EIO);
+	assert_int_equal(s3_parse_parts(no_marker, strlen(no_marker), count_part, NULL, &max, &next), -EIO);
+	assert_null(next);
+	assert_int_equal(s3_parse_parts("<x/>", 4, count_part, NULL, &max, &next), -EIO);
+}
+
 static void test_location(void **state)
 {
 	static const struct {
@@ -336,6 +374,7 @@ int main(void)
 		cmocka_unit_test(test_result_or_error),
 		cmocka_unit_test(test_delete_result),
 		cmocka_unit_test(test_uploads),
+		cmocka_unit_test(test_parts),
 		cmocka_unit_test(test_location),
 		cmocka_unit_test(test_bodies),
 		cmocka_unit_test(test_dates),
