@@ -260,6 +260,7 @@ int main(int argc, char **argv)
 		{ "keep-weekly", required_argument, NULL, O_KEEP_WEEKLY },
 		{ "keep-monthly", required_argument, NULL, O_KEEP_MONTHLY },
 		{ "dry-run", no_argument, NULL, O_DRY_RUN },
+		{ "cache-dir", required_argument, NULL, O_CACHE_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
