@@ -482,8 +482,8 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->nullpath_ok = 1;
 	/* No kernel writeback cache: with it, write() only fills the page cache and never sees a failed
 	 * upload, so `pg_dumpall > f` would exit 0 with nothing stored. Each write() reaches the daemon
-	 * and returns the file's sticky EIO; stdio writers (pg_dump) still send 1 MiB writes, as they
-	 * size their buffers from st_blksize (fill_stat). */
+	 * and returns the file's sticky EIO. The price: a round trip per write() (pg_dump's stdio
+	 * writes 8 KiB; README, Design choices). */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
