@@ -1,6 +1,7 @@
 #include "fs/ops.h"
 #include "cache/delq.h"
 #include "cache/dirlist.h"
+#include "cache/fresh.h"
 #include "cache/pool.h"
 #include "cache/rfile.h"
 #include "fs/layout.h"
@@ -125,6 +126,11 @@ int resolve(const char *path, struct meta_entry *out)
 	}
 	if (meta_get(s->meta, path, out)) {
 		free(key);
+		return 0;
+	}
+	if (fresh_absent(s->fresh, path)) {
+		free(key);   /* a new name in a folder this mount made: nothing to ask the store */
+		meta_put(s->meta, path, META_NONE, 0, 0);
 		return 0;
 	}
 	rc = depth >= 5 ? s->be.ops->stat(&s->be, key, &oi) : -ENOENT;
@@ -279,6 +285,7 @@ static int fill_one(void *arg, const char *name, const struct obj_info *oi)
 	snprintf(child, sizeof(child), "%s/%s", strcmp(df->path, "/") ? df->path : "", nm);
 	fill_stat(df->s, &st, is_dir ? META_DIR : META_FILE, oi->size, oi->mtime ? oi->mtime : df->s->started);
 	meta_put(df->s->meta, child, is_dir ? META_DIR : META_FILE, oi->size, st.st_mtime);
+	fresh_note(df->s->fresh, child);
 	return df->filler(df->buf, nm, &st, 0, FUSE_FILL_DIR_PLUS) ? 1 : 0;
 }
 

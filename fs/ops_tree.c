@@ -1,5 +1,6 @@
 #include "cache/delq.h"
 #include "cache/dirlist.h"
+#include "cache/fresh.h"
 #include "fs/layout.h"
 #include "fs/log.h"
 #include "fs/ops.h"
@@ -68,6 +69,7 @@ int op_mkdir(const char *path, mode_t mode)
 		return rc;
 	dirlist_changed(s->lists);
 	meta_put(s->meta, path, META_DIR, 0, time(NULL));
+	fresh_made(s->fresh, path);
 	return 0;
 }
 
@@ -162,6 +164,7 @@ int op_rmdir(const char *path)
 	stage_foreach(&s->stage, find_open_under, &ou);
 	if (ou.found)
 		return -ENOTEMPTY;
+	fresh_drop_tree(s->fresh, path);
 	/* `rm -r` unlinked the files: their deletes must be done (or have failed) before the folder
 	 * is looked at, so the objects are gone when rmdir returns */
 	rc = settle(path);
@@ -496,6 +499,8 @@ out:
 	dirlist_changed(s->lists);
 	meta_drop_tree(s->meta, from);
 	meta_drop_tree(s->meta, to);
+	fresh_drop_tree(s->fresh, from);
+	fresh_drop_tree(s->fresh, to);
 	free(fk);
 	free(tk);
 	return rc;
