@@ -78,6 +78,9 @@ struct backend_ops {
 	uint64_t max_part;     /* no part is bigger (0: no limit) */
 	unsigned max_parts;    /* including a base object carried into an append (0: no limit) */
 	int parts_any_order;   /* parts may be uploaded in any order (GCS resumable: no) */
+	/* upload_commit cannot store the whole-file digest (S3 takes metadata only when a multipart
+	 * upload begins): the cache layer does not compute it for such an upload */
+	int commit_no_digest;
 	/* The cache layer cuts every part but the last to a multiple of 1 MiB, so 256 KiB alignment
 	 * (GCS) holds without a field for it. */
 

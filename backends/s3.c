@@ -1635,6 +1635,7 @@ const struct backend_ops s3_backend_ops = {
 	.max_part = S3_MAX_PART,
 	.max_parts = S3_MAX_PARTS,
 	.parts_any_order = 1,
+	.commit_no_digest = 1,
 	.open = s3_open,
 	.close = s3_close,
 	.stat = s3_stat,

@@ -2,6 +2,7 @@
  * The store is opened and checked before the daemon forks, so a bad secret or a missing bucket fails
  * the mount command itself with a one-line reason. */
 #include "cache/dirlist.h"
+#include "cache/fresh.h"
 #include "cache/journal.h"
 #include "cache/pool.h"
 #include "fs/log.h"
@@ -206,7 +207,8 @@ int main(int argc, char **argv)
 	s->meta = meta_new(s->cfg.meta_ttl_ms);
 	/* listings are kept only long enough for back-to-back readers (rm -r), like the kernel's entries */
 	s->lists = dirlist_new(s->cfg.meta_ttl_ms < 1000 ? s->cfg.meta_ttl_ms : 1000);
-	if (!s->meta || !s->lists || build_fuse_args(s, &args, argv[0])) {
+	s->fresh = fresh_new(s->cfg.meta_ttl_ms);
+	if (!s->meta || !s->lists || (s->cfg.meta_ttl_ms && !s->fresh) || build_fuse_args(s, &args, argv[0])) {
 		ret = die("out of memory", NULL);
 		goto out;
 	}
@@ -270,6 +272,7 @@ out:
 		stage_destroy(&s->stage);
 	meta_free(s->meta);
 	dirlist_free(s->lists);
+	fresh_free(s->fresh);
 	secret_free(&s->secret);
 	source_free(&s->src);
 	if (s->cfg.pid_file && mounted)

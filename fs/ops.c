@@ -1,6 +1,7 @@
 #include "fs/ops.h"
 #include "cache/delq.h"
 #include "cache/dirlist.h"
+#include "cache/fresh.h"
 #include "cache/pool.h"
 #include "cache/rfile.h"
 #include "fs/layout.h"
@@ -125,6 +126,11 @@ int resolve(const char *path, struct meta_entry *out)
 	}
 	if (meta_get(s->meta, path, out)) {
 		free(key);
+		return 0;
+	}
+	if (fresh_absent(s->fresh, path)) {
+		free(key);   /* a new name in a folder this mount made: nothing to ask the store */
+		meta_put(s->meta, path, META_NONE, 0, 0);
 		return 0;
 	}
 	rc = depth >= 5 ? s->be.ops->stat(&s->be, key, &oi) : -ENOENT;
@@ -341,6 +347,7 @@ static int fill_one(void *arg, const char *name, const struct obj_info *oi)
 	}
 	fill_stat(df->s, &st, is_dir ? META_DIR : META_FILE, oi->size, oi->mtime ? oi->mtime : df->s->started);
 	meta_put(df->s->meta, child, is_dir ? META_DIR : META_FILE, oi->size, st.st_mtime);
+	fresh_note(df->s->fresh, child);
 	return df->filler(df->buf, nm, &st, 0, FUSE_FILL_DIR_PLUS) ? 1 : 0;
 }
 
@@ -482,8 +489,10 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->nullpath_ok = 1;
 	/* No kernel writeback cache: with it, write() only fills the page cache and never sees a failed
 	 * upload, so `pg_dumpall > f` would exit 0 with nothing stored. Each write() reaches the daemon
-	 * and returns the file's sticky EIO. The price: a round trip per write() (pg_dump's stdio
-	 * writes 8 KiB; README, Design choices). */
+	 * and returns the file's sticky EIO. That costs a round trip per write(): dd bs=1M loses
+	 * nothing, but glibc's stdio sizes its buffer min(BUFSIZ, st_blksize), so pg_dump sends 8 KiB
+	 * writes whatever st_blksize says (strace), and a dump takes about twice the daemon time
+	 * (tools/bench_write_sizes.sh --compare). */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;

@@ -1,5 +1,6 @@
 #include "cache/delq.h"
 #include "cache/dirlist.h"
+#include "cache/fresh.h"
 #include "fs/layout.h"
 #include "fs/log.h"
 #include "fs/ops.h"
@@ -76,6 +77,7 @@ int op_mkdir(const char *path, mode_t mode)
 		return rc;
 	dirlist_changed(s->lists);
 	meta_put(s->meta, path, META_DIR, 0, time(NULL));
+	fresh_made(s->fresh, path);
 	return 0;
 }
 
@@ -173,6 +175,7 @@ int op_rmdir(const char *path)
 	rc = wo_check_delete(s, path, "rmdir");
 	if (rc)
 		return rc;
+	fresh_drop_tree(s->fresh, path);
 	/* `rm -r` unlinked the files: their deletes must be done (or have failed) before the folder
 	 * is looked at, so the objects are gone when rmdir returns */
 	rc = settle(path);
@@ -519,6 +522,8 @@ out:
 	dirlist_changed(s->lists);
 	meta_drop_tree(s->meta, from);
 	meta_drop_tree(s->meta, to);
+	fresh_drop_tree(s->fresh, from);
+	fresh_drop_tree(s->fresh, to);
 	free(fk);
 	free(tk);
 	return rc;

@@ -31,6 +31,7 @@ struct snapfs {
 	struct journal *journal;
 	struct meta *meta;
 	struct dirlist *lists;     /* recent folder listings */
+	struct fresh *fresh;       /* folders this mount made: names it never met are absent */
 	struct delq *delq;         /* deletes on their way to the store (unlink) */
 	int devnull;               /* an empty body for folder markers */
 	uid_t uid;

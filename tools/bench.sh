@@ -1,26 +1,32 @@
 #!/usr/bin/env bash
-# The performance benchmark (issue 6): snapfs against s3fs, rclone mount, a streaming curl and the local
-# disk, all on one s3rver on 127.0.0.1, with a real pg_dumpall of a pgbench database. Run as root from a
+# The performance benchmark (issues 6 and 17): snapfs on Ceph RGW (tests/lib/rgw.sh: a real S3 that
+# verifies SigV4 and refuses a chunked PUT of unknown length) against the seed's way (pg_dumpall to a
+# local file, then one PUT of the finished file), s3fs, the store's own floor (curl PUT/GET, sequential
+# kept-alive PUTs) and the local disk; with a real pg_dumpall of a pgbench database. Run as root from a
 # clone; it installs what is missing (tools/deps.sh), builds snapfs into build-bench if needed, and
 # undoes every mount and server on exit.
 #
-#   bash tools/bench.sh [--scale N] [--runs N] [--big-gib N] [--readme]
+#   bash tools/bench.sh [--scale N] [--runs N] [--small N] [--many N] [--s3fs-slow-runs N] [--readme]
 #
 # --scale   pgbench scale of the dumped database (default 40, about 390 MB of pg_dumpall)
-# --runs    rounds; each round alternates the order of the tools, the table shows medians (default 3)
-# --big-gib size of the generated stream that shows memory and cache do not grow (default 4; 0 skips)
+# --runs    rounds; each round alternates the order of the tools, the tables show medians (default 3)
+# --small   files of 4 KiB in the tar -x tree (default 2000)
+# --many    files listed with ls -l and removed with rm -r (default 10000)
+# --s3fs-slow-runs  rounds in which s3fs does the tar -x (minutes each; default 1)
 # --readme  write the table into README.md's "## Performance" section
 set -euo pipefail
 
-SCALE=40 RUNS=3 BIG_GIB=4 README=0 LS_N=5000 RM_N=1000
+SCALE=40 RUNS=3 README=0 SMALL_N=2000 MANY_N=10000 S3FS_SLOW=1
 ARGS="$*"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--scale) SCALE=$2; shift 2 ;;
 	--runs) RUNS=$2; shift 2 ;;
-	--big-gib) BIG_GIB=$2; shift 2 ;;
+	--small) SMALL_N=$2; shift 2 ;;
+	--many) MANY_N=$2; shift 2 ;;
+	--s3fs-slow-runs) S3FS_SLOW=$2; shift 2 ;;
 	--readme) README=1; shift ;;
-	-h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
 	*) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -31,8 +37,7 @@ SNAPFS_BUILD=${SNAPFS_BUILD:-$SNAPFS_SRC/build-bench}
 SNAPFS=$SNAPFS_BUILD/snapfs
 export SNAPFS_SRC SNAPFS_BUILD SNAPFS
 cd "$SNAPFS_SRC"
-if ! command -v s3fs >/dev/null || ! command -v rclone >/dev/null || ! command -v pgbench >/dev/null ||
-   [ ! -x tests/servers/node_modules/.bin/s3rver ]; then
+if ! command -v s3fs >/dev/null || ! command -v pgbench >/dev/null || ! command -v radosgw >/dev/null; then
 	bash tools/deps.sh
 fi
 if [ ! -x "$SNAPFS" ]; then
@@ -42,36 +47,32 @@ fi
 
 # shellcheck source=../tests/lib/common.sh
 source tests/lib/common.sh
-# shellcheck source=../tests/lib/s3.sh
-source tests/lib/s3.sh
+# shellcheck source=../tests/lib/rgw.sh
+source tests/lib/rgw.sh
 
 say() { echo "[bench $(date -u +%H:%M:%S)] $*" >&2; }
 now() { date +%s.%N; }
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# --- servers ---
-say "s3rver, PostgreSQL (pgbench scale $SCALE)"
-start_s3rver
+# --- servers: memstore keeps about 2 bytes of RAM per stored byte, and deleted data until RGW's
+# garbage collection runs (30 s): a round holds three dumps and a GiB of dd at once ---
+say "Ceph RGW, PostgreSQL (pgbench scale $SCALE)"
+start_rgw mem="${BENCH_RGW_MIB:-8192}"
+B=kubedb
+rgw_mkbucket "$B"
 pg_start pg
 psql -q -c "CREATE DATABASE bench" postgres
 pgbench -q -i -s "$SCALE" bench >/dev/null 2>&1
 export AWS_ACCESS_KEY_ID=$S3_KEY_ID AWS_SECRET_ACCESS_KEY=$S3_KEY
-B=kubedb
-# folder markers, as s3fs or a console leave them: s3rver answers a delimited listing of a bucket holding
-# only deeper keys with no common prefixes at all, which hides every folder from rclone
-: >"$T_DIR/empty"
-for k in kubedb/ kubedb/bench/ kubedb/bench/pg/; do s3put "$T_DIR/empty" "$B/$k"; done
+P=kubedb/bench/pg
 
 # --- mounts: each tool can be (re)mounted fresh, so reads and listings start cold ---
-M_SNAP=$T_DIR/snapfs M_S3FS=$T_DIR/s3fs M_RCLONE=$T_DIR/rclone M_FILE=$T_DIR/snapfs-file
+M_SNAP=$T_DIR/snapfs M_S3FS=$T_DIR/s3fs M_FILE=$T_DIR/snapfs-file
 VOL=$T_DIR/volume LOCAL=$T_DIR/local
-mkdir -p "$M_SNAP" "$M_S3FS" "$M_RCLONE" "$M_FILE" "$VOL" "$LOCAL"
+mkdir -p "$M_SNAP" "$M_S3FS" "$M_FILE" "$VOL" "$LOCAL"
 printf '%s:%s\n' "$S3_KEY_ID" "$S3_KEY" >"$T_DIR/s3fs.passwd"
 chmod 600 "$T_DIR/s3fs.passwd"
-export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other RCLONE_CONFIG_BENCH_ENDPOINT=$S3_ENDPOINT
-export RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=$S3_KEY_ID RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=$S3_KEY
-export RCLONE_CONFIG_BENCH_REGION=us-east-1
-S3FS_PID= RCLONE_PID=
+S3FS_PID=
 
 wait_mount() {
 	local m=$1 i
@@ -92,44 +93,34 @@ mount_tool() {
 		mount_snapfs "file://$VOL" "$M_FILE" --cache-dir "$T_DIR/cache-file" ;;
 	s3fs)
 		T_MOUNTS+=("$M_S3FS")
-		bg s3fs s3fs "$B" "$M_S3FS" -f \
-			-o "url=$S3_ENDPOINT,use_path_request_style,passwd_file=$T_DIR/s3fs.passwd" >/dev/null
-		S3FS_PID=${T_PIDS[-1]}
+		S3FS_PID=$(bg s3fs s3fs "$B" "$M_S3FS" -f \
+			-o "url=$S3_ENDPOINT,use_path_request_style,passwd_file=$T_DIR/s3fs.passwd")
 		wait_mount "$M_S3FS" ;;
-	rclone)
-		# --vfs-write-back 0s: upload right at close rather than 5 s later (rclone's best case)
-		rm -rf "$T_DIR/cache-rclone"
-		T_MOUNTS+=("$M_RCLONE")
-		bg rclone env -u AWS_CA_BUNDLE rclone mount "bench:$B" "$M_RCLONE" \
-			--vfs-cache-mode writes --vfs-write-back 0s --cache-dir "$T_DIR/cache-rclone" >/dev/null
-		RCLONE_PID=${T_PIDS[-1]}
-		wait_mount "$M_RCLONE" ;;
 	esac
 }
 umount_tool() {
 	case $1 in
 	snapfs) umount_snapfs "$M_SNAP" ;;
 	file) umount_snapfs "$M_FILE" ;;
-	s3fs|rclone)
-		local m=$M_S3FS pid=$S3FS_PID
-		[ "$1" = s3fs ] || { m=$M_RCLONE; pid=$RCLONE_PID; }
-		fusermount3 -u "$m"
-		for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done ;;
+	s3fs)
+		fusermount3 -u "$M_S3FS"
+		for _ in $(seq 600); do kill -0 "$S3FS_PID" 2>/dev/null || break; sleep 0.1; done ;;
 	esac
 }
 remount() { umount_tool "$1"; mount_tool "$1"; }
 mnt_of() {
-	case $1 in snapfs) echo "$M_SNAP" ;; s3fs) echo "$M_S3FS" ;; rclone) echo "$M_RCLONE" ;;
-	file) echo "$M_FILE" ;; esac
+	case $1 in snapfs) echo "$M_SNAP" ;; s3fs) echo "$M_S3FS" ;; file) echo "$M_FILE" ;; esac
 }
-for t in snapfs s3fs rclone file; do mount_tool $t; done
-say "mounted snapfs (s3:// and file://), s3fs, rclone"
+for t in snapfs s3fs file; do mount_tool $t; done
+say "mounted snapfs (s3:// and file://) and s3fs"
 SNAP_TAG=snapfs
 SNAP_PID() { cat "$T_DIR/snapfs-$SNAP_TAG.pid"; }
 
 # --- results: R[measure.tool] holds the values of every round ---
 declare -A R
-rec() { R[$1.$2]="${R[$1.$2]:-} $3"; }
+declare -A RR
+ROUND=0
+rec() { R[$1.$2]="${R[$1.$2]:-} $3"; RR[$1.$2.$ROUND]=$3; }
 median() {
 	# shellcheck disable=SC2086
 	printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print v[(NR+1)/2];
@@ -138,7 +129,7 @@ median() {
 max_of() { printf '%s\n' $1 | sort -g | tail -n 1; }
 drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
-# object_size KEY: its Content-Length in s3rver, or nothing
+# object_size KEY: its Content-Length in the store, or nothing
 object_size() {
 	s3curl HEAD "$B/$1" -I 2>/dev/null | tr -d '\r' | awk 'tolower($1) == "content-length:" {print $2}'
 }
@@ -161,31 +152,34 @@ sample_stop() { touch "$T_DIR/sample.stop"; wait "$SAMPLER"; PEAK=$(cat "$T_DIR/
 hwm_reset() { echo 5 >"/proc/$(SNAP_PID)/clear_refs"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$(SNAP_PID)/status"; }
 
-# --- 1. the dump ---
+# cpu_ticks: the snapfs daemon's user + system CPU so far, in seconds
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$(SNAP_PID)/stat"; }
+sub() { echo "$1 - $2" | bc; }
+
+# --- 1. the dump: snapfs, the seed's way (pg_dumpall to a local file, then one PUT of it), s3fs, the
+# dump to local disk alone, and the file:// mount (against the local disk) ---
 dump_to() {  # dump_to TOOL ROUND: seconds into R[dump.TOOL]
-	local tool=$1 r=$2 key="kubedb/bench/pg/$1-r$2/dumpfile.sql" t0 t1 m
+	local tool=$1 r=$2 key="$P/$1-r$2/dumpfile.sql" t0 t1 m
 	case $tool in
-	snapfs|s3fs|rclone|file)
+	snapfs|s3fs|file)
 		m=$(mnt_of "$tool")
-		[ "$tool" = snapfs ] || [ "$tool" = file ] || mkdir -p "$m/kubedb/bench/pg/$tool-r$r"
+		[ "$tool" != s3fs ] || mkdir -p "$m/$P/$tool-r$r"
 		if [ "$tool" = snapfs ]; then hwm_reset; sample_start "$T_DIR/cache-snapfs"; fi
 		t0=$(now)
 		pg_dumpall >"$m/$key"
-		if [ "$tool" = rclone ]; then
-			wait_object "$key" "$(stat -c %s "$m/$key")"
-		fi
 		t1=$(now)
 		if [ "$tool" = snapfs ]; then
 			sample_stop
 			rec cache snapfs "$PEAK"
 			rec rss snapfs "$(hwm_kib)"
 			say "round $r snapfs peak RSS $(hwm_kib) KiB, peak cache $PEAK KiB"
-			DUMP_KEY=$key
 		fi ;;
-	curl)
+	seed)
 		t0=$(now)
-		pg_dumpall | s3curl PUT "$B/$key" -T - -o /dev/null
-		t1=$(now) ;;
+		pg_dumpall >"$LOCAL/seed-r$r.sql"
+		s3curl PUT "$B/$key" -T "$LOCAL/seed-r$r.sql" -o /dev/null
+		t1=$(now)
+		rm -f "$LOCAL/seed-r$r.sql" ;;
 	local)
 		t0=$(now)
 		pg_dumpall >"$LOCAL/dumpfile-r$r.sql"
@@ -193,161 +187,217 @@ dump_to() {  # dump_to TOOL ROUND: seconds into R[dump.TOOL]
 		rec size local "$(stat -c %s "$LOCAL/dumpfile-r$r.sql")"
 		rm -f "$LOCAL/dumpfile-r$r.sql" ;;
 	esac
-	rec dump "$tool" "$(echo "$t1 - $t0" | bc)"
-	say "round $r dump $tool: $(echo "$t1 - $t0" | bc) s"
+	rec dump "$tool" "$(sub "$t1" "$t0")"
+	say "round $r dump $tool: $(sub "$t1" "$t0") s"
 }
 
-# --- 2. the cold read of the dump snapfs wrote this round ---
-read_from() {
-	local tool=$1 r=$2 t0 t1
+# --- 2. dd of a generated file (page-cached on the local disk) into the mount, against one curl PUT of
+# the same file; the daemon's CPU per GiB written ---
+SIZES="256 1024"
+for mb in $SIZES; do
+	{ openssl enc -aes-128-ctr -nosalt -pass pass:snapfs-bench -pbkdf2 </dev/zero 2>/dev/null || true; } |
+		head -c $((mb << 20)) >"$LOCAL/src-$mb"
+done
+write_big() {  # write_big TOOL ROUND MIB
+	local tool=$1 r=$2 mb=$3 key="$P/dd-$1-r$2/$3.bin" t0 t1 c0
+	cat "$LOCAL/src-$mb" >/dev/null
 	case $tool in
-	snapfs|s3fs|rclone)
+	snapfs)
+		hwm_reset; sample_start "$T_DIR/cache-snapfs"
+		c0=$(cpu_s)
+		t0=$(now)
+		dd if="$LOCAL/src-$mb" of="$M_SNAP/$key" bs=1M status=none
+		t1=$(now)
+		sample_stop
+		rec "cpuw$mb" snapfs "$(echo "($(cpu_s) - $c0) * 1024 / $mb" | bc -l)"
+		rec "cache$mb" snapfs "$PEAK"
+		rec "rss$mb" snapfs "$(hwm_kib)"
+		[ "$(object_size "$key")" = $((mb << 20)) ] || die "dd of $mb MiB did not land whole" ;;
+	curl)
+		t0=$(now)
+		s3curl PUT "$B/$key" -T "$LOCAL/src-$mb" -o /dev/null
+		t1=$(now) ;;
+	esac
+	rec "dd$mb" "$tool" "$(sub "$t1" "$t0")"
+	say "round $r dd $mb MiB $tool: $(sub "$t1" "$t0") s"
+}
+
+# --- 3. the cold read of the 256 MiB snapfs wrote this round: fresh mount, dropped page cache ---
+read_from() {
+	local tool=$1 r=$2 key="$P/dd-snapfs-r$2/256.bin" t0 t1 c0
+	case $tool in
+	snapfs|s3fs)
 		remount "$tool"
 		drop
+		[ "$tool" != snapfs ] || c0=$(cpu_s)
 		t0=$(now)
-		cat "$(mnt_of "$tool")/$DUMP_KEY" >/dev/null
-		t1=$(now) ;;
+		cat "$(mnt_of "$tool")/$key" >/dev/null
+		t1=$(now)
+		[ "$tool" != snapfs ] || rec cpur snapfs "$(echo "($(cpu_s) - $c0) * 4" | bc -l)" ;;
 	curl)
 		drop
 		t0=$(now)
-		s3curl GET "$B/$DUMP_KEY" -o /dev/null
+		s3curl GET "$B/$key" -o /dev/null
 		t1=$(now) ;;
 	esac
-	rec read "$tool" "$(echo "$t1 - $t0" | bc)"
-	say "round $r read $tool: $(echo "$t1 - $t0" | bc) s"
+	rec read "$tool" "$(sub "$t1" "$t0")"
+	say "round $r read $tool: $(sub "$t1" "$t0") s"
 }
 
-# --- 3. ls -l of LS_N objects, rm -r of RM_N (objects made straight in s3rver) ---
+# --- 4. many small files: tar -x of SMALL_N files of 4 KiB (a mongodump-like tree of folders), against
+# the store's floor (as many sequential PUTs of 4 KiB from one kept-alive client) ---
+mkdir -p "$T_DIR/tree"
+python3 - "$T_DIR/tree" "$SMALL_N" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+	d = os.path.join(root, "db%02d" % (i % 20))
+	os.makedirs(d, exist_ok=True)
+	with open(os.path.join(d, "coll-%05d.bson" % i), "wb") as f:
+		f.write(os.urandom(4096))
+PY
+tar -C "$T_DIR/tree" -cf "$LOCAL/tree.tar" .
+small() {  # small TOOL ROUND
+	local tool=$1 r=$2 t0 t1 m n
+	case $tool in
+	snapfs|s3fs)
+		m=$(mnt_of "$tool")/$P/tar-$tool-r$r
+		mkdir -p "$m"
+		t0=$(now)
+		tar -C "$m" -xf "$LOCAL/tree.tar"
+		t1=$(now)
+		n=$(s3keys "$B" "$P/tar-$tool-r$r/" | grep -c '\.bson$' || true)
+		[ "$n" -eq "$SMALL_N" ] || die "$tool: tar -x left $n of $SMALL_N objects" ;;
+	floor)
+		t0=$(now)
+		python3 tools/bench_put.py "$S3_ENDPOINT" "$B" "$P/floor-r$r/" "$SMALL_N" 4096 1
+		t1=$(now) ;;
+	esac
+	rec tar "$tool" "$(sub "$t1" "$t0")"
+	say "round $r tar -x $tool: $(sub "$t1" "$t0") s"
+}
+
+# --- 5. ls -l of MANY_N objects, rm -r of MANY_N (objects made straight in the store) ---
 put_many() { python3 tools/bench_put.py "$S3_ENDPOINT" "$B" "$1" "$2" 100 8; }
 ls_rm() {
 	local tool=$1 r=$2 m t0 t1 n
 	if [ "$tool" = curl ]; then
 		t0=$(now)
-		n=$(s3keys "$B" "kubedb/bench/pg/many/" | wc -l)
+		n=$(s3keys "$B" "$P/many/" | wc -l)
 		t1=$(now)
-		[ "$n" -eq "$LS_N" ] || die "curl listed $n of $LS_N objects"
-		rec ls curl "$(echo "$t1 - $t0" | bc)"
+		[ "$n" -eq "$MANY_N" ] || die "curl listed $n of $MANY_N objects"
+		rec ls curl "$(sub "$t1" "$t0")"
 		say "round $r list curl: ${R[ls.curl]##* } s"
 		return 0
 	fi
-	put_many "kubedb/bench/pg/del-$tool-r$r/" "$RM_N"
+	put_many "$P/del-$tool-r$r/" "$MANY_N"
 	m=$(mnt_of "$tool")
 	remount "$tool"
 	t0=$(now)
-	n=$(ls -l "$m/kubedb/bench/pg/many" | grep -c obj-)
+	n=$(ls -l "$m/$P/many" | grep -c obj-)
 	t1=$(now)
-	[ "$n" -eq "$LS_N" ] || die "$tool listed $n of $LS_N objects"
-	rec ls "$tool" "$(echo "$t1 - $t0" | bc)"
-	say "round $r ls -l $tool: $(echo "$t1 - $t0" | bc) s"
+	[ "$n" -eq "$MANY_N" ] || die "$tool listed $n of $MANY_N objects"
+	rec ls "$tool" "$(sub "$t1" "$t0")"
+	say "round $r ls -l $tool: $(sub "$t1" "$t0") s"
 	t0=$(now)
-	rm -r "$m/kubedb/bench/pg/del-$tool-r$r"
+	rm -r "$m/$P/del-$tool-r$r"
 	t1=$(now)
-	n=$(s3keys "$B" "kubedb/bench/pg/del-$tool-r$r/" | wc -l)
+	n=$(s3keys "$B" "$P/del-$tool-r$r/" | wc -l)
 	[ "$n" -eq 0 ] || die "$tool rm -r left $n objects"
-	rec rm "$tool" "$(echo "$t1 - $t0" | bc)"
-	say "round $r rm -r $tool: $(echo "$t1 - $t0" | bc) s"
+	rec rm "$tool" "$(sub "$t1" "$t0")"
+	say "round $r rm -r $tool: $(sub "$t1" "$t0") s"
 }
 
-say "creating $LS_N objects for the listing"
+say "creating $MANY_N objects for the listing"
 t0=$(now)
-put_many "kubedb/bench/pg/many/" "$LS_N"
-say "  took $(echo "$(now) - $t0" | bc) s"
+put_many "$P/many/" "$MANY_N"
+say "  took $(sub "$(now)" "$t0") s"
 
-# --- 4. big generated streams through snapfs: memory and cache must not grow with size. s3rver cannot
-# assemble an object of several GiB (its CompleteMultipartUpload answers 500), so the big one goes through
-# the file:// mount, which stages the same way; s3:// gets 1 GiB ---
-big_stream() {  # big_stream TOOL GIB
-	local tool=$1 gib=$2 m pidf t0 t1
-	m=$(mnt_of "$tool")
-	remount "$tool"
-	SNAP_TAG=$(basename "$m")
-	hwm_reset
-	sample_start "$T_DIR/cache-$tool"
-	t0=$(now)
-	# openssl dies of SIGPIPE when head has enough: not a failure
-	{ openssl enc -aes-128-ctr -nosalt -pass pass:snapfs-bench -pbkdf2 </dev/zero 2>/dev/null || true; } |
-		head -c $((gib << 30)) >"$m/kubedb/bench/pg/big/stream.bin"
-	t1=$(now)
-	sample_stop
-	rec cache "big-$tool" "$PEAK"
-	rec rss "big-$tool" "$(hwm_kib)"
-	rec dump "big-$tool" "$(echo "$t1 - $t0" | bc)"
-	say "$gib GiB stream through snapfs $tool: $(echo "$t1 - $t0" | bc) s, peak RSS $(hwm_kib) KiB, peak cache $PEAK KiB"
-	[ "$(stat -c %s "$m/kubedb/bench/pg/big/stream.bin")" = $((gib << 30)) ] || die "the $gib GiB stream did not land whole"
-	rm -rf "$m/kubedb/bench/pg/big"
-	SNAP_TAG=snapfs
-}
-if [ "$BIG_GIB" -gt 0 ]; then
-	big_stream snapfs 1
-	big_stream file "$BIG_GIB"
-fi
 rotate() {  # rotate N words...: the words, starting at the N-th (mod count)
 	local n=$1; shift
 	local a=("$@") i
 	for i in $(seq 0 $((${#a[@]} - 1))); do echo "${a[$(((i + n) % ${#a[@]}))]}"; done
 }
 for r in $(seq 1 "$RUNS"); do
-	for t in $(rotate "$r" snapfs s3fs rclone curl local file); do dump_to "$t" "$r"; done
-	for t in $(rotate "$r" snapfs s3fs rclone curl); do read_from "$t" "$r"; done
-	for t in $(rotate "$r" snapfs s3fs rclone curl); do ls_rm "$t" "$r"; done
-	# the round's dumps are no longer needed: free s3rver's disk
-	for t in snapfs s3fs rclone curl; do rm -rf "$M_SNAP/kubedb/bench/pg/$t-r$r"; done
-	rm -rf "$VOL/kubedb/bench/pg/file-r$r"
+	ROUND=$r
+	for t in $(rotate "$r" snapfs seed s3fs local file); do dump_to "$t" "$r"; done
+	for mb in $SIZES; do for t in $(rotate "$r" snapfs curl); do write_big "$t" "$r" "$mb"; done; done
+	for t in $(rotate "$r" snapfs s3fs curl); do read_from "$t" "$r"; done
+	for t in $(rotate "$r" snapfs s3fs floor); do
+		[ "$t" != s3fs ] || [ "$r" -le "$S3FS_SLOW" ] || continue
+		small "$t" "$r"
+	done
+	for t in $(rotate "$r" snapfs s3fs curl); do ls_rm "$t" "$r"; done
+	# the round's objects are no longer needed: free the store's memory
+	rm -rf "$M_SNAP/$P/"*-r"$r" "$VOL/$P/file-r$r"
 done
 
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# --- the table ---
+# --- the tables ---
 med() { median "${R[$1.$2]:-}"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b}'; }
+# rr MEASURE A B: the median of the same-round ratios A / B, then the rounds' ratios in brackets
+rr() {
+	local i out=()
+	for i in $(seq 1 "$RUNS"); do
+		[ -n "${RR[$1.$2.$i]:-}" ] && [ -n "${RR[$1.$3.$i]:-}" ] || continue
+		out+=("$(ratio "${RR[$1.$2.$i]}" "${RR[$1.$3.$i]}")")
+	done
+	[ "${#out[@]}" -gt 0 ] || { echo "-"; return; }
+	echo "$(median "${out[*]}") (${out[*]})"
+}
+first() { echo "${1%% *}"; }
 verdict() { awk -v v="$1" -v g="$2" 'BEGIN {if (v == "-") print "-"; else print (v <= g ? "pass" : "miss")}'; }
 f1() { awk -v v="$1" 'BEGIN {if (v == "-") print "-"; else printf "%.2f", v}'; }
 mib() { awk -v v="$1" 'BEGIN {if (v == "") print "-"; else printf "%.1f", v / 1024}'; }
+inv() { awk -v v="$1" 'BEGIN {if (v == "-" || v == 0) print "-"; else printf "%.1f", 1 / v}'; }
 
 DUMP_MB=$(awk -v v="$(med size local)" 'BEGIN {printf "%.0f", v / 1e6}')
-D_SNAP=$(med dump snapfs) D_S3FS=$(med dump s3fs) D_RCL=$(med dump rclone) D_CURL=$(med dump curl)
-D_LOCAL=$(med dump local) D_FILE=$(med dump file)
-RD_SNAP=$(med read snapfs) RD_S3FS=$(med read s3fs) RD_RCL=$(med read rclone) RD_CURL=$(med read curl)
-L_SNAP=$(med ls snapfs) L_S3FS=$(med ls s3fs) L_RCL=$(med ls rclone) L_CURL=$(med ls curl)
-X_SNAP=$(med rm snapfs) X_S3FS=$(med rm s3fs) X_RCL=$(med rm rclone)
-RSS=$(max_of "${R[rss.snapfs]}") CACHE=$(max_of "${R[cache.snapfs]}")
+R_DS=$(rr dump snapfs seed) R_DF=$(rr dump snapfs s3fs) R_DL=$(rr dump snapfs local)
+R_W1=$(rr dd256 snapfs curl) R_W2=$(rr dd1024 snapfs curl) R_RD=$(rr read snapfs curl) R_RF=$(rr read snapfs s3fs)
+R_TF=$(rr tar snapfs floor) R_TS=$(rr tar snapfs s3fs) R_LS=$(rr ls snapfs s3fs) R_RM=$(rr rm snapfs s3fs)
+R_FILE=$(rr dump file local)
+RSS=$(max_of "${R[rss.snapfs]} ${R[rss1024.snapfs]:-}") CACHE=$(max_of "${R[cache.snapfs]} ${R[cache1024.snapfs]:-}")
 CACHE_GOAL_MIB=40   # (--uploads 4 + the part being filled) x --part-size 8M
 
 TABLE=$(cat <<EOF
-| measure (median of $RUNS, seconds) | snapfs | s3fs | rclone | curl | local disk | snapfs ÷ curl | snapfs ÷ s3fs | snapfs ÷ rclone |
-|---|---|---|---|---|---|---|---|---|
-| \`pg_dumpall >\` mount ($DUMP_MB MB) | $(f1 "$D_SNAP") | $(f1 "$D_S3FS") | $(f1 "$D_RCL") ¹ | $(f1 "$D_CURL") ² | $(f1 "$D_LOCAL") | $(ratio "$D_SNAP" "$D_CURL") | $(ratio "$D_SNAP" "$D_S3FS") | $(ratio "$D_SNAP" "$D_RCL") |
-| cold \`cat\` of the dump | $(f1 "$RD_SNAP") | $(f1 "$RD_S3FS") | $(f1 "$RD_RCL") | $(f1 "$RD_CURL") ³ | | $(ratio "$RD_SNAP" "$RD_CURL") | $(ratio "$RD_SNAP" "$RD_S3FS") | $(ratio "$RD_SNAP" "$RD_RCL") |
-| \`ls -l\` of $LS_N objects (fresh mount) | $(f1 "$L_SNAP") | $(f1 "$L_S3FS") | $(f1 "$L_RCL") | $(f1 "$L_CURL") ⁴ | | $(ratio "$L_SNAP" "$L_CURL") | $(ratio "$L_SNAP" "$L_S3FS") | $(ratio "$L_SNAP" "$L_RCL") |
-| \`rm -r\` of $RM_N objects | $(f1 "$X_SNAP") | $(f1 "$X_S3FS") | $(f1 "$X_RCL") |  | | | $(ratio "$X_SNAP" "$X_S3FS") | $(ratio "$X_SNAP" "$X_RCL") |
-| \`pg_dumpall >\` snapfs \`file://\` vs the volume itself | $(f1 "$D_FILE") | | | | $(f1 "$D_LOCAL") | | | |
+| work (median of $RUNS rounds, seconds) | snapfs | the anchor | s3fs | the dump to local disk alone | snapfs ÷ anchor, same round (rounds) | snapfs ÷ s3fs |
+|---|---|---|---|---|---|---|
+| \`pg_dumpall >\` the mount ($DUMP_MB MB); anchor: dump to local disk, then one PUT | $(f1 "$(med dump snapfs)") | $(f1 "$(med dump seed)") | $(f1 "$(med dump s3fs)") | $(f1 "$(med dump local)") | $R_DS | $R_DF |
+| 256 MiB written with \`dd bs=1M\`; anchor: one curl PUT of the file | $(f1 "$(med dd256 snapfs)") | $(f1 "$(med dd256 curl)") | | | $R_W1 | |
+| 1 GiB written with \`dd bs=1M\`; anchor: one curl PUT of the file | $(f1 "$(med dd1024 snapfs)") | $(f1 "$(med dd1024 curl)") | | | $R_W2 | |
+| cold \`cat\` of 256 MiB (fresh mount, page cache dropped); anchor: one curl GET | $(f1 "$(med read snapfs)") | $(f1 "$(med read curl)") | $(f1 "$(med read s3fs)") | | $R_RD | $R_RF |
+| \`tar -x\` of $SMALL_N files of 4 KiB in 20 folders; anchor: $SMALL_N sequential PUTs, one kept-alive client | $(f1 "$(med tar snapfs)") | $(f1 "$(med tar floor)") | $(f1 "$(med tar s3fs)") ¹ | | $R_TF | $R_TS |
+| \`ls -l\` of $MANY_N objects (fresh mount); anchor: the paged listing with curl | $(f1 "$(med ls snapfs)") | $(f1 "$(med ls curl)") | $(f1 "$(med ls s3fs)") | | $(rr ls snapfs curl) | $R_LS |
+| \`rm -r\` of $MANY_N objects (fresh mount) | $(f1 "$(med rm snapfs)") | | $(f1 "$(med rm s3fs)") | | | $R_RM |
+| \`pg_dumpall >\` snapfs \`file://\`; anchor: the volume itself | $(f1 "$(med dump file)") | $(f1 "$(med dump local)") | | | $R_FILE | |
 
-| goal | measured | result |
+| goal | measured (same-round ratios) | result |
 |---|---|---|
-| dump within 1.25x of curl streaming | $(ratio "$D_SNAP" "$D_CURL")x | $(verdict "$(ratio "$D_SNAP" "$D_CURL")" 1.25) |
-| dump at most half of s3fs's time | $(ratio "$D_SNAP" "$D_S3FS")x | $(verdict "$(ratio "$D_SNAP" "$D_S3FS")" 0.5) |
-| read within 1.1x of curl GET | $(ratio "$RD_SNAP" "$RD_CURL")x | $(verdict "$(ratio "$RD_SNAP" "$RD_CURL")" 1.1) |
-| \`ls -l\` at least 5x faster than s3fs | $(ratio "$L_S3FS" "$L_SNAP")x faster | $(verdict "$(ratio "$L_SNAP" "$L_S3FS")" 0.2) |
-| \`rm -r\` at least 5x faster than s3fs | $(ratio "$X_S3FS" "$X_SNAP")x faster | $(verdict "$(ratio "$X_SNAP" "$X_S3FS")" 0.2) |
-| peak RSS under 128 MiB (dump) | $(mib "$RSS") MiB | $(verdict "$(mib "$RSS")" 128) |
-| peak cache use ≤ $CACHE_GOAL_MIB MiB ((uploads + 1) x part size) (dump) | $(mib "$CACHE") MiB | $(verdict "$(mib "$CACHE")" $CACHE_GOAL_MIB) |
+| dump at most 0.8x dump-then-upload | $R_DS | $(verdict "$(first "$R_DS")" 0.8) |
+| dump at most 0.3x s3fs | $R_DF | $(verdict "$(first "$R_DF")" 0.3) |
+| dump at most 1.1x the dump to local disk alone (moonshot) | $R_DL | $(verdict "$(first "$R_DL")" 1.1) |
+| 256 MiB write at most 1.0x one curl PUT | $R_W1 | $(verdict "$(first "$R_W1")" 1.0) |
+| 1 GiB write at most 1.0x one curl PUT | $R_W2 | $(verdict "$(first "$R_W2")" 1.0) |
+| cold read at most 1.1x one curl GET | $R_RD | $(verdict "$(first "$R_RD")" 1.1) |
+| \`tar -x\` at most 1.5x the store's floor | $R_TF | $(verdict "$(first "$R_TF")" 1.5) |
+| \`tar -x\` at least 5x faster than s3fs | $(inv "$(first "$R_TS")")x faster | $(verdict "$(first "$R_TS")" 0.2) |
+| \`ls -l\` at least 5x faster than s3fs | $(inv "$(first "$R_LS")")x faster | $(verdict "$(first "$R_LS")" 0.2) |
+| \`rm -r\` at least 5x faster than s3fs | $(inv "$(first "$R_RM")")x faster | $(verdict "$(first "$R_RM")" 0.2) |
+| \`file://\` at most 1.15x writing the volume directly | $R_FILE | $(verdict "$(first "$R_FILE")" 1.15) |
+| peak RSS under 128 MiB (the dump and the 1 GiB dd) | $(mib "$RSS") MiB | $(verdict "$(mib "$RSS")" 128) |
+| peak cache ≤ $CACHE_GOAL_MIB MiB ((uploads + 1) x part size; the dump and the 1 GiB dd) | $(mib "$CACHE") MiB | $(verdict "$(mib "$CACHE")" $CACHE_GOAL_MIB) |
 EOF
 )
-if [ "$BIG_GIB" -gt 0 ]; then
-	for bt in "snapfs 1 s3://" "file $BIG_GIB file://"; do
-		set -- $bt
-		TABLE+=$'\n'"| peak RSS under 128 MiB ($2 GiB stream, $3, $(f1 "$(med dump "big-$1")") s) | $(mib "$(med rss "big-$1")") MiB | $(verdict "$(mib "$(med rss "big-$1")")" 128) |"
-		TABLE+=$'\n'"| peak cache use ≤ $CACHE_GOAL_MIB MiB ($2 GiB stream, $3) | $(mib "$(med cache "big-$1")") MiB | $(verdict "$(mib "$(med cache "big-$1")")" $CACHE_GOAL_MIB) |"
-	done
-fi
-TABLE+=$'\n'"| \`file://\` within 1.15x of writing the volume directly | $(ratio "$D_FILE" "$D_LOCAL")x | $(verdict "$(ratio "$D_FILE" "$D_LOCAL")" 1.15) |"
 
 NOTES=$(cat <<EOF
-¹ rclone mount \`--vfs-cache-mode writes --vfs-write-back 0s\`, timed until the object is in the bucket
-(its \`close()\` returns before the upload). ² \`pg_dumpall | curl --aws-sigv4 -T -\`, one streaming PUT.
-³ \`curl\` GET of the same object. ⁴ the paged ListObjectsV2 alone, with curl. s3fs $(s3fs --version 2>/dev/null | grep -o -m1 'V[0-9.]*' | head -n 1), rclone $(rclone version 2>/dev/null | head -n 1 | awk '{print $2}'),
-all against one s3rver on 127.0.0.1 with their default options otherwise; page cache dropped and each mount
-fresh before every read and listing; the tools take turns in a different order each round.
+¹ s3fs did the \`tar -x\` in $S3FS_SLOW of the $RUNS rounds (it takes minutes). The snapfs daemon's CPU:
+$(f1 "$(med cpuw1024 snapfs)") s per GiB written (the 1 GiB dd), $(f1 "$(med cpur snapfs)") s per GiB read (the cold read).
+s3fs $(s3fs --version 2>/dev/null | grep -o -m1 'V[0-9.]*' | head -n 1) with its default options; all against one
+Ceph RGW ($(radosgw --version 2>/dev/null | awk '{print $3}'), one OSD on memstore) on 127.0.0.1, on the same CPUs as
+PostgreSQL, pg_dumpall and the mounts; each mount fresh and the page cache dropped before every read and
+listing; the tools take turns in a different order each round, and ratios are taken within a round.
 EOF
 )
 MACHINE="$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))," 
@@ -366,7 +416,7 @@ echo "raw:"; for k in "${!R[@]}"; do echo "  $k:${R[$k]}"; done | sort
 if [ "$README" -eq 1 ]; then
 	SECTION=$(printf '%s\n\n%s\n\n%s\n\n%s\n' \
 		"Measured $(date -u +%Y-%m-%d) on $MACHINE, with \`$CMD\` (pgbench scale $SCALE):" \
-		"$TABLE" "$NOTES" "Rerun it with \`bash tools/bench.sh --readme\` (root; it installs s3fs and rclone, starts s3rver and a throwaway PostgreSQL, and cleans up).")
+		"$TABLE" "$NOTES" "Rerun it with \`bash tools/bench.sh --readme\` (root; it installs s3fs, starts Ceph RGW and a throwaway PostgreSQL, and cleans up).")
 	SECTION="$SECTION" python3 - README.md <<'PY'
 import os, re, sys
 p = sys.argv[1]
@@ -383,5 +433,5 @@ os.replace(tmp, p)
 PY
 	say "README.md: Performance section rewritten"
 fi
-for t in snapfs file s3fs rclone; do umount_tool "$t"; done
+for t in snapfs file s3fs; do umount_tool "$t"; done
 finish
