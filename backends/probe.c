@@ -83,6 +83,9 @@ int probe_upload(struct backend *b, const char *key, enum probe_step *failed, ch
 	log_capture_begin();
 	rc = step_end(PROBE_COMMIT, key, ops->upload_commit(up, 1, hex), failed, why);
 	if (rc) {
+		/* a store that keeps a refused commit's upload open leaves it to us: abort it */
+		if (ops->commit_again)
+			ops->upload_abort(up);
 		/* a commit whose reply was lost may have made the object after all */
 		ops->remove(b, &key, 1);
 		goto out;

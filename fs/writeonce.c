@@ -57,8 +57,8 @@ static int probe_parts(struct snapfs *s, const char *key)
 		rc = s->be.ops->upload_part(up, &p);
 		if (rc)
 			s->be.ops->upload_abort(up);
-		else
-			rc = s->be.ops->upload_commit(up, 1, NULL);
+		else if ((rc = s->be.ops->upload_commit(up, 1, NULL)) && s->be.ops->commit_again)
+			s->be.ops->upload_abort(up);   /* a refused commit leaves the upload open */
 	}
 	close(p.fd);
 	return rc;

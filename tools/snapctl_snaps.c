@@ -182,7 +182,9 @@ int sc_snap_unreachable(const struct sc_snap *sn, void (*fn)(void *arg, const ch
 	struct unreach_count u = { fn, arg, 0 };
 	char **names = sn->nf ? malloc(sn->nf * sizeof(*names)) : NULL;
 
-	if (sn->nf && !names)
+	if (!sn->nf)
+		return 0;   /* a snapshot with only an upload in progress: nothing listed yet */
+	if (!names)
 		return -ENOMEM;
 	for (size_t i = 0; i < sn->nf; i++)
 		names[i] = sn->f[i].name;
