@@ -305,9 +305,33 @@ class Driver:
         return os.path.join(self.mnt, path)
 
     def mount(self):
-        r = subprocess.run(self.a.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        try:
+            old = open(self.a.pid_file).read().strip()
+        except OSError:
+            old = None
+        # a daemon killed with -9 closes its files (and frees the cache dir's lock) only at the end of
+        # its exit, after its memory is gone (slow for an ASan build on a loaded machine): a mount
+        # refused for that lock is asked again, for a bounded time
+        end = time.monotonic() + 60
+        while True:
+            r = subprocess.run(self.a.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+            said = r.stdout.decode(errors="replace")
+            if r.returncode == 0 or "is in use by another snapfs" not in said or time.monotonic() > end:
+                break
+            time.sleep(0.2)
         if r.returncode != 0:
-            raise Violation("R8", f"mount failed ({r.returncode}): {r.stdout.decode(errors='replace')[-400:]}")
+            raise Violation("R8", f"mount failed ({r.returncode}): {said[-400:]}")
+        # the daemon writes its pid file just after the mount command returns: wait for the new one,
+        # or a later kill -9 would aim at the daemon before it
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            try:
+                cur = open(self.a.pid_file).read().strip()
+            except OSError:
+                cur = None
+            if cur and cur != old:
+                break
+            time.sleep(0.05)
 
     def daemon_pid(self):
         with open(self.a.pid_file) as f:
