@@ -1,6 +1,6 @@
 /* libcurl behind one small interface: a pool of easy handles, one CA policy, one retry policy. */
-#include "http.h"
-#include "../fs/log.h"
+#include "backends/http.h"
+#include "common/log.h"
 
 #include <curl/curl.h>
 #include <errno.h>

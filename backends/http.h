@@ -5,7 +5,7 @@
 #ifndef SNAPFS_HTTP_H
 #define SNAPFS_HTTP_H
 
-#include "buf.h"
+#include "common/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>

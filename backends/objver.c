@@ -1,4 +1,4 @@
-#include "objver.h"
+#include "backends/objver.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,8 +3,8 @@
 #ifndef SNAPFS_OBJVER_H
 #define SNAPFS_OBJVER_H
 
-#include "backend.h"
-#include "http.h"
+#include "backends/backend.h"
+#include "backends/http.h"
 
 #include <stddef.h>
 

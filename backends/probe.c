@@ -3,10 +3,10 @@
  * while it takes every part before it; a dump would then fail at close(), hours in. So before the
  * daemon forks, a few bytes go through the very code path a big file takes, as a hidden object
  * beside the kubedb/ tree, which is read back and deleted at once: a few requests. */
-#include "probe.h"
-#include "crypto.h"
-#include "why.h"
-#include "../fs/log.h"
+#include "backends/probe.h"
+#include "common/crypto.h"
+#include "common/why.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <stdio.h>

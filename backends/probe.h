@@ -2,7 +2,7 @@
 #ifndef SNAPFS_PROBE_H
 #define SNAPFS_PROBE_H
 
-#include "backend.h"
+#include "backends/backend.h"
 
 enum probe_step { PROBE_BEGIN, PROBE_PART, PROBE_COMMIT, PROBE_STAT, PROBE_REMOVE };
 

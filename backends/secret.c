@@ -1,5 +1,5 @@
-#include "secret.h"
-#include "../fs/log.h"
+#include "backends/secret.h"
+#include "common/log.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-#include "backend.h"
+#include "backends/backend.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "xml.h"
+#include "backends/xml.h"
 
 #include <libxml/parser.h>
 #include <stdlib.h>

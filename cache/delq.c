@@ -2,7 +2,7 @@
 #include "backends/backend.h"
 #include "cache/dirlist.h"
 #include "cache/meta.h"
-#include "fs/log.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
 #include "cache/digest.h"
-#include "fs/log.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <openssl/evp.h>

@@ -1,6 +1,6 @@
 #include "cache/journal.h"
 #include "backends/backend.h"
-#include "fs/log.h"
+#include "common/log.h"
 
 #include <dirent.h>
 #include <errno.h>

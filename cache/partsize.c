@@ -1,4 +1,4 @@
-#include "partsize.h"
+#include "cache/partsize.h"
 
 #include <errno.h>
 

@@ -1,4 +1,4 @@
-#include "pool.h"
+#include "cache/pool.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,4 +1,4 @@
-#include "space.h"
+#include "cache/space.h"
 
 #include <errno.h>
 #include <time.h>

@@ -4,7 +4,7 @@
 #include "cache/stage_async.h"
 #include "cache/pool.h"
 #include "cache/space.h"
-#include "fs/log.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

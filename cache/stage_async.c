@@ -3,7 +3,7 @@
  * the others go on; none is ever dropped. */
 #include "cache/journal.h"
 #include "cache/stage_async.h"
-#include "fs/log.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <pthread.h>

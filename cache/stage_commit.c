@@ -3,7 +3,7 @@
  * where the store can finish it later from the record alone, so a refused commit costs no data. */
 #include "cache/stage_priv.h"
 #include "cache/journal.h"
-#include "fs/log.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <stdio.h>

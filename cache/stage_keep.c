@@ -5,7 +5,7 @@
 #include "cache/journal.h"
 #include "cache/space.h"
 #include "cache/stage_async.h"
-#include "fs/log.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
 #include "cache/journal.h"
 #include "cache/pool.h"
 #include "cache/stage.h"
-#include "fs/log.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <stdlib.h>

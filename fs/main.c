@@ -5,7 +5,7 @@
 #include "cache/fresh.h"
 #include "cache/journal.h"
 #include "cache/pool.h"
-#include "fs/log.h"
+#include "common/log.h"
 #include "fs/readahead.h"
 #include "fs/snapfs.h"
 #include "fs/writeonce.h"

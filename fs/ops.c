@@ -5,7 +5,7 @@
 #include "cache/pool.h"
 #include "cache/rfile.h"
 #include "fs/layout.h"
-#include "fs/log.h"
+#include "common/log.h"
 #include "fs/readahead.h"
 #include "fs/snapfs.h"
 

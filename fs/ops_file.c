@@ -1,6 +1,6 @@
 #include "cache/rfile.h"
 #include "fs/layout.h"
-#include "fs/log.h"
+#include "common/log.h"
 #include "fs/ops.h"
 #include "fs/snapfs.h"
 #include "fs/writeonce.h"

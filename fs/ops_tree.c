@@ -2,7 +2,7 @@
 #include "cache/dirlist.h"
 #include "cache/fresh.h"
 #include "fs/layout.h"
-#include "fs/log.h"
+#include "common/log.h"
 #include "fs/ops.h"
 #include "fs/snapfs.h"
 #include "fs/writeonce.h"

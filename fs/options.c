@@ -1,5 +1,5 @@
 #include "fs/options.h"
-#include "fs/log.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <stddef.h>

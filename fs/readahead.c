@@ -1,5 +1,5 @@
 #include "fs/readahead.h"
-#include "backends/buf.h"
+#include "common/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* Write-once snapshots: see writeonce.h. */
 #include "fs/writeonce.h"
 #include "fs/layout.h"
-#include "fs/log.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* snapctl: the command line, the shared options and opening a store. */
 #include "tools/snapctl.h"
-#include "fs/log.h"
+#include "common/log.h"
 #include "fs/options.h"
 
 #include <errno.h>

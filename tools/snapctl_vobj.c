@@ -1,8 +1,8 @@
 /* snapctl verify, one object: read it back with parallel ranged GETs, recompute its SHA-256 (and the
  * MD5, CRC32C or multipart ETag where that is what the store holds) and compare with what stat() tells. */
 #include "tools/snapctl_verify.h"
-#include "backends/crc32c.h"
-#include "backends/crypto.h"
+#include "backends/gcs/crc32c.h"
+#include "common/crypto.h"
 #include "cache/partsize.h"
 
 #include <errno.h>

@@ -4,7 +4,7 @@
  * prefix that is removed at the end. */
 #include "backends/backend.h"
 #include "backends/secret.h"
-#include "fs/log.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
  * parser in azure_priv.h would let this include a header instead. */
 #include "fuzz_common.h"
 
-#include "backends/azure_list.c"
+#include "backends/azure/azure_list.c"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

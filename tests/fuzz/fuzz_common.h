@@ -3,7 +3,7 @@
 #define SNAPFS_FUZZ_COMMON_H
 
 #include "backends/backend.h"
-#include "fs/log.h"
+#include "common/log.h"
 
 #include <stdint.h>
 #include <stdlib.h>

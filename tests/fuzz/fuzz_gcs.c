@@ -3,8 +3,8 @@
  * so this target compiles that file into itself; a gcs_priv.h exposing them would let it include that. */
 #include "fuzz_common.h"
 
-#include "backends/gcs.c"
-#include "backends/oauth2.h"
+#include "backends/gcs/gcs.c"
+#include "backends/gcs/oauth2.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

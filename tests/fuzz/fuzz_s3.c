@@ -2,7 +2,7 @@
  * server could send them in any reply. */
 #include "fuzz_common.h"
 #include "backends/http.h"
-#include "backends/s3_priv.h"
+#include "backends/s3/s3_priv.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -3,7 +3,7 @@
  * (exposing the page parser in swift_priv.h would let it include a header instead). */
 #include "fuzz_common.h"
 
-#include "backends/swift_list.c"
+#include "backends/swift/swift_list.c"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A reverse proxy in front of s3rver that checks AWS Signature V4 as S3 does, because s3rver itself only
 checks the access key id (its SigV4 verification is unimplemented). Written from the published
-specification with Python's standard library, independently of backends/sigv4.c.
+specification with Python's standard library, independently of backends/s3/sigv4.c.
 
 Every request must carry a header-form SigV4 Authorization for a known key; the canonical request is
 rebuilt from what arrived on the wire (method, raw path, query, the signed headers), the payload hash

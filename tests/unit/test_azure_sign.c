@@ -10,8 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "backends/azure_sign.h"
-#include "backends/crypto.h"
+#include "backends/azure/azure_sign.h"
+#include "common/crypto.h"
 
 static const char dev_key_b64[] =
 	"Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";

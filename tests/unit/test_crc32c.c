@@ -8,7 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "backends/crc32c.h"
+#include "backends/gcs/crc32c.h"
 
 #include <stdio.h>
 #include <stdlib.h>

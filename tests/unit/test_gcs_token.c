@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "backends/http.h"
-#include "backends/oauth2.h"
+#include "backends/gcs/oauth2.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

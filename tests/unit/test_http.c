@@ -5,7 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "backends/crypto.h"
+#include "common/crypto.h"
 #include "backends/http.h"
 
 #include <curl/curl.h>

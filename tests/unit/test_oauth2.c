@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "backends/crypto.h"
-#include "backends/oauth2.h"
+#include "common/crypto.h"
+#include "backends/gcs/oauth2.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/log.h"
+#include "common/log.h"
 #include "fs/options.h"
 
 static int parse(struct config *c, char **why, int argc, char **argv)

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "backends/backend.h"
-#include "backends/s3_priv.h"
+#include "backends/s3/s3_priv.h"
 #include "backends/secret.h"
 
 #include <errno.h>

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "backends/http.h"
-#include "backends/s3_priv.h"
+#include "backends/s3/s3_priv.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -7,9 +7,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "backends/crypto.h"
+#include "common/crypto.h"
 #include "backends/http.h"
-#include "backends/sigv4.h"
+#include "backends/s3/sigv4.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>

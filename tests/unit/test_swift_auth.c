@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "backends/secret.h"
-#include "backends/swift_auth.h"
+#include "backends/swift/swift_auth.h"
 
 #include <errno.h>
 #include <stdlib.h>
