@@ -526,7 +526,7 @@ out:
 
 int http_do(struct http *h, const struct http_req *req, struct http_resp *resp)
 {
-	int tries = req->no_retry ? 1 : h->conf.retries + 1;
+	int tries = req->no_retry ? 1 : req->tries > 0 ? req->tries : h->conf.retries + 1;
 	uint64_t deadline = req->deadline_s > 0 ? now_ms() + (uint64_t)req->deadline_s * 1000 : 0;
 	struct pooled *p;
 	int rc = -EIO, retry = 0;
@@ -554,7 +554,9 @@ int http_do(struct http *h, const struct http_req *req, struct http_resp *resp)
 		if (rc == 0) {
 			log_debug("http %s %.*s -> %ld", method_of(req), (int)strcspn(req->url, "?"),
 				  req->url, resp->status);
-			if (!http_retryable(resp->status))
+			enum http_verdict v = req->judge ? req->judge(req->judge_arg, req, resp) : HTTP_POLICY;
+
+			if (v == HTTP_FINAL || (v == HTTP_POLICY && !http_retryable(resp->status)))
 				break;
 			retry = 1;
 		} else {

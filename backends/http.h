@@ -28,6 +28,18 @@ int http_new(struct http **out, const struct http_conf *conf, char **why);
 void http_free(struct http *h);
 
 struct http_req;
+struct http_resp;
+
+/* A request's own say on a reply, after each attempt that got one (any status). Some stores answer
+ * 200 with an error inside (S3 CompleteMultipartUpload, UploadPartCopy) or name a retryable fault in a
+ * 400 (Azure Md5Mismatch); the request's judge reads the reply and the one loop in http_do retries. */
+enum http_verdict {
+	HTTP_POLICY = 0,   /* the general policy decides: 5xx, 408, 429 retried, anything else final */
+	HTTP_RETRY,        /* retry this reply (backoff, re-sign), within the same attempt budget */
+	HTTP_FINAL,        /* this reply is the answer, whatever its status */
+};
+typedef enum http_verdict (*http_judge_fn)(void *arg, const struct http_req *req,
+					   const struct http_resp *resp);
 
 /* Called before every attempt (retries re-sign: dates and tokens change). Append the auth headers
  * to *hdrs with curl_slist_append. Return 0 or -errno (which ends the request without retry). */
@@ -59,6 +71,9 @@ struct http_req {
 	int slow_s;                    /* low-speed timeout for this request instead of conf.timeout_s
 					* (0: that one): for replies a server may think over for long,
 					* such as completing a multipart upload */
+	http_judge_fn judge;           /* NULL: the general policy alone */
+	void *judge_arg;
+	int tries;                     /* attempts in all instead of conf.retries + 1 (0: that) */
 };
 
 struct http_resp {
@@ -93,7 +108,8 @@ int http_retryable(long status);
 /* An HTTP date (Last-Modified: "Wed, 25 Nov 2026 16:21:20 GMT") as time_t; 0 if NULL or malformed. */
 time_t http_date(const char *s);
 
-/* Sleep for the backoff of attempt n (0-based) with full jitter. */
+/* Sleep for the backoff of attempt n (0-based) with full jitter; http_do's loop is its only caller
+ * once every store's own loop has become a judge (issue 14). */
 void http_backoff(const struct http *h, int attempt);
 /* The delay http_backoff would sleep: uniform in [0, min(20 s, first * 2^attempt)] ms. */
 unsigned http_backoff_ms(const struct http *h, int attempt);

@@ -424,6 +424,62 @@ static void test_no_retry(void **state)
 	http_free(h);
 }
 
+static enum http_verdict judge_400_retry(void *arg, const struct http_req *req, const struct http_resp *resp)
+{
+	(*(int *)arg)++;
+	return resp->status == 400 ? HTTP_RETRY : HTTP_POLICY;
+}
+
+static enum http_verdict judge_final(void *arg, const struct http_req *req, const struct http_resp *resp)
+{
+	(*(int *)arg)++;
+	return HTTP_FINAL;
+}
+
+/* a request's judge: retries a reply the general policy would not, or stops one it would retry */
+static void test_judge(void **state)
+{
+	struct http *h = mk(3, 5);
+	int seen = 0;
+	struct http_req req = { .method = "GET", .body_fd = -1, .judge = judge_400_retry, .judge_arg = &seen };
+	struct http_resp r = HTTP_RESP_INIT;
+
+	req.url = url(&plain, "/status/j400/400/2");
+	assert_int_equal(http_do(h, &req, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.attempts, 3);
+	assert_int_equal(seen, 3);
+	/* the judge's retries count against the same budget */
+	seen = 0;
+	req.url = url(&plain, "/status/j400b/400/9");
+	assert_int_equal(http_do(h, &req, &r), 0);
+	assert_int_equal(r.status, 400);
+	assert_int_equal(r.attempts, 4);
+	/* HTTP_POLICY from the judge: 503 still retried by the general policy */
+	seen = 0;
+	req.url = url(&plain, "/status/j503/503/1");
+	assert_int_equal(http_do(h, &req, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(seen, 2);
+	/* HTTP_FINAL: a 503 taken as the answer */
+	seen = 0;
+	req.judge = judge_final;
+	req.url = url(&plain, "/status/jfin/503/5");
+	assert_int_equal(http_do(h, &req, &r), 0);
+	assert_int_equal(r.status, 503);
+	assert_int_equal(r.attempts, 1);
+	assert_int_equal(seen, 1);
+	/* .tries: a request's own budget */
+	req.judge = NULL;
+	req.tries = 2;
+	req.url = url(&plain, "/status/jtries/503/5");
+	assert_int_equal(http_do(h, &req, &r), 0);
+	assert_int_equal(r.status, 503);
+	assert_int_equal(r.attempts, 2);
+	http_resp_free(&r);
+	http_free(h);
+}
+
 static void test_reset(void **state)
 {
 	struct http *h = mk(3, 5);
@@ -757,6 +813,7 @@ int main(void)
 		cmocka_unit_test(test_dot_segments),
 		cmocka_unit_test(test_retry_status),
 		cmocka_unit_test(test_no_retry),
+		cmocka_unit_test(test_judge),
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_stall),
