@@ -5,6 +5,7 @@
  * beside the kubedb/ tree, which is read back and deleted at once: a few requests. */
 #include "backends/probe.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "common/why.h"
 #include "common/log.h"
 
@@ -67,8 +68,8 @@ int probe_upload(struct backend *b, const char *key, enum probe_step *failed, ch
 		why_set(why, "write check: no memory file for the test bytes: %s", strerror(-rc));
 		goto out;
 	}
-	sha256(body, len, md);
-	hex_encode(md, sizeof(md), hex);
+	crypto_sha256(body, len, md);
+	enc_hex(md, sizeof(md), hex);
 
 	log_capture_begin();
 	rc = step_end(PROBE_BEGIN, key, ops->upload_begin(b, key, 0, &up), failed, why);
@@ -120,7 +121,7 @@ int backend_probe(struct backend *b, char **why)
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		return why_fail(why, -EIO, "write check: no random name: %s", strerror(errno));
 	memcpy(name, PROBE_NAME, sizeof(PROBE_NAME) - 1);
-	hex_encode(rnd, sizeof(rnd), name + sizeof(PROBE_NAME) - 1);
+	enc_hex(rnd, sizeof(rnd), name + sizeof(PROBE_NAME) - 1);
 	key = source_key(b->conf->src, name);
 	if (!key)
 		return why_fail(why, -ENOMEM, "write check: out of memory");

@@ -3,6 +3,7 @@
 #include "tools/snapctl_verify.h"
 #include "backends/gcs/crc32c.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "cache/partsize.h"
 
 #include <errno.h>
@@ -183,7 +184,7 @@ static void lay_final(struct layout *l, uint64_t size, char *out, size_t cap)
 		l->n++;
 	}
 	EVP_DigestFinal_ex(l->all, md, &mlen);
-	hex_encode(md, mlen, hex);
+	enc_hex(md, mlen, hex);
 	snprintf(out, cap, "%.32s-%u", hex, l->n);
 }
 
@@ -380,7 +381,7 @@ int vr_check(struct vr_pool *p, const char *key, uint64_t want_part, struct vr_o
 		goto out;
 	if (s.sha) {
 		EVP_DigestFinal_ex(s.sha, md, &mlen);
-		hex_encode(md, mlen, o->sha256);
+		enc_hex(md, mlen, o->sha256);
 	}
 	o->res = VR_OK;
 	if (oi.sha256[0]) {
@@ -391,7 +392,7 @@ int vr_check(struct vr_pool *p, const char *key, uint64_t want_part, struct vr_o
 	}
 	if (s.md5 && o->res == VR_OK) {
 		EVP_DigestFinal_ex(s.md5, md, &mlen);
-		hex_encode(md, mlen, hex);
+		enc_hex(md, mlen, hex);
 		if (strcmp(oi.md5, hex))
 			mismatch(o, "MD5", oi.md5, hex);
 		else

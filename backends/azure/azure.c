@@ -7,6 +7,7 @@
 #include "backends/azure/azure_sign.h"
 #include "common/buf.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "backends/objver.h"
 #include "backends/secret.h"
 #include "common/why.h"
@@ -128,7 +129,7 @@ int az_fail(const char *what, const char *key, const struct http_resp *resp)
 
 char *az_blob_url(const struct az *az, const char *key, const char *query)
 {
-	char *enc = uri_encode(key, 1), *url = NULL;
+	char *enc = enc_uri(key, 1), *url = NULL;
 
 	if (!enc)
 		return NULL;
@@ -246,7 +247,7 @@ static int az_open(struct backend *b, const struct backend_conf *conf, char **wh
 	az = calloc(1, sizeof(*az));
 	if (!az)
 		return -ENOMEM;
-	az->key = base64_decode(key, &az->klen);
+	az->key = enc_b64_decode(key, &az->klen);
 	if (!az->key || !az->klen) {
 		why_set(why, "azure: AZURE_ACCOUNT_KEY for AZURE_ACCOUNT_NAME=%s is not valid base64 "
 			"(copy the key from the storage account's access keys)", name);
@@ -336,10 +337,10 @@ static int az_stat(struct backend *b, const char *rel, struct obj_info *out)
 	az_set_etag(out, v);
 	free(v);
 	v = http_header(&resp, "Content-MD5");
-	md5_b64_to_hex(v, out->md5);
+	crypto_md5_b64_to_hex(v, out->md5);
 	free(v);
 	v = http_header(&resp, AZ_META_SHA256);
-	sha256_hex_take(v, out->sha256);
+	crypto_sha256_take(v, out->sha256);
 	free(v);
 out:
 	free(key);
@@ -413,10 +414,10 @@ int az_put_body(struct az *az, const char *url, const char *const *hdrs, int fd,
 		if (mem)
 			rc = EVP_Digest(mem, (size_t)len, md5, &mlen, EVP_md5(), NULL) ? 0 : -EIO;
 		else
-			rc = digest_fd("md5", fd, fd_off, len, md5, &mlen);
+			rc = crypto_digest_fd("md5", fd, fd_off, len, md5, &mlen);
 		if (rc)
 			return rc;
-		b64 = base64_encode(md5, sizeof(md5));
+		b64 = enc_b64(md5, sizeof(md5));
 		if (!b64)
 			return -ENOMEM;
 		snprintf(md5h, sizeof(md5h), "Content-MD5: %s", b64);

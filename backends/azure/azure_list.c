@@ -2,6 +2,7 @@
  * in progress (names that so far have only uncommitted blocks). */
 #include "backends/azure/azure_priv.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "backends/xml.h"
 #include "common/log.h"
 
@@ -21,7 +22,7 @@ static char *node_name(xmlNodePtr n)
 	s = xml_text(nm);
 	enc = xmlGetProp(nm, (const xmlChar *)"Encoded");
 	if (s && enc && !strcmp((const char *)enc, "true"))
-		uri_decode(s, strlen(s), 0, s);     /* a name that is not valid XML as it stands */
+		enc_uri_decode(s, strlen(s), 0, s);     /* a name that is not valid XML as it stands */
 	xmlFree(enc);
 	return s;
 }
@@ -143,14 +144,14 @@ static int list_ex(struct az *az, const char *rel, int delim, unsigned limit, in
 	while (*rel == '/')
 		rel++;
 	prefix = strdup(rel);
-	if (!prefix || !marker || !(eprefix = uri_encode(prefix, 0))) {
+	if (!prefix || !marker || !(eprefix = enc_uri(prefix, 0))) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	for (;;) {
 		struct http_resp resp = HTTP_RESP_INIT;
 		struct http_req req;
-		char *emarker = uri_encode(marker, 0), mr[32] = "";
+		char *emarker = enc_uri(marker, 0), mr[32] = "";
 
 		if (az->maxresults)
 			snprintf(mr, sizeof(mr), "&maxresults=%u", az->maxresults);

@@ -4,6 +4,7 @@
 #include "backends/azure/azure_sign.h"
 #include "common/buf.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -152,7 +153,7 @@ static int del_batch(struct az *az, const char *const *keys, size_t n)
 
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		return 1;
-	hex_encode(rnd, sizeof(rnd), hex);
+	enc_hex(rnd, sizeof(rnd), hex);
 	snprintf(boundary, sizeof(boundary), "batch_snapfs_%s", hex);
 	snprintf(ctype, sizeof(ctype), "Content-Type: multipart/mixed; boundary=%s", boundary);
 	az_date_header(date, sizeof(date));

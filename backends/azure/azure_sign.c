@@ -3,6 +3,7 @@
 #include "backends/azure/azure_sign.h"
 #include "common/buf.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -83,7 +84,7 @@ static char *pct_decode(const char *s, size_t n)
 	char *out = malloc(n + 1);
 
 	if (out)
-		uri_decode(s, n, 1, out);
+		enc_uri_decode(s, n, 1, out);
 	return out;
 }
 
@@ -262,6 +263,6 @@ char *azure_signature(const unsigned char *key, size_t klen, const char *sts)
 {
 	unsigned char mac[32];
 
-	hmac_sha256(key, klen, sts, strlen(sts), mac);
-	return base64_encode(mac, sizeof(mac));
+	crypto_hmac_sha256(key, klen, sts, strlen(sts), mac);
+	return enc_b64(mac, sizeof(mac));
 }

@@ -3,6 +3,7 @@
 #include "backends/azure/azure_priv.h"
 #include "common/buf.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "backends/xml.h"
 #include "common/log.h"
 
@@ -21,7 +22,7 @@ static int block_id(const struct upload *up, char kind, unsigned n, char out[AZ_
 	if (n > 99999)
 		return -EFBIG;
 	snprintf(raw, sizeof(raw), "snapfs-%s-%c%05u", up->tag, kind, n);
-	b64 = base64_encode(raw, AZ_ID_RAW);
+	b64 = enc_b64(raw, AZ_ID_RAW);
 	if (!b64)
 		return -ENOMEM;
 	memcpy(out, b64, AZ_ID_LEN + 1);
@@ -35,7 +36,7 @@ static int put_block(struct upload *up, const char *id, int fd, off_t fd_off, co
 	struct az *az = up->az;
 	const char *hdrs[] = { AZ_VER_HDR, NULL };
 	struct http_resp resp = HTTP_RESP_INIT;
-	char *eid = uri_encode(id, 0), *url = NULL, *q = NULL;
+	char *eid = enc_uri(id, 0), *url = NULL, *q = NULL;
 	int rc = -ENOMEM;
 
 	if (!eid || asprintf(&q, "comp=block&blockid=%s", eid) < 0 || !(url = az_blob_url(az, up->key, q)))
@@ -190,7 +191,7 @@ int az_upload_begin(struct backend *b, const char *rel, uint64_t base, struct up
 		rc = -EIO;
 		goto err;
 	}
-	hex_encode(rnd, sizeof(rnd), up->tag);
+	enc_hex(rnd, sizeof(rnd), up->tag);
 	if (base) {
 		rc = base_blocks(up, base);
 		if (rc == 1) {
@@ -421,7 +422,7 @@ static int get_blocks(struct az *az, const char *key, const char *tag, struct bl
 	int rc = -ENOMEM;
 
 	snprintf(raw, sizeof(raw), "snapfs-%s-", tag);
-	mine = base64_encode(raw, 24);
+	mine = enc_b64(raw, 24);
 	if (!url || !mine)
 		goto out;
 	az_req_init(az, &req, "GET", url, hdrs);

@@ -323,7 +323,7 @@ static void read_sha(struct fb *fb, const char *key, struct obj_info *out)
 		n = fgetxattr(fd, FB_XATTR_SHA256, v, sizeof(v) - 1);
 	if (n >= 0) {
 		v[n] = 0;
-		sha256_hex_take(v, out->sha256);
+		crypto_sha256_take(v, out->sha256);
 	}
 	if (fd >= 0)
 		close(fd);

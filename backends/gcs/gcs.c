@@ -12,6 +12,7 @@
 #include "backends/backend.h"
 #include "backends/gcs/crc32c.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "backends/objver.h"
 #include "backends/http.h"
 #include "backends/gcs/oauth2.h"
@@ -172,7 +173,7 @@ static int fail(const char *what, const char *key, const struct http_resp *resp)
 
 static char *obj_url(const struct gcs *g, const char *key, const char *suffix)
 {
-	char *enc = uri_encode(key, 0), *url = NULL;
+	char *enc = enc_uri(key, 0), *url = NULL;
 
 	if (enc && asprintf(&url, "%s/storage/v1/b/%s/o/%s%s", g->api, g->bucket_enc, enc, suffix) < 0)
 		url = NULL;
@@ -226,19 +227,19 @@ static int obj_from_json(json_t *o, struct obj_info *out)
 	out->mtime = parse_rfc3339(json_string_value(json_object_get(o, "updated")));
 	if (json_is_string(md5)) {
 		size_t n = 0;
-		unsigned char *raw = base64_decode(json_string_value(md5), &n);
+		unsigned char *raw = enc_b64_decode(json_string_value(md5), &n);
 
 		if (raw && n == 16)
-			hex_encode(raw, n, out->etag);
+			enc_hex(raw, n, out->etag);
 		free(raw);
 	}
 	if (!out->etag[0] && json_is_string(etag))
 		snprintf(out->etag, sizeof(out->etag), "%s", json_string_value(etag));
-	md5_b64_to_hex(json_string_value(md5), out->md5);
+	crypto_md5_b64_to_hex(json_string_value(md5), out->md5);
 	v = json_object_get(o, "crc32c");
 	if (json_is_string(v) && json_string_length(v) == 8)
 		memcpy(out->crc32c, json_string_value(v), 9);
-	sha256_hex_take(json_string_value(json_object_get(json_object_get(o, "metadata"), GCS_SHA_KEY)),
+	crypto_sha256_take(json_string_value(json_object_get(json_object_get(o, "metadata"), GCS_SHA_KEY)),
 			out->sha256);
 	return 0;
 }
@@ -417,7 +418,7 @@ static int gcs_open(struct backend *b, const struct backend_conf *conf, char **w
 	}
 	g->api = strdup(ep && *ep ? ep : GCS_DEFAULT_ENDPOINT);
 	g->bucket = strdup(conf->src->bucket);
-	g->bucket_enc = uri_encode(conf->src->bucket, 0);
+	g->bucket_enc = enc_uri(conf->src->bucket, 0);
 	g->tmp_prefix = source_key(conf->src, GCS_TMP_DIR);
 	if (!g->api || !g->bucket || !g->bucket_enc || !g->tmp_prefix)
 		goto err;
@@ -521,13 +522,13 @@ static int gcs_list(struct backend *b, const char *prefix, int delim, unsigned l
 {
 	struct gcs *g = b->priv;
 	struct lister l = { prefix, strlen(prefix), fn, arg, limit, 0, 0 };
-	char *penc = uri_encode(prefix, 0), *token = NULL, *url = NULL;
+	char *penc = enc_uri(prefix, 0), *token = NULL, *url = NULL;
 	int rc = penc ? 0 : -ENOMEM;
 
 	while (!rc && !l.stop) {
 		struct http_resp resp = HTTP_RESP_INIT;
 		struct http_req req;
-		char *tenc = token ? uri_encode(token, 0) : NULL;
+		char *tenc = token ? enc_uri(token, 0) : NULL;
 		unsigned want = g->page;
 		json_t *j;
 
@@ -772,7 +773,7 @@ static int open_session(struct upload *up, const char *sha256)
 	struct gcs *g = up->g;
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	char *enc = uri_encode(up->target, 0), *url = NULL, *body = NULL;
+	char *enc = enc_uri(up->target, 0), *url = NULL, *body = NULL;
 	json_t *j = json_pack("{s:s}", "contentType", "application/octet-stream");
 	int rc = -ENOMEM;
 
@@ -1385,7 +1386,7 @@ static int put_inline(struct gcs *g, const char *key, int fd, off_t fd_off, uint
 			memcpy(rnd, &n, sizeof(n));
 		}
 		memcpy(bnd, "snapfs_", 7);
-		hex_encode(rnd, sizeof(rnd), bnd + 7);
+		enc_hex(rnd, sizeof(rnd), bnd + 7);
 		if (!strstr(meta, bnd) && !memmem(buf + room, (size_t)len, bnd, strlen(bnd)))
 			break;
 	}
@@ -1530,7 +1531,7 @@ static int rewrite_step(struct gcs *g, const char *from, const char *url, char *
 static int gcs_copy(struct backend *b, const char *from, const char *to)
 {
 	struct gcs *g = b->priv;
-	char *fenc = uri_encode(from, 0), *tenc = uri_encode(to, 0), *token = NULL, *url = NULL;
+	char *fenc = enc_uri(from, 0), *tenc = enc_uri(to, 0), *token = NULL, *url = NULL;
 	int rc = fenc && tenc ? 1 : -ENOMEM;
 
 	while (rc == 1) {
@@ -1538,7 +1539,7 @@ static int gcs_copy(struct backend *b, const char *from, const char *to)
 
 		free(url);
 		url = NULL;
-		if (token && !(tk = uri_encode(token, 0))) {
+		if (token && !(tk = enc_uri(token, 0))) {
 			rc = -ENOMEM;
 			break;
 		}

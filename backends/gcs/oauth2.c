@@ -1,5 +1,6 @@
 #include "backends/gcs/oauth2.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "backends/http.h"
 #include "common/why.h"
 #include "common/log.h"
@@ -128,7 +129,7 @@ static char *json_b64url(json_t *j)
 
 	if (!s)
 		return NULL;
-	enc = base64url_encode(s, strlen(s));
+	enc = enc_b64url(s, strlen(s));
 	free(s);
 	return enc;
 }
@@ -170,7 +171,7 @@ int oauth2_jwt(const struct oauth2_key *k, const char *scope, time_t now, char *
 	if (EVP_DigestSign(md, sig, &siglen, (const unsigned char *)input, strlen(input)) != 1)
 		goto out;
 	rc = -ENOMEM;
-	s64 = base64url_encode(sig, siglen);
+	s64 = enc_b64url(sig, siglen);
 	if (!s64 || asprintf(out, "%s.%s", input, s64) < 0) {
 		*out = NULL;
 		goto out;

@@ -5,6 +5,7 @@
 #include "backends/backend.h"
 #include "common/buf.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "backends/http.h"
 #include "backends/objver.h"
 #include "backends/s3/s3_priv.h"
@@ -113,8 +114,8 @@ static int s3_call(struct s3 *s3, const struct call *c, struct http_resp *resp)
 	} else if (c->body_len) {
 		unsigned char d[32];
 
-		sha256(c->body, c->body_len, d);
-		hex_encode(d, 32, hex);
+		crypto_sha256(c->body, c->body_len, d);
+		enc_hex(d, 32, hex);
 		sc.hash = hex;
 	}
 	return http_do(s3->http, &req, resp);
@@ -127,7 +128,7 @@ static char *s3_url(const struct s3 *s3, const char *key, const char *query)
 	int n;
 
 	if (key) {
-		enc = uri_encode(key, 1);
+		enc = enc_uri(key, 1);
 		if (!enc)
 			return NULL;
 	}
@@ -274,7 +275,7 @@ static int check_bucket(struct s3 *s3, const struct backend_conf *conf, time_t s
 
 	if (asprintf(&pfx, "%s%s", p, *p ? "/" : "") < 0)
 		return -ENOMEM;
-	q = uri_encode(pfx, 0);
+	q = enc_uri(pfx, 0);
 	free(pfx);
 	if (!q)
 		return -ENOMEM;
@@ -559,7 +560,7 @@ static int s3_stat(struct backend *b, const char *key, struct obj_info *out)
 	}
 	free(v);
 	v = http_header(&resp, "x-amz-meta-snapfs-sha256");
-	sha256_hex_take(v, out->sha256);
+	crypto_sha256_take(v, out->sha256);
 	free(v);
 	/* a single-request object's ETag is its MD5, unless a KMS key or the customer's key encrypted it */
 	v = http_header(&resp, "x-amz-server-side-encryption-customer-algorithm");
@@ -597,7 +598,7 @@ static int s3_list(struct backend *b, const char *prefix, int delim, unsigned li
 {
 	struct s3 *s3 = b->priv;
 	struct list_ctx l = { prefix, strlen(prefix), limit, 0, fn, arg };
-	char *token = NULL, *pfx = uri_encode(prefix, 0);
+	char *token = NULL, *pfx = enc_uri(prefix, 0);
 	int rc = 0;
 
 	if (!pfx)
@@ -605,7 +606,7 @@ static int s3_list(struct backend *b, const char *prefix, int delim, unsigned li
 	for (;;) {
 		struct http_resp resp = HTTP_RESP_INIT;
 		struct call c = { .method = "GET", .fd = -1 };
-		char *q = NULL, *tok = token ? uri_encode(token, 0) : NULL, *url = NULL, *next = NULL;
+		char *q = NULL, *tok = token ? enc_uri(token, 0) : NULL, *url = NULL, *next = NULL;
 		/* full pages even with a limit: emulators that do not list in key order (s3rver walks
 		 * its folders) then still give the first keys, as each page is sorted here */
 		unsigned max = 1000;
@@ -711,9 +712,9 @@ static char *md5_header(int fd, off_t off, uint64_t len)
 	unsigned mdlen = 0;
 	char *b64, *h = NULL;
 
-	if (digest_fd("md5", fd, off, len, md, &mdlen))
+	if (crypto_digest_fd("md5", fd, off, len, md, &mdlen))
 		return NULL;
-	b64 = base64_encode(md, mdlen);
+	b64 = enc_b64(md, mdlen);
 	if (b64 && asprintf(&h, "Content-MD5: %s", b64) < 0)
 		h = NULL;
 	free(b64);
@@ -937,7 +938,7 @@ static int copy_part_here(struct upload *up, const char *from, unsigned pn, uint
 static int copy_part(struct upload *up, const char *from, unsigned pn, uint64_t off, uint64_t len)
 {
 	struct s3 *s3 = up->s3;
-	char *src_enc = uri_encode(from, 1), *src = NULL, *range = NULL, *url = up_url(up, pn), *etag = NULL;
+	char *src_enc = enc_uri(from, 1), *src = NULL, *range = NULL, *url = up_url(up, pn), *etag = NULL;
 	char code[S3_CODE_MAX] = "";
 	int rc = -ENOMEM;
 
@@ -1018,7 +1019,7 @@ static int s3_begin(struct s3 *s3, const char *key, struct upload **out)
 		log_warn("s3 CreateMultipartUpload %s: malformed reply", key);
 		goto err;
 	}
-	up->id = uri_encode(id, 0);
+	up->id = enc_uri(id, 0);
 	free(id);
 	if (!up->id) {
 		rc = -ENOMEM;
@@ -1123,7 +1124,7 @@ int s3_multipart_etag(char *const *etags, unsigned n, char *out, size_t cap)
 	}
 	if (!EVP_DigestFinal_ex(ctx, md, &mdlen))
 		goto out;
-	hex_encode(md, mdlen, hex);
+	enc_hex(md, mdlen, hex);
 	rc = snprintf(out, cap, "%s-%u", hex, n) < (int)cap ? 0 : -EINVAL;
 out:
 	EVP_MD_CTX_free(ctx);
@@ -1431,7 +1432,7 @@ static int delete_batch(struct s3 *s3, const char *const *keys, size_t n)
 		goto out;
 	/* DeleteObjects demands Content-MD5 (or a checksum header) */
 	EVP_Digest(body, strlen(body), md, &mdlen, EVP_md5(), NULL);
-	b64 = base64_encode(md, mdlen);
+	b64 = enc_b64(md, mdlen);
 	if (!b64 || asprintf(&md5h, "Content-MD5: %s", b64) < 0) {
 		md5h = NULL;
 		goto out;
@@ -1501,7 +1502,7 @@ static int s3_remove(struct backend *b, const char *const *keys, size_t n)
 
 static int copy_small(struct s3 *s3, const char *from, const char *to)
 {
-	char *src_enc = uri_encode(from, 1), *src = NULL, *url = s3_url(s3, to, NULL), code[S3_CODE_MAX] = "";
+	char *src_enc = enc_uri(from, 1), *src = NULL, *url = s3_url(s3, to, NULL), code[S3_CODE_MAX] = "";
 	int rc = -ENOMEM;
 
 	if (!src_enc || !url || asprintf(&src, "x-amz-copy-source: %s%s", s3->copy_source, src_enc) < 0) {
@@ -1582,7 +1583,7 @@ static int s3_list_uploads(struct backend *b, const char *prefix, list_fn fn, vo
 {
 	struct s3 *s3 = b->priv;
 	struct list_ctx l = { prefix, strlen(prefix), 0, 0, fn, arg };
-	char *pfx = uri_encode(prefix, 0), *kmark = NULL, *imark = NULL;
+	char *pfx = enc_uri(prefix, 0), *kmark = NULL, *imark = NULL;
 	int rc = 0;
 
 	if (!pfx)
@@ -1590,8 +1591,8 @@ static int s3_list_uploads(struct backend *b, const char *prefix, list_fn fn, vo
 	for (;;) {
 		struct http_resp resp = HTTP_RESP_INIT;
 		struct call c = { .method = "GET", .fd = -1 };
-		char *q = NULL, *url = NULL, *ek = kmark ? uri_encode(kmark, 0) : NULL;
-		char *ei = imark ? uri_encode(imark, 0) : NULL, *nk = NULL, *ni = NULL;
+		char *q = NULL, *url = NULL, *ek = kmark ? enc_uri(kmark, 0) : NULL;
+		char *ei = imark ? enc_uri(imark, 0) : NULL, *nk = NULL, *ni = NULL;
 
 		if ((kmark && !ek) || (imark && !ei) ||
 		    asprintf(&q, "uploads&prefix=%s%s%s%s%s", pfx, ek ? "&key-marker=" : "", ek ? ek : "",

@@ -1,6 +1,7 @@
 /* AWS Signature Version 4, from the published specification. */
 #include "backends/s3/sigv4.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "backends/http.h"
 
 #include <ctype.h>
@@ -29,13 +30,13 @@ static char *requote(const char *s, size_t n)
 
 	if (!dec)
 		return NULL;
-	len = uri_decode(s, n, 0, dec);
+	len = enc_uri_decode(s, n, 0, dec);
 	if (strlen(dec) != len) {
 		/* an encoded NUL: keep the wire form rather than cut the value short */
 		memcpy(dec, s, n);
 		dec[n] = 0;
 	}
-	out = uri_encode(dec, 0);
+	out = enc_uri(dec, 0);
 	free(dec);
 	return out;
 }
@@ -198,8 +199,8 @@ int sigv4_string_to_sign(const struct sigv4_cred *c, const struct sigv4_req *r, 
 	rc = sigv4_canonical_request(r, &creq, &sh);
 	if (rc)
 		goto out;
-	sha256(creq.data, creq.len, d);
-	hex_encode(d, 32, hex);
+	crypto_sha256(creq.data, creq.len, d);
+	enc_hex(d, 32, hex);
 	buf_reset(out);
 	rc = buf_addf(out, "AWS4-HMAC-SHA256\n%s\n%.8s/%s/%s/aws4_request\n%s", r->amz_date, r->amz_date,
 		      c->region, c->service, hex);
@@ -222,10 +223,10 @@ void sigv4_signing_key(const char *secret, const char *date8, const char *region
 	}
 	memcpy(k, "AWS4", 4);
 	memcpy(k + 4, secret, slen + 1);
-	hmac_sha256(k, slen + 4, date8, 8, a);
-	hmac_sha256(a, 32, region, strlen(region), b);
-	hmac_sha256(b, 32, service, strlen(service), a);
-	hmac_sha256(a, 32, "aws4_request", 12, key);
+	crypto_hmac_sha256(k, slen + 4, date8, 8, a);
+	crypto_hmac_sha256(a, 32, region, strlen(region), b);
+	crypto_hmac_sha256(b, 32, service, strlen(service), a);
+	crypto_hmac_sha256(a, 32, "aws4_request", 12, key);
 	explicit_bzero(k, slen + 4);
 	explicit_bzero(a, sizeof(a));
 	explicit_bzero(b, sizeof(b));
@@ -250,9 +251,9 @@ int sigv4_authorization(const struct sigv4_cred *c, const struct sigv4_req *r, c
 	memcpy(date8, r->amz_date, 8);
 	date8[8] = 0;
 	sigv4_signing_key(c->secret_key, date8, c->region, c->service, key);
-	hmac_sha256(key, 32, sts.data, sts.len, sig);
+	crypto_hmac_sha256(key, 32, sts.data, sts.len, sig);
 	explicit_bzero(key, sizeof(key));
-	hex_encode(sig, 32, hex);
+	enc_hex(sig, 32, hex);
 	if (asprintf(out, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, "
 		     "SignedHeaders=%s, Signature=%s", c->access_key, date8, c->region, c->service,
 		     sh.data ? sh.data : "", hex) < 0) {

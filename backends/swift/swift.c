@@ -26,6 +26,7 @@
 #include "backends/swift/swift_priv.h"
 #include "common/buf.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "backends/objver.h"
 #include "backends/secret.h"
 #include "backends/swift/swift_auth.h"
@@ -183,10 +184,10 @@ static int sw_open(struct backend *b, const struct backend_conf *conf, char **wh
 		return -ENOMEM;
 	pthread_mutex_init(&sw->seg_lock, NULL);
 	sw->container = strdup(conf->src->bucket);
-	sw->cont_enc = uri_encode(conf->src->bucket, 0);
+	sw->cont_enc = enc_uri(conf->src->bucket, 0);
 	if (asprintf(&sw->segc, "%s%s", conf->src->bucket, SW_SEG_SUFFIX) < 0)
 		sw->segc = NULL;
-	sw->segc_enc = sw->segc ? uri_encode(sw->segc, 0) : NULL;
+	sw->segc_enc = sw->segc ? enc_uri(sw->segc, 0) : NULL;
 	if (!sw->container || !sw->cont_enc || !sw->segc || !sw->segc_enc)
 		goto err;
 	/* a test knob: small listing pages exercise the marker pagination cheaply */

@@ -2,6 +2,7 @@
 #include "backends/swift/swift_priv.h"
 #include "common/buf.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "backends/secret.h"
 #include "backends/swift/swift_auth.h"
 #include "common/log.h"
@@ -115,7 +116,7 @@ int sw_list_cont(struct sw *sw, const char *cont_enc, const char *prefix, int de
 {
 	struct page_state ps = { .prefix = prefix, .plen = strlen(prefix), .limit = limit, .fn = fn, .arg = arg,
 				 .manifests = manifests };
-	char *eprefix = uri_encode(prefix, 0);
+	char *eprefix = enc_uri(prefix, 0);
 	unsigned page = sw->page ? sw->page : sw->listing_limit;
 	int rc = 0;
 
@@ -128,7 +129,7 @@ int sw_list_cont(struct sw *sw, const char *cont_enc, const char *prefix, int de
 	for (;;) {
 		struct http_resp resp = HTTP_RESP_INIT;
 		struct http_req req;
-		char *emarker = uri_encode(ps.last ? ps.last : "", 0), *path = NULL, lim[32] = "";
+		char *emarker = enc_uri(ps.last ? ps.last : "", 0), *path = NULL, lim[32] = "";
 
 		if (sw->page)
 			snprintf(lim, sizeof(lim), "&limit=%u", sw->page);
@@ -189,7 +190,7 @@ static int add_name(void *arg, const char *name, const struct obj_info *oi)
 int sw_list_names(struct sw *sw, const char *cont, const char *prefix, struct sw_strv *out)
 {
 	struct names_arg na = { cont, prefix, out };
-	char *enc = uri_encode(cont, 0);
+	char *enc = enc_uri(cont, 0);
 	int rc;
 
 	if (!enc)

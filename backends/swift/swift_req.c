@@ -2,6 +2,7 @@
 #include "backends/swift/swift_priv.h"
 #include "common/buf.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "backends/secret.h"
 #include "backends/swift/swift_auth.h"
 #include "common/log.h"
@@ -116,7 +117,7 @@ void sw_req_init(struct http_req *r, const char *method, const char *const *hdrs
 /* "/container/key?query" with the key percent-encoded */
 char *sw_obj_path(const char *cont_enc, const char *key, const char *query)
 {
-	char *enc = uri_encode(key, 1), *p = NULL;
+	char *enc = enc_uri(key, 1), *p = NULL;
 
 	if (!enc)
 		return NULL;
@@ -280,7 +281,7 @@ int sw_head(struct sw *sw, const char *key, struct sw_objkind *k)
 	free(v);
 	k->dlo_manifest = http_header(&resp, "X-Object-Manifest");
 	if (k->dlo_manifest) {
-		uri_decode(k->dlo_manifest, strlen(k->dlo_manifest), 0, k->dlo_manifest);
+		enc_uri_decode(k->dlo_manifest, strlen(k->dlo_manifest), 0, k->dlo_manifest);
 		k->dlo = !k->slo;
 		/* this store holds DLOs: from now on reads close their connection (see fresh_reads) */
 		if (k->dlo)
@@ -374,7 +375,7 @@ static int del_path(void *arg, size_t i)
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
 	const char *p = j->paths[i];
-	char *enc = uri_encode(p, 1), *path = NULL;
+	char *enc = enc_uri(p, 1), *path = NULL;
 	int rc = -ENOMEM;
 
 	if (!enc || asprintf(&path, "/%s", enc) < 0) {
@@ -423,7 +424,7 @@ static int bulk_delete(struct sw *sw, char *const *paths, size_t n)
 	int rc = 0;
 
 	for (size_t i = 0; i < n && !rc; i++) {
-		char *enc = uri_encode(paths[i], 1);
+		char *enc = enc_uri(paths[i], 1);
 
 		rc = enc ? buf_addf(&body, "/%s\n", enc) : -ENOMEM;
 		free(enc);
@@ -501,7 +502,7 @@ static int slo_segments(struct sw *sw, const char *opath, int depth, struct sw_s
 		if (!sw_strv_has(out, p))
 			rc = sw_strv_add(out, p);
 		if (!rc && json_is_true(json_object_get(e, "sub_slo"))) {
-			char *enc = uri_encode(p, 1), *sub = NULL;
+			char *enc = enc_uri(p, 1), *sub = NULL;
 
 			if (!enc || asprintf(&sub, "/%s", enc) < 0) {
 				sub = NULL;
@@ -585,11 +586,11 @@ static int body_md5(int fd, off_t fd_off, uint64_t len, char *hex)
 		strcpy(hex, "d41d8cd98f00b204e9800998ecf8427e");
 		return 0;
 	}
-	rc = digest_fd("md5", fd, fd_off, len, md, &mdlen);
+	rc = crypto_digest_fd("md5", fd, fd_off, len, md, &mdlen);
 	if (!rc && mdlen != 16)
 		rc = -EIO;
 	if (!rc)
-		hex_encode(md, 16, hex);
+		enc_hex(md, 16, hex);
 	return rc;
 }
 
@@ -669,7 +670,7 @@ int sw_copy_obj(struct sw *sw, const char *key, const char *dest, int manifest, 
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
 	char *path = sw_obj_path(sw->cont_enc, key, manifest ? "multipart-manifest=get" : NULL);
-	char *denc = uri_encode(dest, 1), *dh = NULL, *v;
+	char *denc = enc_uri(dest, 1), *dh = NULL, *v;
 	const char *hdrs[4] = { NULL };
 	size_t nh = 1;
 	int rc = -ENOMEM;

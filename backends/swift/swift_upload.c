@@ -2,6 +2,7 @@
 #include "backends/swift/swift_priv.h"
 #include "common/buf.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "backends/secret.h"
 #include "backends/swift/swift_auth.h"
 #include "common/log.h"
@@ -99,7 +100,7 @@ static void upload_free(struct upload *up)
  * decoded): every object under it, in name order, is the content. sha_hdr (or NULL) is set on it. */
 int sw_put_dlo(struct sw *sw, const char *key, const char *prefix, const char *sha_hdr)
 {
-	char *path = sw_obj_path(sw->cont_enc, key, NULL), *menc = uri_encode(prefix, 1), *mh = NULL;
+	char *path = sw_obj_path(sw->cont_enc, key, NULL), *menc = enc_uri(prefix, 1), *mh = NULL;
 	int rc = -ENOMEM;
 
 	if (path && menc && asprintf(&mh, "X-Object-Manifest: %s", menc) >= 0) {
@@ -129,7 +130,7 @@ static int copy_dlo_base(struct upload *up, const char *prefix)
 	if (!rc)
 		rc = sw_list_names(sw, cont, slash + 1, &names);
 	for (size_t i = 0; i < names.n && !rc; i++) {
-		char *name = NULL, *path = NULL, *src = uri_encode(names.v[i], 1), *ch = NULL;
+		char *name = NULL, *path = NULL, *src = enc_uri(names.v[i], 1), *ch = NULL;
 
 		if (!src || asprintf(&name, "%s/%s/00000000.%08zu", up->key, up->uid, i) < 0 ||
 		    !(path = sw_obj_path(sw->segc_enc, name, NULL)) || asprintf(&ch, "X-Copy-From: %s", src) < 0) {
@@ -237,7 +238,7 @@ int sw_upload_begin(struct backend *b, const char *key, uint64_t base, struct up
 	}
 	/* time first: a listing of the segment area shows the upload sets in the order they began */
 	snprintf(up->uid, sizeof(up->uid), "%08llx", (unsigned long long)time(NULL));
-	hex_encode(rnd, sizeof(rnd) / 2, up->uid + 8);
+	enc_hex(rnd, sizeof(rnd) / 2, up->uid + 8);
 	if (base) {
 		rc = sw_head(sw, key, &k);
 		if (rc)
@@ -543,7 +544,7 @@ static void slo_etag(json_t *list, char *hex)
 			break;
 	}
 	if (i == json_array_size(list) && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 16)
-		hex_encode(md, 16, hex);
+		enc_hex(md, 16, hex);
 out:
 	EVP_MD_CTX_free(ctx);
 }

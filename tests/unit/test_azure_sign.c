@@ -12,6 +12,7 @@
 
 #include "backends/azure/azure_sign.h"
 #include "common/crypto.h"
+#include "common/encode.h"
 
 static const char dev_key_b64[] =
 	"Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
@@ -30,7 +31,7 @@ static void expect_sts(const char *method, const char *account, const char *url,
 static void expect_sig(const char *sts, const char *want)
 {
 	size_t klen;
-	unsigned char *key = base64_decode(dev_key_b64, &klen);
+	unsigned char *key = enc_b64_decode(dev_key_b64, &klen);
 	char *sig;
 
 	assert_non_null(key);

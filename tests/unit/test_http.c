@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "backends/http.h"
 
 #include <curl/curl.h>
@@ -598,8 +599,8 @@ static void test_bodies(void **state)
 	req.body = "abc";
 	req.body_len = 3;
 	j = echo(h, &req, &r);
-	sha256("abc", 3, d);
-	hex_encode(d, 32, hex);
+	crypto_sha256("abc", 3, d);
+	enc_hex(d, 32, hex);
 	assert_string_equal(json_string_value(json_object_get(j, "method")), "PUT");
 	assert_int_equal(json_integer_value(json_object_get(j, "len")), 3);
 	assert_string_equal(json_string_value(json_object_get(j, "sha256")), hex);
@@ -686,8 +687,8 @@ static void test_file_body(void **state)
 	char hex[65];
 	json_t *j;
 
-	assert_int_equal(digest_fd("sha256", fd, 12345, (2 << 20) + 7, d, &dl), 0);
-	hex_encode(d, 32, hex);
+	assert_int_equal(crypto_digest_fd("sha256", fd, 12345, (2 << 20) + 7, d, &dl), 0);
+	enc_hex(d, 32, hex);
 	j = echo(h, &req, &r);
 	assert_int_equal(json_integer_value(json_object_get(j, "len")), (2 << 20) + 7);
 	assert_string_equal(json_string_value(json_object_get(j, "sha256")), hex);

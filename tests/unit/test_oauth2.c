@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "backends/gcs/oauth2.h"
 
 #include <errno.h>
@@ -69,7 +70,7 @@ static unsigned char *b64url_decode(const char *s, size_t n, size_t *outlen)
 	}
 	while (i % 4)
 		std[i++] = '=';
-	out = base64_decode(std, outlen);
+	out = enc_b64_decode(std, outlen);
 	free(std);
 	return out;
 }
@@ -131,7 +132,7 @@ static void test_base64url(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		char *s = base64url_encode(v[i].in, v[i].n);
+		char *s = enc_b64url(v[i].in, v[i].n);
 
 		assert_string_equal(s, v[i].out);
 		free(s);

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "common/crypto.h"
+#include "common/encode.h"
 #include "backends/http.h"
 #include "backends/s3/sigv4.h"
 
@@ -117,8 +118,8 @@ static void hash_hex(const char *s, char hex[65])
 {
 	unsigned char d[32];
 
-	sha256(s, strlen(s), d);
-	hex_encode(d, 32, hex);
+	crypto_sha256(s, strlen(s), d);
+	enc_hex(d, 32, hex);
 }
 
 static void test_suite(void **state)
@@ -173,7 +174,7 @@ static void test_signing_key(void **state)
 	char hex[65];
 
 	sigv4_signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam", key);
-	hex_encode(key, 32, hex);
+	enc_hex(key, 32, hex);
 	assert_string_equal(hex, "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
 }
 
