@@ -1,7 +1,9 @@
 /* CompleteMultipartUpload whose reply is lost (tests/unit/s3_commit.py): the retry answers NoSuchUpload,
  * and only the multipart ETag ("MD5 of the parts' MD5s"-N) may decide whether the upload completed. An
  * older object of the same size, or an upload that vanished without completing, must be -EIO; a completed
- * upload (also on a server whose completion reply has an empty ETag, as Ceph RGW's) is stored. */
+ * upload (also on a server whose completion reply has an empty ETag, as Ceph RGW's) is stored.
+ * And the completion's retries: a 200 whose document is a transient <Error> is sent again up to 4
+ * attempts in all, a 503 up to --retries (3 here) times more, each counted apart. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -205,6 +207,42 @@ static void test_empty_etag_reply(void **state)
 	assert_int_equal(oi.size, 3000);
 }
 
+/* 200 with InternalError inside: 4 attempts in all */
+static void test_error_in_200_retried(void **state)
+{
+	struct obj_info oi;
+
+	(void)state;
+	assert_int_equal(upload3("s/flaky-3-0-a", 'n'), 0);
+	assert_int_equal(s3_backend_ops.stat(&be, "s/flaky-3-0-a", &oi), 0);
+	assert_int_equal(oi.size, 3000);
+	assert_int_equal(upload3("s/flaky-4-0-b", 'n'), -EIO);
+	assert_int_equal(s3_backend_ops.stat(&be, "s/flaky-4-0-b", &oi), -ENOENT);
+}
+
+/* 503 SlowDown: the policy's first attempt and --retries 3 more */
+static void test_busy_retried(void **state)
+{
+	struct obj_info oi;
+
+	(void)state;
+	assert_int_equal(upload3("s/flaky-0-3-a", 'n'), 0);
+	assert_int_equal(s3_backend_ops.stat(&be, "s/flaky-0-3-a", &oi), 0);
+	assert_int_equal(upload3("s/flaky-0-4-b", 'n'), -EIO);
+	assert_int_equal(s3_backend_ops.stat(&be, "s/flaky-0-4-b", &oi), -ENOENT);
+}
+
+/* both kinds in one completion: neither eats the other's count */
+static void test_error_and_busy_apart(void **state)
+{
+	struct obj_info oi;
+
+	(void)state;
+	assert_int_equal(upload3("s/flaky-3-3-a", 'n'), 0);
+	assert_int_equal(s3_backend_ops.stat(&be, "s/flaky-3-3-a", &oi), 0);
+	assert_int_equal(oi.size, 3000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +251,9 @@ int main(void)
 		cmocka_unit_test(test_vanished_over_same_size),
 		cmocka_unit_test(test_vanished_absent),
 		cmocka_unit_test(test_empty_etag_reply),
+		cmocka_unit_test(test_error_in_200_retried),
+		cmocka_unit_test(test_busy_retried),
+		cmocka_unit_test(test_error_and_busy_apart),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
