@@ -304,6 +304,7 @@ static int s3_open(struct backend *b, const struct backend_conf *conf, char **wh
 	 * parts silently (s3rver needs seconds per GiB) */
 	s3->slow_s = (conf->timeout_s > 0 ? conf->timeout_s : 30) * 10;
 	hc.retries = conf->retries;
+	s3->retries = conf->retries > 0 ? conf->retries : 0;
 	if (ca && !strcmp(scheme, "http"))
 		log_info("s3: CA_CERT_DATA is not used for the http:// endpoint %s", s3->endpoint);
 	rc = http_new(&s3->http, &hc, why);

@@ -88,7 +88,11 @@ static int completed_before(struct upload *up, unsigned total)
 static int s3_complete(struct upload *up, unsigned total)
 {
 	struct s3 *s3 = up->s3;
+	struct http_resp resp = HTTP_RESP_INIT;
 	char *body = NULL, *url = NULL, code[S3_CODE_MAX] = "";
+	const char *hdrs[] = { "Content-Type: application/xml", NULL, NULL };
+	struct s3_req c = { .method = "POST", .headers = hdrs, .fd = -1, .slow = 1,
+			    .result = "CompleteMultipartUploadResult" };
 	int rc;
 
 	pthread_mutex_lock(&up->lock);
@@ -108,43 +112,35 @@ static int s3_complete(struct upload *up, unsigned total)
 	url = rc ? NULL : s3_up_url(up, 0);
 	if (!rc && !url)
 		rc = -ENOMEM;
-	for (int t = 0; !rc && t < S3_COMMIT_TRIES; t++) {
-		const char *hdrs[] = { "Content-Type: application/xml",
-				       s3_create_only(s3, up->key) ? "If-None-Match: *" : NULL, NULL };
-		struct http_resp resp = HTTP_RESP_INIT;
-		struct s3_req c = { .method = "POST", .url = url, .headers = hdrs, .body = body,
-				  .body_len = strlen(body), .fd = -1, .slow = 1 };
+	if (rc)
+		goto out;
+	hdrs[1] = s3_create_only(s3, up->key) ? "If-None-Match: *" : NULL;
+	c.url = url;
+	c.body = body;
+	c.body_len = strlen(body);
+	rc = s3_result("CompleteMultipartUpload", up->key, s3_call(s3, &c, &resp), &resp);
+	/* NoSuchUpload even on what looks like a first attempt: libcurl itself sends a request again
+	 * when a reused connection dies before any reply */
+	/* and a write-once refusal may be of our own completion, whose reply was lost */
+	if (rc == -ENOENT || (rc == -EEXIST && hdrs[1])) {
+		int was = rc;
 
-		rc = s3_result("CompleteMultipartUpload", up->key, s3_call(s3, &c, &resp), &resp);
-		/* NoSuchUpload even on what looks like a first attempt: libcurl itself sends a request
-		 * again when a reused connection dies before any reply */
-		/* and a write-once refusal may be of our own completion, whose reply was lost */
-		if (rc == -ENOENT || (rc == -EEXIST && hdrs[1])) {
-			int was = rc;
-
-			rc = completed_before(up, total);
-			if (rc && was == -EEXIST) {
-				log_warn("s3: %s: another writer created it first: not replaced (write-once)",
-					 up->key);
-				rc = -EEXIST;
-			}
+		rc = completed_before(up, total);
+		if (rc && was == -EEXIST) {
+			log_warn("s3: %s: another writer created it first: not replaced (write-once)", up->key);
+			rc = -EEXIST;
 		}
-		if (!rc && resp.status >= 200 && resp.status < 300) {
-			/* 200 is sent before the work is done; the verdict is the document */
-			rc = s3_parse_result(resp.body.data, resp.body.len, "CompleteMultipartUploadResult",
-					     NULL, code);
-			if (rc)
-				log_warn("s3 CompleteMultipartUpload %s: %s", up->key,
-					 code[0] ? code : "malformed reply");
-		}
-		http_resp_free(&resp);
-		if (rc != -EAGAIN)
-			break;
-		http_backoff(s3->http, t);
-		rc = 0;
-		if (t + 1 == S3_COMMIT_TRIES)
-			rc = -EIO;
 	}
+	if (!rc && resp.status >= 200 && resp.status < 300) {
+		/* 200 is sent before the work is done; the verdict is the document */
+		rc = s3_parse_result(resp.body.data, resp.body.len, c.result, NULL, code);
+		if (rc)
+			log_warn("s3 CompleteMultipartUpload %s: %s", up->key, code[0] ? code : "malformed reply");
+		if (rc == -EAGAIN)
+			rc = -EIO;   /* still an <Error> after the last try */
+	}
+out:
+	http_resp_free(&resp);
 	free(body);
 	free(url);
 	return rc;

@@ -11,32 +11,18 @@
 
 static int copy_small(struct s3 *s3, const char *from, const char *to)
 {
-	char *src_enc = enc_uri(from, 1), *src = NULL, *url = s3_url(s3, to, NULL), code[S3_CODE_MAX] = "";
+	char *src_enc = enc_uri(from, 1), *src = NULL, *url = s3_url(s3, to, NULL);
+	const char *hdrs[2] = { NULL, NULL };
+	struct s3_req c = { .method = "PUT", .url = url, .headers = hdrs, .fd = -1, .slow = 1,
+			    .result = "CopyObjectResult" };
 	int rc = -ENOMEM;
 
 	if (!src_enc || !url || asprintf(&src, "x-amz-copy-source: %s%s", s3->copy_source, src_enc) < 0) {
 		src = NULL;
 		goto out;
 	}
-	for (int t = 0; t < S3_COMMIT_TRIES; t++) {
-		const char *hdrs[] = { src, NULL };
-		struct http_resp resp = HTTP_RESP_INIT;
-		struct s3_req c = { .method = "PUT", .url = url, .headers = hdrs, .fd = -1, .slow = 1 };
-
-		rc = s3_result("CopyObject", from, s3_call(s3, &c, &resp), &resp);
-		if (!rc) {
-			rc = s3_parse_result(resp.body.data, resp.body.len, "CopyObjectResult", NULL, code);
-			if (rc)
-				log_warn("s3 CopyObject %s -> %s: %s", from, to,
-					 code[0] ? code : "malformed reply");
-		}
-		http_resp_free(&resp);
-		if (rc != -EAGAIN)
-			break;
-		http_backoff(s3->http, t);
-	}
-	if (rc == -EAGAIN)
-		rc = -EIO;
+	hdrs[0] = src;
+	rc = s3_call_result(s3, &c, "CopyObject", from, NULL);
 out:
 	free(src_enc);
 	free(src);

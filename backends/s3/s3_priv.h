@@ -88,6 +88,7 @@ struct s3 {
 	char *copy_source;     /* "/bucket/" for x-amz-copy-source */
 	int virt;              /* virtual-host style: the bucket is in the host name */
 	int slow_s;            /* low-speed timeout for server-side work: completing, copying */
+	int retries;           /* --retries: what the HTTP policy allows after a first attempt */
 	int no_batch_delete;   /* the server said NotImplemented to DeleteObjects */
 	int no_part_copy;      /* ... to UploadPartCopy: copy through a temporary file */
 	int told_no_abort;
@@ -120,7 +121,13 @@ struct s3_req {
 	size_t out_cap;
 	int deadline_s;
 	int slow;                /* the server may think long before it answers (assembling, copying) */
-	int once;                /* no retries: the caller decides */
+	/* The root of the result document a 2xx reply must carry ("CompleteMultipartUploadResult",
+	 * "CopyPartResult", "CopyObjectResult", "DeleteResult"). S3 may send the 200 before the work and
+	 * put an <Error> in its place: one S3 documents as transient is tried again, up to S3_COMMIT_TRIES
+	 * attempts, besides the --retries the policy gives a 5xx. The caller still reads the document. */
+	const char *result;
+	int once_more;           /* a failed first attempt goes once more beyond --retries: an idempotent
+				  * request whose reply is often lost after the work was done */
 };
 int s3_call(struct s3 *s3, const struct s3_req *c, struct http_resp *resp);
 /* URL of key (NULL: the bucket) with an optional query ("uploads", "partNumber=1&uploadId=..."). */
@@ -128,6 +135,10 @@ char *s3_url(const struct s3 *s3, const char *key, const char *query);
 /* errno for a finished request: transport errors as they are, else by status and error code. Logs
  * what the server said when it is not a plain "not found". */
 int s3_result(const char *what, const char *key, int rc, struct http_resp *resp);
+/* s3_call for a request whose 2xx reply carries a result document (c->result): 0, with *etag (malloc'd,
+ * may be NULL; etag may be NULL) read from it; the reply's errno (s3_result); or -EIO for an <Error>
+ * in its place that was not transient or still came after the last try. */
+int s3_call_result(struct s3 *s3, struct s3_req *c, const char *what, const char *key, char **etag);
 /* A write-once mount creates objects only where none is (folder markers may be made again). */
 int s3_create_only(const struct s3 *s3, const char *key);
 

@@ -33,6 +33,14 @@ static int delete_one(struct s3 *s3, const char *key)
 static int delete_batch(struct s3 *s3, const char *const *keys, size_t n)
 {
 	char *body = s3_delete_body(keys, n), *url = s3_url(s3, NULL, "delete"), *b64 = NULL, *md5h = NULL;
+	const char *hdrs[] = { NULL, "Content-Type: application/xml", NULL };
+	/* a failure goes once more beyond --retries: the request is idempotent and the reply is often
+	 * lost after the work was done (s3rver answers 500 when two of its deletes race to remove the
+	 * folder they emptied) */
+	struct s3_req c = { .method = "POST", .headers = hdrs, .fd = -1, .result = "DeleteResult",
+			    .once_more = 1 };
+	struct http_resp resp = HTTP_RESP_INIT;
+	char code[S3_CODE_MAX] = "", *bad = NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
 	int rc = -ENOMEM;
@@ -46,40 +54,22 @@ static int delete_batch(struct s3 *s3, const char *const *keys, size_t n)
 		md5h = NULL;
 		goto out;
 	}
-	for (int t = 0; t < S3_COMMIT_TRIES; t++) {
-		const char *hdrs[] = { md5h, "Content-Type: application/xml", NULL };
-		struct s3_req c = { .method = "POST", .url = url, .headers = hdrs, .body = body,
-				  .body_len = strlen(body), .fd = -1 };
-		struct http_resp resp = HTTP_RESP_INIT;
-		char code[S3_CODE_MAX] = "", *bad = NULL;
-
-		/* the first failure goes again at once, before the backoff of the usual retries: the
-		 * request is idempotent and the reply is often lost after the work was done (s3rver
-		 * answers 500 when two of its deletes race to remove the folder they emptied) */
-		c.once = 1;
-		rc = s3_call(s3, &c, &resp);
-		if (rc || http_retryable(resp.status)) {
-			http_resp_free(&resp);
-			resp = (struct http_resp)HTTP_RESP_INIT;
-			c.once = 0;
-			rc = s3_call(s3, &c, &resp);
-		}
-		rc = s3_result("DeleteObjects", keys[0], rc, &resp);
-		if (!rc) {
-			rc = s3_parse_delete(resp.body.data, resp.body.len, code, &bad);
-			if (rc)
-				log_warn("s3 DeleteObjects: %s%s%s", code[0] ? code : "malformed reply",
-					 bad ? " for " : "", bad ? bad : "");
-		}
-		free(bad);
-		http_resp_free(&resp);
-		if (rc != -EAGAIN)
-			break;
-		rc = -EIO;   /* unless a later try goes through */
-		if (t + 1 < S3_COMMIT_TRIES)
-			http_backoff(s3->http, t);
+	hdrs[0] = md5h;
+	c.url = url;
+	c.body = body;
+	c.body_len = strlen(body);
+	rc = s3_result("DeleteObjects", keys[0], s3_call(s3, &c, &resp), &resp);
+	if (!rc) {
+		rc = s3_parse_delete(resp.body.data, resp.body.len, code, &bad);
+		if (rc)
+			log_warn("s3 DeleteObjects: %s%s%s", code[0] ? code : "malformed reply", bad ? " for " : "",
+				 bad ? bad : "");
+		if (rc == -EAGAIN)
+			rc = -EIO;   /* some keys still failed after the last try */
 	}
 out:
+	http_resp_free(&resp);
+	free(bad);
 	free(body);
 	free(url);
 	free(b64);

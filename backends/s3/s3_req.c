@@ -26,18 +26,57 @@ static int s3_sign(void *arg, const struct http_req *req, struct curl_slist **hd
 	return sigv4_sign_http(&sc->s3->cred, req, sc->hash, time(NULL), hdrs);
 }
 
+/* What a request with a result document may still retry (s3_req.result). */
+struct judge {
+	const char *root;
+	int inner;    /* transient <Error>s in a 2xx reply still allowed */
+	int policy;   /* retryable statuses (5xx, 408, 429) still allowed */
+};
+
+/* A 2xx reply whose document is a transient <Error> instead of the result is tried again, as a
+ * retryable status is; each within its own count, as S3's loops of their own had it. */
+static enum http_verdict s3_judge(void *arg, const struct http_req *req, const struct http_resp *resp)
+{
+	struct judge *j = arg;
+	char code[S3_CODE_MAX] = "", *bad = NULL;
+	int rc;
+
+	(void)req;
+	if (resp->status < 200 || resp->status >= 300) {
+		if (!http_retryable(resp->status))
+			return HTTP_POLICY;
+		return j->policy-- > 0 ? HTTP_RETRY : HTTP_FINAL;
+	}
+	if (!strcmp(j->root, "DeleteResult"))
+		rc = s3_parse_delete(resp->body.data, resp->body.len, code, &bad);
+	else
+		rc = s3_parse_result(resp->body.data, resp->body.len, j->root, NULL, code);
+	free(bad);
+	if (rc != -EAGAIN || j->inner-- <= 0)
+		return HTTP_FINAL;
+	log_warn("s3: %s in a %ld reply instead of a %s: trying again", code, resp->status, j->root);
+	return HTTP_RETRY;
+}
+
 int s3_call(struct s3 *s3, const struct s3_req *c, struct http_resp *resp)
 {
 	char hex[65];
 	struct sign_ctx sc = { s3, SIGV4_EMPTY_SHA256 };
+	struct judge j = { c->result, S3_COMMIT_TRIES - 1, s3->retries + !!c->once_more };
 	struct http_req req = {
 		.method = c->method, .url = c->url, .headers = c->headers, .body = c->body,
 		.body_len = c->body_len, .body_fd = -1, .out = c->out, .out_cap = c->out_cap,
-		.sign = s3_sign, .sign_arg = &sc, .deadline_s = c->deadline_s, .no_retry = c->once,
+		.sign = s3_sign, .sign_arg = &sc, .deadline_s = c->deadline_s,
 	};
 
 	if (c->slow)
 		req.slow_s = s3->slow_s;
+	if (c->result) {
+		req.judge = s3_judge;
+		req.judge_arg = &j;
+		/* room for both counts (a lost connection, which no judge sees, may use it too) */
+		req.tries = 1 + j.policy + j.inner;
+	}
 
 	if (c->fd >= 0 && c->fd_len) {
 		req.body_fd = c->fd;
@@ -105,4 +144,19 @@ int s3_create_only(const struct s3 *s3, const char *key)
 	size_t n = strlen(key);
 
 	return s3->conf && s3->conf->create_only && n && key[n - 1] != '/';
+}
+
+int s3_call_result(struct s3 *s3, struct s3_req *c, const char *what, const char *key, char **etag)
+{
+	struct http_resp resp = HTTP_RESP_INIT;
+	char code[S3_CODE_MAX] = "";
+	int rc = s3_result(what, key, s3_call(s3, c, &resp), &resp);
+
+	if (!rc) {
+		rc = s3_parse_result(resp.body.data, resp.body.len, c->result, etag, code);
+		if (rc)
+			log_warn("s3 %s %s: %s", what, key, code[0] ? code : "malformed reply");
+	}
+	http_resp_free(&resp);
+	return rc == -EAGAIN ? -EIO : rc;   /* still an <Error> after the last try */
 }

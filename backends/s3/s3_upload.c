@@ -239,12 +239,14 @@ static int copy_part_here(struct upload *up, const char *from, unsigned pn, uint
 }
 
 /* UploadPartCopy of [off, off+len) of source key `from` as part pn. A 200 reply may still carry an
- * <Error> document: retry the ones S3 documents as transient. */
+ * <Error> document: the ones S3 documents as transient are retried (s3_req.result). */
 int s3_copy_part(struct upload *up, const char *from, unsigned pn, uint64_t off, uint64_t len)
 {
 	struct s3 *s3 = up->s3;
 	char *src_enc = enc_uri(from, 1), *src = NULL, *range = NULL, *url = s3_up_url(up, pn), *etag = NULL;
-	char code[S3_CODE_MAX] = "";
+	const char *hdrs[3] = { NULL, NULL, NULL };
+	struct s3_req c = { .method = "PUT", .url = url, .headers = hdrs, .fd = -1, .slow = 1,
+			    .result = "CopyPartResult" };
 	int rc = -ENOMEM;
 
 	if (__atomic_load_n(&s3->no_part_copy, __ATOMIC_RELAXED)) {
@@ -255,27 +257,13 @@ int s3_copy_part(struct upload *up, const char *from, unsigned pn, uint64_t off,
 	    asprintf(&range, "x-amz-copy-source-range: bytes=%llu-%llu", (unsigned long long)off,
 		     (unsigned long long)(off + len - 1)) < 0)
 		goto out;
-	for (int t = 0; t < S3_COMMIT_TRIES; t++) {
-		const char *hdrs[] = { src, range, NULL };
-		struct http_resp resp = HTTP_RESP_INIT;
-		struct s3_req c = { .method = "PUT", .url = url, .headers = hdrs, .fd = -1, .slow = 1 };
-
-		rc = s3_result("UploadPartCopy", up->key, s3_call(s3, &c, &resp), &resp);
-		if (!rc) {
-			rc = s3_parse_result(resp.body.data, resp.body.len, "CopyPartResult", &etag, code);
-			if (!rc && (!etag || !*etag))
-				rc = -EIO;
-			if (rc)
-				log_warn("s3 UploadPartCopy %s part %u: %s", up->key, pn,
-					 code[0] ? code : "malformed reply");
-		}
-		http_resp_free(&resp);
-		if (rc != -EAGAIN)
-			break;
-		http_backoff(s3->http, t);
-	}
-	if (rc == -EAGAIN)
+	hdrs[0] = src;
+	hdrs[1] = range;
+	rc = s3_call_result(s3, &c, "UploadPartCopy", up->key, &etag);
+	if (!rc && (!etag || !*etag)) {
+		log_warn("s3 UploadPartCopy %s part %u: no ETag in the reply", up->key, pn);
 		rc = -EIO;
+	}
 	if (rc == -ENOTSUP) {
 		log_info("s3: the server has no UploadPartCopy; appends copy the old bytes through a "
 			 "temporary file");
