@@ -138,8 +138,7 @@ static int check_bucket(struct s3 *s3, const struct backend_conf *conf, time_t s
 	if (asprintf(&q, "list-type=2&max-keys=1&prefix=%s", pfx) < 0)
 		q = NULL;
 	free(pfx);
-	url = q ? s3_url(s3, NULL, q) : NULL;
-	free(q);
+	url = s3_bucket_url(s3, q);
 	if (!url)
 		return -ENOMEM;
 	c.url = url;

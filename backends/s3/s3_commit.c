@@ -186,16 +186,9 @@ int s3_upload_finish(struct backend *b, const char *key, const char *token)
 
 	if (!token_ok(token))
 		return -EINVAL;
-	up = calloc(1, sizeof(*up));
+	up = s3_up_new(s3, key, token);
 	if (!up)
 		return -ENOMEM;
-	pthread_mutex_init(&up->lock, NULL);
-	up->s3 = s3;
-	up->key = strdup(key);
-	up->id = strdup(token);
-	up->url = s3_url(s3, key, NULL);
-	if (!up->key || !up->id || !up->url)
-		goto out;
 	do {
 		struct http_resp resp = HTTP_RESP_INIT;
 		struct s3_req c = { .method = "GET", .fd = -1 };

@@ -29,6 +29,20 @@ static int list_one(void *arg, const char *key, const struct obj_info *oi)
 	return l->limit && ++l->count >= l->limit;
 }
 
+/* GET the bucket with query q (freed here) into resp: 0 when a reply came, or -errno */
+static int get_page(struct s3 *s3, char *q, struct http_resp *resp)
+{
+	char *url = s3_bucket_url(s3, q);
+	struct s3_req c = { .method = "GET", .url = url, .fd = -1 };
+	int rc;
+
+	if (!url)
+		return -ENOMEM;
+	rc = s3_call(s3, &c, resp);
+	free(url);
+	return rc;
+}
+
 int s3_list(struct backend *b, const char *prefix, int delim, unsigned limit, list_fn fn, void *arg)
 {
 	struct s3 *s3 = b->priv;
@@ -40,8 +54,7 @@ int s3_list(struct backend *b, const char *prefix, int delim, unsigned limit, li
 		return -ENOMEM;
 	for (;;) {
 		struct http_resp resp = HTTP_RESP_INIT;
-		struct s3_req c = { .method = "GET", .fd = -1 };
-		char *q = NULL, *tok = token ? enc_uri(token, 0) : NULL, *url = NULL, *next = NULL;
+		char *q = NULL, *tok = token ? enc_uri(token, 0) : NULL, *next = NULL;
 		/* full pages even with a limit: emulators that do not list in key order (s3rver walks
 		 * its folders) then still give the first keys, as each page is sorted here */
 		unsigned max = 1000;
@@ -52,21 +65,13 @@ int s3_list(struct backend *b, const char *prefix, int delim, unsigned limit, li
 			     tok ? tok : "") < 0)
 			q = NULL;
 		free(tok);
-		url = q ? s3_url(s3, NULL, q) : NULL;
-		free(q);
-		if (!url) {
-			rc = -ENOMEM;
-			break;
-		}
-		c.url = url;
-		rc = s3_result("LIST", prefix, s3_call(s3, &c, &resp), &resp);
+		rc = s3_result("LIST", prefix, get_page(s3, q, &resp), &resp);
 		if (!rc) {
 			rc = s3_parse_list(resp.body.data, resp.body.len, list_one, &l, &next);
 			if (rc == -EIO)
 				log_warn("s3 LIST %s: malformed reply", prefix);
 		}
 		http_resp_free(&resp);
-		free(url);
 		free(token);
 		token = next;
 		if (rc || !token)
@@ -76,7 +81,6 @@ int s3_list(struct backend *b, const char *prefix, int delim, unsigned limit, li
 	free(pfx);
 	return rc < 0 ? rc : 0;
 }
-
 
 int s3_list_uploads(struct backend *b, const char *prefix, list_fn fn, void *arg)
 {
@@ -89,8 +93,7 @@ int s3_list_uploads(struct backend *b, const char *prefix, list_fn fn, void *arg
 		return -ENOMEM;
 	for (;;) {
 		struct http_resp resp = HTTP_RESP_INIT;
-		struct s3_req c = { .method = "GET", .fd = -1 };
-		char *q = NULL, *url = NULL, *ek = kmark ? enc_uri(kmark, 0) : NULL;
+		char *q = NULL, *ek = kmark ? enc_uri(kmark, 0) : NULL;
 		char *ei = imark ? enc_uri(imark, 0) : NULL, *nk = NULL, *ni = NULL;
 
 		if ((kmark && !ek) || (imark && !ei) ||
@@ -99,14 +102,7 @@ int s3_list_uploads(struct backend *b, const char *prefix, list_fn fn, void *arg
 			q = NULL;
 		free(ek);
 		free(ei);
-		url = q ? s3_url(s3, NULL, q) : NULL;
-		free(q);
-		if (!url) {
-			rc = -ENOMEM;
-			break;
-		}
-		c.url = url;
-		rc = s3_call(s3, &c, &resp);
+		rc = get_page(s3, q, &resp);
 		if (!rc && resp.status == 501) {
 			rc = -ENOTSUP;   /* s3rver: the store cannot tell */
 		} else {
@@ -115,7 +111,6 @@ int s3_list_uploads(struct backend *b, const char *prefix, list_fn fn, void *arg
 				rc = s3_parse_uploads(resp.body.data, resp.body.len, list_one, &l, &nk, &ni);
 		}
 		http_resp_free(&resp);
-		free(url);
 		free(kmark);
 		free(imark);
 		kmark = nk;

@@ -132,6 +132,8 @@ struct s3_req {
 int s3_call(struct s3 *s3, const struct s3_req *c, struct http_resp *resp);
 /* URL of key (NULL: the bucket) with an optional query ("uploads", "partNumber=1&uploadId=..."). */
 char *s3_url(const struct s3 *s3, const char *key, const char *query);
+/* URL of the bucket with query, which it frees; NULL when query is NULL (a failed asprintf) or on ENOMEM */
+char *s3_bucket_url(const struct s3 *s3, char *query);
 /* errno for a finished request: transport errors as they are, else by status and error code. Logs
  * what the server said when it is not a plain "not found". */
 int s3_result(const char *what, const char *key, int rc, struct http_resp *resp);
@@ -158,6 +160,8 @@ int s3_remove(struct backend *b, const char *const *keys, size_t n);
 /* s3_upload.c */
 int s3_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t len, const char *sha256);
 int s3_up_set_etag(struct upload *up, unsigned pn, char *etag);   /* takes etag */
+/* an upload of key with no part yet; id (already URL-encoded) may be NULL; NULL on ENOMEM */
+struct upload *s3_up_new(struct s3 *s3, const char *key, const char *id);
 void s3_up_free(struct upload *up);
 char *s3_up_url(const struct upload *up, unsigned pn);            /* pn 0: no partNumber */
 /* CreateMultipartUpload of key: *out, with no part yet */

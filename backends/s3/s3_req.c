@@ -112,6 +112,14 @@ char *s3_url(const struct s3 *s3, const char *key, const char *query)
 	return n < 0 ? NULL : u;
 }
 
+char *s3_bucket_url(const struct s3 *s3, char *query)
+{
+	char *u = query ? s3_url(s3, NULL, query) : NULL;
+
+	free(query);
+	return u;
+}
+
 /* errno for a finished request: transport errors as they are, else by status and error code. Logs
  * what the server said when it is not a plain "not found". */
 int s3_result(const char *what, const char *key, int rc, struct http_resp *resp)

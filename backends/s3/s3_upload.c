@@ -128,6 +128,24 @@ out:
 	return rc;
 }
 
+struct upload *s3_up_new(struct s3 *s3, const char *key, const char *id)
+{
+	struct upload *up = calloc(1, sizeof(*up));
+
+	if (!up)
+		return NULL;
+	pthread_mutex_init(&up->lock, NULL);
+	up->s3 = s3;
+	up->key = strdup(key);
+	up->url = s3_url(s3, key, NULL);
+	up->id = id ? strdup(id) : NULL;
+	if (!up->key || !up->url || (id && !up->id)) {
+		s3_up_free(up);
+		return NULL;
+	}
+	return up;
+}
+
 void s3_up_free(struct upload *up)
 {
 	if (!up)
@@ -293,15 +311,11 @@ int s3_begin(struct s3 *s3, const char *key, struct upload **out)
 	int rc = -ENOMEM;
 
 	*out = NULL;
-	up = calloc(1, sizeof(*up));
+	up = s3_up_new(s3, key, NULL);
 	if (!up)
 		return -ENOMEM;
-	pthread_mutex_init(&up->lock, NULL);
-	up->s3 = s3;
-	up->key = strdup(key);
-	up->url = s3_url(s3, key, NULL);
 	url = s3_url(s3, key, "uploads");
-	if (!up->key || !up->url || !url)
+	if (!url)
 		goto err;
 	c.url = url;
 	rc = s3_result("CreateMultipartUpload", key, s3_call(s3, &c, &resp), &resp);
