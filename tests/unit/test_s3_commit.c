@@ -13,19 +13,17 @@
 #include "backends/backend.h"
 #include "backends/s3/s3_priv.h"
 #include "backends/secret.h"
+#include "tests/unit/lib_reply_server.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 extern const struct backend_ops s3_backend_ops;
 
-static pid_t srv_pid;
-static int srv_in = -1;
+static struct reply_server srv;
 static char endpoint[64];
 static struct secret sec;
 static struct source src;
@@ -33,69 +31,25 @@ static struct backend_conf conf;
 static struct backend be;
 static int spool = -1;
 
-static int start_server(void)
-{
-	const char *dir = getenv("SNAPFS_SRC");
-	char script[1024], line[32] = "";
-	int to[2], from[2];
-	size_t got = 0;
-	ssize_t n;
-
-	snprintf(script, sizeof(script), "%s/tests/unit/s3_commit.py", dir ? dir : ".");
-	if (pipe2(to, O_CLOEXEC) || pipe2(from, O_CLOEXEC))
-		return -1;
-	srv_pid = fork();
-	if (srv_pid < 0)
-		return -1;
-	if (srv_pid == 0) {
-		dup2(to[0], 0);
-		dup2(from[1], 1);
-		execlp("python3", "python3", script, (char *)NULL);
-		_exit(127);
-	}
-	close(to[0]);
-	close(from[1]);
-	srv_in = to[1];
-	while (got < sizeof(line) - 1 && (n = read(from[0], line + got, 1)) == 1 && line[got] != '\n')
-		got++;
-	close(from[0]);
-	if (atoi(line) <= 0)
-		return -1;
-	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", atoi(line));
-	return 0;
-}
-
-static void set_kv(unsigned i, const char *k, const char *v)
-{
-	sec.kv[i].key = strdup(k);
-	sec.kv[i].val = strdup(v);
-}
-
 static int setup(void **state)
 {
-	char *why = NULL, sp[] = "/tmp/test_s3_commit.XXXXXX";
+	char sp[] = "/tmp/test_s3_commit.XXXXXX";
 	int rc;
 
 	(void)state;
 	for (const char *const *k = (const char *const[]){ "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
 							   "AWS_SESSION_TOKEN", "AWS_REGION", NULL }; *k; k++)
 		unsetenv(*k);
-	if (start_server())
+	if (reply_server_start(&srv, "s3_commit.py", NULL))
 		return -1;
-	sec.n = 2;
-	sec.kv = calloc(2, sizeof(*sec.kv));
-	set_kv(0, "AWS_ACCESS_KEY_ID", "AKID");
-	set_kv(1, "AWS_SECRET_ACCESS_KEY", "secret");
+	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", srv.port);
+	reply_secret_set(&sec, (const char *const[]){ "AWS_ACCESS_KEY_ID", "AKID",
+						      "AWS_SECRET_ACCESS_KEY", "secret", NULL });
 	src.scheme = "s3";
 	src.bucket = "b";
 	src.prefix = "";
 	conf = (struct backend_conf){ &src, &sec, endpoint, NULL, NULL, 5, 3, 0 };
-	be.ops = &s3_backend_ops;
-	be.conf = &conf;
-	rc = s3_backend_ops.open(&be, &conf, &why);
-	if (rc)
-		fprintf(stderr, "open: %s\n", why ? why : "?");
-	free(why);
+	rc = reply_backend_open(&be, &s3_backend_ops, &conf);
 	spool = mkstemp(sp);
 	if (spool < 0)
 		return -1;
@@ -110,10 +64,7 @@ static int teardown(void **state)
 		s3_backend_ops.close(&be);
 	secret_free(&sec);
 	close(spool);
-	if (srv_pid > 0) {
-		close(srv_in);
-		waitpid(srv_pid, NULL, 0);
-	}
+	reply_server_stop(&srv);
 	return 0;
 }
 
