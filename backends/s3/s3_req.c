@@ -41,7 +41,6 @@ static enum http_verdict s3_judge(void *arg, const struct http_req *req, const s
 	char code[S3_CODE_MAX] = "", *bad = NULL;
 	int rc;
 
-	(void)req;
 	if (resp->status < 200 || resp->status >= 300) {
 		if (!http_retryable(resp->status))
 			return HTTP_POLICY;
@@ -54,7 +53,8 @@ static enum http_verdict s3_judge(void *arg, const struct http_req *req, const s
 	free(bad);
 	if (rc != -EAGAIN || j->inner-- <= 0)
 		return HTTP_FINAL;
-	log_warn("s3: %s in a %ld reply instead of a %s: trying again", code, resp->status, j->root);
+	log_warn("s3 %s %.*s: %s in a %ld reply instead of a %s: trying again", req->method,
+		 (int)strcspn(req->url, "?"), req->url, code, resp->status, j->root);
 	return HTTP_RETRY;
 }
 
