@@ -227,7 +227,9 @@ int gcs_span_send(struct upload *up, const struct gcs_span *s, int final)
 			rc = 0;
 			continue;
 		}
-		/* a broken connection, a timeout or a 5xx/429: ask what arrived, then go on from there */
+		/* a broken connection, a timeout or a 5xx/429: the resume step asks what arrived, then
+		 * the loop goes on from there. It does not sleep here: the status query is an ordinary
+		 * request, which http_do's one policy retries and paces while the server is in trouble. */
 		if (++fails > up->g->retries) {
 			if (!rc)
 				rc = gcs_fail("upload chunk", up->key, &resp);
@@ -236,7 +238,6 @@ int gcs_span_send(struct upload *up, const struct gcs_span *s, int final)
 		log_warn("gcs: upload %s: chunk at %llu interrupted (%s); asking the server what it has",
 			 up->key, GCS_ULL(cur), rc ? (resp.error[0] ? resp.error : strerror(-rc)) :
 			 "a retryable status");
-		http_backoff(up->g->http, fails - 1);
 		rc = gcs_session_query(up, end, final);
 		if (rc == 1) {
 			rc = 0;
