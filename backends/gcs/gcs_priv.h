@@ -69,6 +69,8 @@ int gcs_check_made(const char *key, const struct http_resp *resp, uint64_t size,
 int gcs_remove_one(struct gcs *g, const char *key);
 void gcs_unmake(struct gcs *g, const char *key, const char *gen);
 int gcs_add_sha(json_t *j, const char *sha256);
+int gcs_send_json(struct gcs *g, const char *method, const char *url, const char *extra, json_t *j,
+		  struct http_resp *resp);
 void gcs_patch_sha(struct gcs *g, const char *key, const char *gen, const char *metagen, const char *sha256);
 
 /* gcs_session.c: resumable sessions */

@@ -349,43 +349,60 @@ int gcs_add_sha(json_t *j, const char *sha256)
 	return 0;
 }
 
+/* METHOD url with the JSON document j as its body (j is taken: freed here, may be NULL when building it
+ * failed); extra: one more header or NULL. 0 with resp filled, or -errno. */
+int gcs_send_json(struct gcs *g, const char *method, const char *url, const char *extra, json_t *j,
+		  struct http_resp *resp)
+{
+	const char *hdrs[] = { "Content-Type: application/json; charset=UTF-8", extra, NULL };
+	char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	struct http_req req;
+	int rc = -ENOMEM;
+
+	json_decref(j);
+	if (body && url) {
+		gcs_req_init(&req, method, url, hdrs);
+		req.body = body;
+		req.body_len = strlen(body);
+		rc = gcs_do(g, &req, resp);
+	}
+	free(body);
+	return rc;
+}
+
 /* Record the SHA-256 on exactly the generation and metageneration a streamed session made (its
  * metadata was fixed before the bytes were known). A newer write by someone else fails the
  * preconditions (412) and is left alone. A failure is only logged: the object is complete and its
  * CRC32C was checked; the SHA-256 is the extra that lets a restore verify end to end. */
 void gcs_patch_sha(struct gcs *g, const char *key, const char *gen, const char *metagen,
-		      const char *sha256)
+		   const char *sha256)
 {
-	static const char *const hdrs[] = { "Content-Type: application/json; charset=UTF-8", NULL };
 	struct http_resp resp = HTTP_RESP_INIT;
-	struct http_req req;
-	char sfx[128], *url, *body = NULL;
+	char sfx[128], *url;
 	json_t *j = json_object();
+	int rc;
 
-	if (!gen[0])
+	if (!gen[0]) {
+		json_decref(j);
 		return;
+	}
 	snprintf(sfx, sizeof(sfx), "?ifGenerationMatch=%s%s%s", gen, metagen[0] ? "&ifMetagenerationMatch=" : "",
 		 metagen);
 	url = gcs_obj_url(g, key, sfx);
-	if (!gcs_add_sha(j, sha256))
-		body = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	if (!url || !body) {
-		log_warn("gcs: %s: out of memory recording its SHA-256", key);
-		goto out;
+	if (gcs_add_sha(j, sha256)) {
+		json_decref(j);
+		j = NULL;
 	}
-	gcs_req_init(&req, "PATCH", url, hdrs);
-	req.body = body;
-	req.body_len = strlen(body);
-	if (gcs_do(g, &req, &resp) || resp.status != 200) {
+	rc = gcs_send_json(g, "PATCH", url, NULL, j, &resp);
+	if (rc == -ENOMEM) {
+		log_warn("gcs: %s: out of memory recording its SHA-256", key);
+	} else if (rc || resp.status != 200) {
 		char *m = gcs_err_msg(&resp);
 
 		log_warn("gcs: %s: stored, but its SHA-256 could not be recorded as metadata (%s)", key,
 			 resp.status ? (m ? m : "?") : (resp.error[0] ? resp.error : "no reply"));
 		free(m);
 	}
-out:
 	http_resp_free(&resp);
-	free(body);
 	free(url);
 }

@@ -14,28 +14,20 @@
 /* Start a session; sha256 (or NULL) becomes the object's metadata, which a session fixes here. */
 int gcs_session_open(struct upload *up, const char *sha256)
 {
-	static const char *const hdrs[] = { "Content-Type: application/json; charset=UTF-8",
-					     "X-Upload-Content-Type: application/octet-stream", NULL };
 	struct gcs *g = up->g;
 	struct http_resp resp = HTTP_RESP_INIT;
-	struct http_req req;
-	char *enc = enc_uri(up->target, 0), *url = NULL, *body = NULL;
+	char *enc = enc_uri(up->target, 0), *url = NULL;
 	json_t *j = json_pack("{s:s}", "contentType", "application/octet-stream");
-	int rc = -ENOMEM;
+	int rc;
 
-	if (!gcs_add_sha(j, sha256))
-		body = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	if (!body || !enc ||
-	    asprintf(&url, "%s/upload/storage/v1/b/%s/o?uploadType=resumable&name=%s%s", g->api,
-		     g->bucket_enc, enc, up->base ? "" : gcs_create_only_q(g, up->key)) < 0) {
-		url = NULL;
-		goto out;
+	if (gcs_add_sha(j, sha256)) {
+		json_decref(j);
+		j = NULL;
 	}
-	gcs_req_init(&req, "POST", url, hdrs);
-	req.body = body;
-	req.body_len = strlen(body);
-	rc = gcs_do(g, &req, &resp);
+	if (!enc || asprintf(&url, "%s/upload/storage/v1/b/%s/o?uploadType=resumable&name=%s%s", g->api,
+			     g->bucket_enc, enc, up->base ? "" : gcs_create_only_q(g, up->key)) < 0)
+		url = NULL;
+	rc = gcs_send_json(g, "POST", url, "X-Upload-Content-Type: application/octet-stream", j, &resp);
 	if (rc)
 		goto out;
 	if (resp.status != 200 && resp.status != 201) {
@@ -49,7 +41,6 @@ int gcs_session_open(struct upload *up, const char *sha256)
 	}
 out:
 	http_resp_free(&resp);
-	free(body);
 	free(url);
 	free(enc);
 	return rc;

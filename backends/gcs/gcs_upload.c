@@ -131,30 +131,24 @@ static int composed_before(struct upload *up)
 /* key = base object (the generation seen at begin) + the temporary; then drop the temporary. */
 static int compose_append(struct upload *up, const char *sha256)
 {
-	static const char *const hdrs[] = { "Content-Type: application/json; charset=UTF-8", NULL };
 	struct gcs *g = up->g;
 	struct http_resp resp = HTTP_RESP_INIT;
-	struct http_req req;
-	char *url = NULL, *body = NULL, sfx[64];
+	char *url = NULL, sfx[64];
 	json_t *j;
 	struct obj_info oi;
-	int rc = -ENOMEM;
+	int rc;
 
 	snprintf(sfx, sizeof(sfx), "/compose?ifGenerationMatch=%s", up->base_gen);
 	/* the destination's metadata is what this request gives: an old SHA-256 is not carried over */
 	j = json_pack("{s:[{s:s, s:{s:s}}, {s:s}], s:{s:s}}", "sourceObjects", "name", up->key,
 		      "objectPreconditions", "ifGenerationMatch", up->base_gen, "name", up->target,
 		      "destination", "contentType", "application/octet-stream");
-	if (!gcs_add_sha(json_object_get(j, "destination"), sha256))
-		body = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
+	if (gcs_add_sha(json_object_get(j, "destination"), sha256)) {
+		json_decref(j);
+		j = NULL;
+	}
 	url = gcs_obj_url(g, up->key, sfx);
-	if (!body || !url)
-		goto out;
-	gcs_req_init(&req, "POST", url, hdrs);
-	req.body = body;
-	req.body_len = strlen(body);
-	rc = gcs_do(g, &req, &resp);
+	rc = gcs_send_json(g, "POST", url, NULL, j, &resp);
 	if (rc)
 		goto out;
 	if (resp.status != 200) {
@@ -177,7 +171,6 @@ out:
 		log_warn("gcs: could not remove the temporary %s", up->target);
 	http_resp_free(&resp);
 	free(url);
-	free(body);
 	return rc;
 }
 
