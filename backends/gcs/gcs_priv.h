@@ -1,7 +1,8 @@
 /* What the GCS backend's files share: the bucket, an upload in progress, and the functions each file
  * offers the ones above it. Layers inside backends/gcs/, bottom up: gcs_req.c (requests, tokens, JSON
  * error replies, object resources, deletes, metadata) <- gcs_session.c (resumable sessions) <-
- * gcs_upload.c, gcs_put.c, gcs_list.c, gcs_read.c, gcs_remove.c <- gcs.c (open, close, the ops table). */
+ * gcs_upload.c, gcs_put.c, gcs_list.c, gcs_read.c, gcs_remove.c <- gcs_keep.c (uploads named by their
+ * token: crash discard, kept commits) <- gcs.c (open, close, the ops table). */
 #ifndef SNAPFS_GCS_PRIV_H
 #define SNAPFS_GCS_PRIV_H
 
@@ -48,6 +49,12 @@ struct upload {
 	uint32_t crc;       /* CRC32C of every byte given to the session so far (tail included) */
 	char gen[32];       /* generation and metageneration of the object the final request made */
 	char metagen[32];
+	/* the commit, which may be tried again (commit_again) */
+	uint64_t total;     /* the object's bytes in the session, fixed at the first commit */
+	char sha[65];       /* the SHA-256 the commit was given, "" if none */
+	unsigned tries;     /* final requests made so far */
+	int made;           /* the session made its object (an append: its temporary) */
+	int dead;           /* nothing of the upload is left to commit */
 	pthread_mutex_t lock;   /* parts come one at a time; this keeps a misbehaving caller safe */
 };
 
@@ -115,8 +122,12 @@ int gcs_upload_begin(struct backend *b, const char *key, uint64_t base, struct u
 int gcs_upload_part(struct upload *up, const struct part *p);
 int gcs_upload_commit(struct upload *up, unsigned nparts, const char *sha256);
 void gcs_upload_abort(struct upload *up);
+
+/* gcs_keep.c: an upload named by its token (crash journal, kept commits) */
 char *gcs_upload_token(struct upload *up);
 int gcs_upload_forget(struct backend *b, const char *key, const char *token);
+void gcs_upload_release(struct upload *up);
+int gcs_upload_finish(struct backend *b, const char *key, const char *token);
 
 /* gcs_remove.c */
 int gcs_remove(struct backend *b, const char *const *keys, size_t n);

@@ -98,6 +98,8 @@ int gcs_session_query(struct upload *up, uint64_t total, int final)
 		}
 	} else {
 		rc = gcs_fail("upload status", up->key, &resp);
+		if (resp.status == 404 || resp.status == 410)
+			rc = -ENOENT;   /* the session is gone (cancelled or expired) */
 	}
 out:
 	http_resp_free(&resp);

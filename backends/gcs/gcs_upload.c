@@ -136,7 +136,7 @@ static int compose_append(struct upload *up, const char *sha256)
 	char *url = NULL, sfx[64];
 	json_t *j;
 	struct obj_info oi;
-	int rc;
+	int rc, over = 0;
 
 	snprintf(sfx, sizeof(sfx), "/compose?ifGenerationMatch=%s", up->base_gen);
 	/* the destination's metadata is what this request gives: an old SHA-256 is not carried over */
@@ -151,11 +151,14 @@ static int compose_append(struct upload *up, const char *sha256)
 	rc = gcs_send_json(g, "POST", url, NULL, j, &resp);
 	if (rc)
 		goto out;
+	over = resp.status == 200 || !http_retryable(resp.status);
 	if (resp.status != 200) {
 		rc = gcs_fail("compose", up->key, &resp);
 		if (resp.status == 412 && composed_before(up)) {
 			log_info("gcs: %s was composed by an attempt whose reply was lost", up->key);
 			rc = 0;
+		} else if (resp.status == 412) {
+			rc = -ESTALE;   /* the base is another generation now: no later try can compose */
 		}
 		goto out;
 	}
@@ -167,113 +170,90 @@ static int compose_append(struct upload *up, const char *sha256)
 	}
 	json_decref(j);
 out:
-	if (gcs_remove_one(g, up->target))
+	/* a compose that may succeed when the commit is tried again needs its temporary */
+	if (over && gcs_remove_one(g, up->target))
 		log_warn("gcs: could not remove the temporary %s", up->target);
 	http_resp_free(&resp);
 	free(url);
 	return rc;
 }
 
-int gcs_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
+/* The session's final request. After a commit that failed, the resume step comes first: the session
+ * tells what it kept (308 and its Range) or that it made the object already (a lost reply), and only
+ * the rest is sent. */
+static int finish_session(struct upload *up)
 {
-	struct gcs_span s = { -1, 0, up->tail, up->sent, up->tail_len };
+	struct gcs_span s = { -1, 0, up->tail, up->total - up->tail_len, up->tail_len };
 	int rc;
 
+	if (up->tries++) {
+		rc = gcs_session_query(up, up->total, 1);
+		if (rc == 1)
+			return 0;
+		if (rc)
+			return rc;
+	}
+	return gcs_span_send(up, &s, 1);
+}
+
+/* A failure leaves up open (commit_again): the caller commits again, aborts or releases it, except
+ * when no later try can succeed (the store refused the bytes for their checksum or made other ones,
+ * the session is gone, the base changed): then nothing is left open and the answer is -ESTALE. */
+int gcs_upload_commit(struct upload *up, unsigned nparts, const char *sha256)
+{
+	int rc = 0;
+
 	(void)nparts;
-	if (up->base && !up->sent && !up->tail_len) {
+	if (up->dead)
+		return -ESTALE;
+	if (up->base && !up->sent && !up->tail_len && !up->total) {
 		/* nothing new after the base: the object is already what it should be */
 		gcs_session_cancel(up);
 		gcs_upload_free(up);
 		return 0;
 	}
-	rc = gcs_session_finalize(up, &s);
-	if (!rc && up->base)
-		rc = compose_append(up, sha256);
-	else if (!rc && sha256)
-		gcs_patch_sha(up->g, up->key, up->gen, up->metagen, sha256);
+	if (!up->total)
+		up->total = up->sent + up->tail_len;
+	if (sha256)
+		snprintf(up->sha, sizeof(up->sha), "%s", sha256);
+	if (!up->made) {
+		rc = finish_session(up);
+		if (rc == -EBADMSG || rc == -ENOENT) {
+			if (up->gen[0])
+				gcs_unmake(up->g, up->target, up->gen);
+			else
+				gcs_session_cancel(up);
+			up->dead = 1;
+			return -ESTALE;
+		}
+		if (rc)
+			return rc;
+		up->made = 1;
+	}
+	if (up->base) {
+		rc = compose_append(up, up->sha[0] ? up->sha : NULL);
+		if (rc == -ESTALE)
+			up->dead = 1;
+		if (rc)
+			return rc;
+	} else if (up->sha[0]) {
+		gcs_patch_sha(up->g, up->key, up->gen, up->metagen, up->sha);
+	}
 	gcs_upload_free(up);
-	return rc == -EBADMSG ? -EIO : rc;
+	return 0;
 }
 
+/* Whatever the upload left in the store goes: the open session, or the temporary a finished
+ * session of an append made. */
 void gcs_upload_abort(struct upload *up)
 {
 	if (!up)
 		return;
-	gcs_session_cancel(up);
+	if (up->made && up->base) {
+		if (gcs_remove_one(up->g, up->target))
+			log_warn("gcs: could not remove the temporary %s", up->target);
+	} else if (!up->dead) {
+		gcs_session_cancel(up);
+	}
 	gcs_upload_free(up);
-}
-
-/* "<tmp_prefix>append-<16 hex>", as gcs_upload_begin names it */
-static int is_append_tmp(const struct gcs *g, const char *name)
-{
-	size_t plen = strlen(g->tmp_prefix);
-
-	if (strncmp(name, g->tmp_prefix, plen) || strncmp(name + plen, "append-", 7))
-		return 0;
-	name += plen + 7;
-	return strlen(name) == 16 && strspn(name, "0123456789abcdef") == 16;
-}
-
-/* For the crash journal: the session URI, and for an append the temporary it writes ("URI TEMP"). */
-char *gcs_upload_token(struct upload *up)
-{
-	char *t = NULL;
-
-	if (up->base && asprintf(&t, "%s %s", up->session, up->target) < 0)
-		return NULL;
-	return up->base ? t : strdup(up->session);
-}
-
-/* After a crash: cancel the session (DELETE on its URI) and drop an append's temporary. A session
- * that already made its object says so to a status query (200/201): then there is nothing to cancel. */
-int gcs_upload_forget(struct backend *b, const char *key, const char *token)
-{
-	static const char *const status_hdrs[] = { "Content-Range: bytes */*", NULL };
-	struct gcs *g = b->priv;
-	struct http_resp resp = HTTP_RESP_INIT;
-	struct http_req req;
-	size_t alen = strlen(g->api);
-	char *uri = strdup(token), *tmp;
-	int rc = 0;
-
-	if (!uri)
-		return -ENOMEM;
-	tmp = strchr(uri, ' ');
-	if (tmp)
-		*tmp++ = 0;
-	/* a journal line is data from disk: the bearer token goes only to this store's own endpoint, and
-	 * only an append temporary of ours may be deleted */
-	if (strncmp(uri, g->api, alen) || uri[alen] != '/' || strpbrk(uri, "\t\r\n") ||
-	    (tmp && !is_append_tmp(g, tmp))) {
-		rc = -EINVAL;
-		goto out;
-	}
-	gcs_req_init(&req, "DELETE", uri, NULL);
-	rc = gcs_do(g, &req, &resp);
-	if (rc)
-		goto out;
-	/* 499 is the answer to a cancel; 404/410: the session was gone already */
-	if (resp.status == 404 || resp.status == 410) {
-		rc = -ENOENT;
-	} else if (resp.status != 499 && resp.status / 100 != 2) {
-		http_resp_free(&resp);
-		resp = (struct http_resp)HTTP_RESP_INIT;
-		gcs_req_init(&req, "PUT", uri, status_hdrs);
-		rc = gcs_do(g, &req, &resp);
-		if (!rc && resp.status != 200 && resp.status != 201)
-			rc = gcs_fail("cancel upload", key, &resp);
-		if (rc)
-			goto out;
-		rc = -ENOENT;   /* the session made its object before the crash */
-	}
-	if (tmp) {
-		int trc = gcs_remove_one(g, tmp);
-
-		if (trc)
-			rc = trc;
-	}
-out:
-	http_resp_free(&resp);
-	free(uri);
-	return rc;
 }
