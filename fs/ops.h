@@ -1,5 +1,6 @@
 /* The FUSE operations, split by concern: ops.c (lookup, listing, the table), ops_tree.c (folders,
- * unlink, rename), ops_file.c (open files: the write-back and read paths). */
+ * unlink, rename), ops_file.c (open files: the write-back and read paths); below them resolve.c (what
+ * is at a path) and handle.c (the open handles), which they share. */
 #ifndef SNAPFS_OPS_H
 #define SNAPFS_OPS_H
 
@@ -9,17 +10,6 @@
 
 #define STATUS_DIR "/.snapfs"
 #define STATUS_FILE "/.snapfs/status"
-
-/* What is at path: a file (with size), a folder, or nothing (META_NONE). Uses and fills the metadata
- * cache; open files being written count with their current size. 0 or -errno (store errors). */
-int resolve(const char *path, struct meta_entry *out);
-/* Does the store hold anything for the folder at path (its marker, or objects below it)? 1, 0 or
- * -errno. */
-int folder_in_store(const char *path);
-/* Wait for the queued deletes of path and below it (fs/ops_tree.c): 0, or -EIO if one failed. */
-int settle(const char *path);
-/* Forget what the cache knows of path and of its parent folder listing. */
-void forget(const char *path);
 
 int op_mkdir(const char *path, mode_t mode);
 int op_rmdir(const char *path);
@@ -37,12 +27,5 @@ int op_fsync(const char *path, int datasync, struct fuse_file_info *fi);
 int op_release(const char *path, struct fuse_file_info *fi);
 int op_truncate(const char *path, off_t size, struct fuse_file_info *fi);
 int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi);
-/* The path a handle was opened with (libfuse passes NULL paths to ops that have a handle). */
-const char *handle_path(struct fuse_file_info *fi);
-/* If fi is an open handle being written, its size and mtime: 1; else 0. */
-int handle_attr(struct fuse_file_info *fi, uint64_t *size, time_t *mtime);
-struct wfile;
-/* Every handle of wf now has path (a rename of the open file). */
-void handles_renamed(struct wfile *wf, const char *path);
 
 #endif

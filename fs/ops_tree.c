@@ -1,9 +1,12 @@
+/* Folders and names: mkdir, rmdir, unlink, rename. */
 #include "cache/delq.h"
 #include "cache/dirlist.h"
 #include "cache/fresh.h"
 #include "fs/layout.h"
 #include "common/log.h"
+#include "fs/handle.h"
 #include "fs/ops.h"
+#include "fs/resolve.h"
 #include "fs/snapfs.h"
 #include "fs/writeonce.h"
 
@@ -20,25 +23,6 @@ static int refuse(const char *op, const char *path, int is_dir)
 
 	if (rc && rc != -EEXIST)
 		log_warn("%s refused: %s", op, why);
-	return rc;
-}
-
-/* Wait until no delete of path, or of anything below it, is still queued: what rmdir and rename
- * list must be the store after those deletes, and a new object must not meet a stale delete.
- * -EIO if one of those deletes failed. */
-int settle(const char *path)
-{
-	struct snapfs *s = sfs();
-	char *key;
-	int rc;
-
-	if (!s->delq)
-		return 0;
-	key = path_key(path);
-	if (!key)
-		return -ENOMEM;
-	rc = delq_wait(s->delq, key);
-	free(key);
 	return rc;
 }
 

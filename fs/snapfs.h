@@ -42,13 +42,6 @@ struct snapfs {
 struct fuse_operations;
 extern const struct fuse_operations snapfs_ops;
 
-/* fs/ops.c helpers the op files share */
-struct snapfs *sfs(void);
-/* The store key of a mount path ("/kubedb/a" -> "[prefix/]kubedb/a"), malloc'd. */
-char *path_key(const char *path);
-/* The store key of a folder: path_key + "/" ("" + prefix for the root) */
-char *dir_key(const char *path);
-
 /* fs/status.c: the JSON document behind MOUNTPOINT/.snapfs/status, malloc'd */
 char *status_json(struct snapfs *s, size_t *len);
 
