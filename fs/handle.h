@@ -10,6 +10,8 @@
 
 struct wfile;
 struct rfile;
+struct snapfs;
+struct sfs_caller;
 
 enum sfs_hkind { H_READ, H_WRITE, H_STATUS, H_DIR };
 
@@ -25,24 +27,25 @@ struct sfs_handle {
 	char *doc;           /* status document */
 	int stale_logged;    /* a read found the object replaced (logged once) */
 	size_t doc_len;
-	struct sfs_handle *prev, *next;   /* every open handle, so a daemon stopped with files open still
-				       * owns them (the kernel never releases those) */
+	struct sfs_handle *prev, *next;   /* snapfs.handles */
 };
 
 struct sfs_handle *sfs_handle_of(struct fuse_file_info *fi);
-/* A new handle of path in fi->fh, opened by (the process of) thread pid. 0 or -ENOMEM. */
-int sfs_handle_new(const char *path, struct fuse_file_info *fi, enum sfs_hkind kind, struct sfs_handle **out);
-void sfs_handle_free(struct sfs_handle *h);
+/* A new handle of path in fi->fh, opened by who's process. 0 or -ENOMEM. */
+int sfs_handle_new(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi,
+		   enum sfs_hkind kind, struct sfs_handle **out);
+void sfs_handle_free(struct snapfs *s, struct sfs_handle *h);
 /* Its opener closed a descriptor of it: it may be done with it (see sfs_refuse_second_writer). */
-void sfs_handle_flushed(struct sfs_handle *h);
+void sfs_handle_flushed(struct snapfs *s, struct sfs_handle *h);
 /* The path a handle was opened with (libfuse passes NULL paths to ops that have a handle). */
-const char *handle_path(struct fuse_file_info *fi);
+const char *sfs_handle_path(struct fuse_file_info *fi);
 /* If fi is an open handle being written, its size and mtime: 1; else 0. */
-int handle_attr(struct fuse_file_info *fi, uint64_t *size, time_t *mtime);
+int sfs_handle_attr(struct fuse_file_info *fi, uint64_t *size, time_t *mtime);
 /* Every handle of wf now has path (a rename of the open file). */
-void handles_renamed(struct wfile *wf, const char *path);
-/* One writer per path: 0, or -EBUSY (logged, naming what was refused) when another process has key
- * open for writing. */
-int sfs_refuse_second_writer(const char *path, const char *key, const char *what);
+void sfs_handles_renamed(struct snapfs *s, struct wfile *wf, const char *path);
+/* One writer per path: 0, or -EBUSY (logged, naming what was refused) when a process other than who's
+ * has key open for writing. */
+int sfs_refuse_second_writer(struct snapfs *s, const struct sfs_caller *who, const char *path, const char *key,
+			     const char *what);
 
 #endif

@@ -4,8 +4,8 @@
 #include "cache/dirlist.h"
 #include "cache/fresh.h"
 #include "cache/journal.h"
-#include "cache/pool.h"
 #include "common/log.h"
+#include "fs/ops.h"
 #include "fs/readahead.h"
 #include "fs/snapfs.h"
 #include "fs/writeonce.h"
@@ -120,6 +120,7 @@ int main(int argc, char **argv)
 	struct fuse_loop_config *loop = NULL;
 	struct fuse *f = NULL;
 	char *why = NULL, *real = NULL;
+	const char *fail = NULL;
 	int rc, ret = 1, mounted = 0;
 
 	if (options_parse(argc, argv, &s->cfg, &why)) {
@@ -212,7 +213,7 @@ int main(int argc, char **argv)
 		ret = die("out of memory", NULL);
 		goto out;
 	}
-	f = fuse_new(&args, &snapfs_ops, sizeof(snapfs_ops), s);
+	f = fuse_new(&args, &sfs_fuse_ops, sizeof(sfs_fuse_ops), s);
 	if (!f) {
 		ret = die("cannot set up FUSE", "check the mount options");
 		goto out;
@@ -235,6 +236,11 @@ int main(int argc, char **argv)
 		log_setup(s->cfg.log_level, NULL, 1);
 	if (s->cfg.pid_file)
 		write_pid_file(s->cfg.pid_file);
+	/* threads start here, after the daemon forked, and before FUSE serves a request */
+	if (sfs_start(s, &fail)) {
+		ret = die(fail, NULL);
+		goto out;
+	}
 	if (fuse_set_signal_handlers(fuse_get_session(f))) {
 		log_error("cannot install signal handlers");
 		goto out;
@@ -255,11 +261,8 @@ int main(int argc, char **argv)
 out:
 	if (mounted)
 		fuse_unmount(f);
-	/* closed files still uploading get one last attempt; the rest stay for the next mount */
-	stage_async_stop(&s->stage);
-	/* the pools run every queued part before they stop: nothing in flight is dropped */
-	pool_free(s->uploads);
-	pool_free(s->prefetch);
+	/* uploads and deletes still queued run first; files still open are named, nothing is published */
+	sfs_stop(s);
 	if (f)
 		fuse_destroy(f);
 	fuse_opt_free_args(&args);

@@ -18,25 +18,25 @@
 /* After a commit or a failure the kernel's cached attributes (a size or a time the writer set) are
  * not the store's any more: drop them, so the next stat asks, and tar's stat before and after a read
  * agree. */
-static void kernel_forget(const char *path)
+static void kernel_forget(const struct sfs_caller *who, const char *path)
 {
-	if (path)
-		fuse_invalidate_path(fuse_get_context()->fuse, path);
+	if (path && who->fuse)
+		fuse_invalidate_path(who->fuse, path);
 }
 
-static int open_status(struct fuse_file_info *fi)
+static int open_status(struct snapfs *s, const struct sfs_caller *who, struct fuse_file_info *fi)
 {
 	struct sfs_handle *h;
 	int rc;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES;
-	rc = sfs_handle_new(STATUS_FILE, fi, H_STATUS, &h);
+	rc = sfs_handle_new(s, who, STATUS_FILE, fi, H_STATUS, &h);
 	if (rc)
 		return rc;
-	h->doc = status_json(sfs(), &h->doc_len);
+	h->doc = status_json(s, &h->doc_len);
 	if (!h->doc) {
-		sfs_handle_free(h);
+		sfs_handle_free(s, h);
 		return -ENOMEM;
 	}
 	fi->direct_io = 1;   /* generated: its size changes from read to read */
@@ -44,9 +44,9 @@ static int open_status(struct fuse_file_info *fi)
 }
 
 /* Open for writing: shared staging for the object, created empty or over the existing one. */
-static int open_write(const char *path, struct fuse_file_info *fi, int creating)
+static int open_write(struct snapfs *s, const struct sfs_caller *who, const char *path,
+		      struct fuse_file_info *fi, int creating)
 {
-	struct snapfs *s = sfs();
 	struct meta_entry e = { 0 };
 	struct obj_info oi = { 0 };
 	struct sfs_handle *h = NULL;
@@ -55,19 +55,19 @@ static int open_write(const char *path, struct fuse_file_info *fi, int creating)
 
 	if (s->cfg.read_only)
 		return -EROFS;
-	key = path_key(path);
+	key = sfs_path_key(s, path);
 	if (!key)
 		return -ENOMEM;
 	/* a previous writer still publishing at its release (close returned before it) finishes
 	 * first, and what it stored is what this open builds on */
 	if (stage_wait_released(&s->stage, key))
 		meta_drop(s->meta, path);
-	rc = sfs_refuse_second_writer(path, key, "open for writing");
+	rc = sfs_refuse_second_writer(s, who, path, key, "open for writing");
 	if (!rc)
 		rc = wo_check_write(s, path, key, "open for writing");
 	if (rc)
 		goto out;
-	rc = resolve(path, &e);
+	rc = sfs_resolve(s, path, &e);
 	if (rc)
 		goto out;
 	if (e.kind == META_DIR) {
@@ -90,8 +90,8 @@ static int open_write(const char *path, struct fuse_file_info *fi, int creating)
 	}
 	/* a delete still queued for this name must not take the new file with it (a failed one does
 	 * not matter: the new file replaces the object) */
-	settle(path);
-	rc = sfs_handle_new(path, fi, H_WRITE, &h);
+	sfs_settle(s, path);
+	rc = sfs_handle_new(s, who, path, fi, H_WRITE, &h);
 	if (rc)
 		goto out;
 	oi.size = e.size;
@@ -99,7 +99,7 @@ static int open_write(const char *path, struct fuse_file_info *fi, int creating)
 	rc = wf_open(&s->stage, key, path, e.kind == META_FILE ? &oi : NULL,
 		     creating || (fi->flags & O_TRUNC) || e.kind == META_NONE, &h->wf);
 	if (rc) {
-		sfs_handle_free(h);
+		sfs_handle_free(s, h);
 		goto out;
 	}
 	meta_drop(s->meta, path);
@@ -108,15 +108,15 @@ out:
 	return rc;
 }
 
-int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+int sfs_create(struct snapfs *s, const struct sfs_caller *who, const char *path, mode_t mode,
+	       struct fuse_file_info *fi)
 {
 	(void)mode;
-	return open_write(path, fi, 1);
+	return open_write(s, who, path, fi, 1);
 }
 
-int op_open(const char *path, struct fuse_file_info *fi)
+int sfs_open(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi)
 {
-	struct snapfs *s = sfs();
 	struct meta_entry e;
 	struct sfs_handle *h;
 	struct wfile *wf;
@@ -124,13 +124,13 @@ int op_open(const char *path, struct fuse_file_info *fi)
 	int rc;
 
 	if (!strcmp(path, STATUS_FILE))
-		return open_status(fi);
+		return open_status(s, who, fi);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
-		return open_write(path, fi, 0);
-	key = path_key(path);
+		return open_write(s, who, path, fi, 0);
+	key = sfs_path_key(s, path);
 	if (!key)
 		return -ENOMEM;
-	rc = sfs_handle_new(path, fi, H_READ, &h);
+	rc = sfs_handle_new(s, who, path, fi, H_READ, &h);
 	if (rc)
 		goto out;
 	wf = wf_find_any(&s->stage, key);
@@ -138,7 +138,7 @@ int op_open(const char *path, struct fuse_file_info *fi)
 		h->wf = wf;   /* being written, or closed and uploading: read what is staged */
 		goto out;
 	}
-	rc = resolve(path, &e);
+	rc = sfs_resolve(s, path, &e);
 	if (!rc && e.kind != META_FILE)
 		rc = e.kind == META_DIR ? -EISDIR : -ENOENT;
 	if (!rc)
@@ -149,7 +149,7 @@ int op_open(const char *path, struct fuse_file_info *fi)
 		rfile_size_from_object(h->rf);
 	}
 	if (rc) {
-		sfs_handle_free(h);
+		sfs_handle_free(s, h);
 		goto out;
 	}
 out:
@@ -157,7 +157,8 @@ out:
 	return rc;
 }
 
-int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+int sfs_read(struct snapfs *s, const struct sfs_caller *who, const char *path, char *buf, size_t size,
+	     off_t off, struct fuse_file_info *fi)
 {
 	struct sfs_handle *h = sfs_handle_of(fi);
 	ssize_t n;
@@ -180,13 +181,14 @@ int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_fil
 		if (!h->stale_logged++)
 			log_error("%s changed in the store while it was read: read fails (EIO); open it again",
 				  h->path);
-		meta_set_replaced(sfs()->meta, h->path);
+		meta_set_replaced(s->meta, h->path);
 		n = -EIO;
 	}
 	return (int)n;
 }
 
-int op_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+int sfs_write(struct snapfs *s, const struct sfs_caller *who, const char *path, const char *buf,
+	      size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct sfs_handle *h = sfs_handle_of(fi);
 
@@ -196,7 +198,7 @@ int op_write(const char *path, const char *buf, size_t size, off_t off, struct f
 	return (int)wf_write(h->wf, buf, size, (uint64_t)off);
 }
 
-int op_flush(const char *path, struct fuse_file_info *fi)
+int sfs_flush(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi)
 {
 	struct sfs_handle *h = sfs_handle_of(fi);
 	int rc;
@@ -205,12 +207,12 @@ int op_flush(const char *path, struct fuse_file_info *fi)
 		return 0;
 	/* `pg_dumpall > f` runs a pg_dump per database that shares the descriptor; each one's exit
 	 * flushes. Only the opener's close publishes; the others learn of a failure. */
-	pid_t tid = fuse_get_context()->pid;
+	pid_t tid = who->pid;
 	char why[128];
 
-	if (tgid_of(tid) != h->opener)
+	if (proc_tgid_of(tid) != h->opener)
 		return wf_error(h->wf);
-	sfs_handle_flushed(h);
+	sfs_handle_flushed(s, h);
 	/* The opener's descriptor also closes when it dies: a writer killed by a signal, or exiting
 	 * with a failure, did not finish its file. Nothing is published, now or at release. */
 	if (proc_died_failing(tid, why, sizeof(why))) {
@@ -219,12 +221,13 @@ int op_flush(const char *path, struct fuse_file_info *fi)
 	} else {
 		rc = wf_flush(h->wf);
 	}
-	forget(h->path);
-	kernel_forget(h->path);
+	sfs_forget(s, h->path);
+	kernel_forget(who, h->path);
 	return rc;
 }
 
-int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+int sfs_fsync(struct snapfs *s, const struct sfs_caller *who, const char *path, int datasync,
+	      struct fuse_file_info *fi)
 {
 	struct sfs_handle *h = sfs_handle_of(fi);
 
@@ -234,7 +237,7 @@ int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	return h->wf && (h->kind == H_WRITE || wf_queued(h->wf)) ? wf_sync(h->wf) : 0;
 }
 
-int op_release(const char *path, struct fuse_file_info *fi)
+int sfs_release(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi)
 {
 	struct sfs_handle *h = sfs_handle_of(fi);
 
@@ -245,19 +248,19 @@ int op_release(const char *path, struct fuse_file_info *fi)
 		if (rc && h->kind == H_WRITE)
 			log_error("%s: closed with an error; the object was not stored", h->path);
 		if (h->kind == H_WRITE) {
-			forget(h->path);
-			kernel_forget(h->path);
+			sfs_forget(s, h->path);
+			kernel_forget(who, h->path);
 		}
 	}
 	if (h->rf)
 		rfile_close(h->rf);
-	sfs_handle_free(h);
+	sfs_handle_free(s, h);
 	return 0;
 }
 
-int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+int sfs_truncate(struct snapfs *s, const struct sfs_caller *who, const char *path, off_t size,
+		 struct fuse_file_info *fi)
 {
-	struct snapfs *s = sfs();
 	struct meta_entry e;
 	struct obj_info oi = { 0 };
 	struct wfile *wf = NULL;
@@ -271,14 +274,14 @@ int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	if (fi && sfs_handle_of(fi)->wf && sfs_handle_of(fi)->kind == H_WRITE)
 		return wf_truncate(sfs_handle_of(fi)->wf, (uint64_t)size);
 	if (!path)
-		path = handle_path(fi);
+		path = sfs_handle_path(fi);
 	if (!path)
 		return -EBADF;
-	key = path_key(path);
+	key = sfs_path_key(s, path);
 	if (!key)
 		return -ENOMEM;
 	stage_wait_released(&s->stage, key);
-	rc = sfs_refuse_second_writer(path, key, "truncate");
+	rc = sfs_refuse_second_writer(s, who, path, key, "truncate");
 	if (rc)
 		goto out;
 	wf = wf_find(&s->stage, key);
@@ -290,7 +293,7 @@ int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	/* truncate(1) on a closed object: stage it, change it, publish it */
 	rc = wo_check_write(s, path, key, "truncate");
 	if (!rc)
-		rc = resolve(path, &e);
+		rc = sfs_resolve(s, path, &e);
 	if (rc)
 		goto out;
 	if (e.kind != META_FILE) {
@@ -305,15 +308,15 @@ int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	if (!rc)
 		rc = wf_commit(wf);
 	wf_close(wf);
-	forget(path);
+	sfs_forget(s, path);
 out:
 	free(key);
 	return rc;
 }
 
-int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+int sfs_utimens(struct snapfs *s, const struct sfs_caller *who, const char *path,
+		const struct timespec tv[2], struct fuse_file_info *fi)
 {
-	struct snapfs *s = sfs();
 	struct wfile *wf = fi && sfs_handle_of(fi)->kind == H_WRITE ? sfs_handle_of(fi)->wf : NULL;
 	char *key;
 
@@ -325,10 +328,10 @@ int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_i
 		return 0;
 	}
 	if (!path)
-		path = handle_path(fi);
+		path = sfs_handle_path(fi);
 	if (!path)
 		return 0;
-	key = path_key(path);
+	key = sfs_path_key(s, path);
 	if (!key)
 		return -ENOMEM;
 	wf = wf_find(&s->stage, key);
@@ -342,16 +345,16 @@ int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_i
 }
 
 /* readdir gets a NULL path (nullpath_ok): the folder's path travels in a handle */
-int op_opendir(const char *path, struct fuse_file_info *fi)
+int sfs_opendir(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi)
 {
 	struct sfs_handle *h;
 
-	return sfs_handle_new(path, fi, H_DIR, &h);
+	return sfs_handle_new(s, who, path, fi, H_DIR, &h);
 }
 
-int op_releasedir(const char *path, struct fuse_file_info *fi)
+int sfs_releasedir(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
-	sfs_handle_free(sfs_handle_of(fi));
+	sfs_handle_free(s, sfs_handle_of(fi));
 	return 0;
 }

@@ -9,23 +9,17 @@
 #include "fs/snapfs.h"
 
 #include <errno.h>
-#include <fuse.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct snapfs *sfs(void)
+char *sfs_path_key(struct snapfs *s, const char *path)
 {
-	return fuse_get_context()->private_data;
+	return source_key(&s->src, path);
 }
 
-char *path_key(const char *path)
+char *sfs_dir_key(struct snapfs *s, const char *path)
 {
-	return source_key(&sfs()->src, path);
-}
-
-char *dir_key(const char *path)
-{
-	char *k = path_key(path), *d;
+	char *k = sfs_path_key(s, path), *d;
 
 	if (!k)
 		return NULL;
@@ -47,10 +41,9 @@ static int any_entry(void *arg, const char *name, const struct obj_info *oi)
 	return 1;
 }
 
-int folder_in_store(const char *path)
+int sfs_folder_in_store(struct snapfs *s, const char *path)
 {
-	struct snapfs *s = sfs();
-	char *dk = dir_key(path);
+	char *dk = sfs_dir_key(s, path);
 	int found = 0, rc;
 
 	if (!dk)
@@ -66,16 +59,15 @@ int folder_in_store(const char *path)
 	return rc ? rc : found;
 }
 
-void forget(const char *path)
+void sfs_forget(struct snapfs *s, const char *path)
 {
 	if (path)
-		meta_drop(sfs()->meta, path);
-	dirlist_changed(sfs()->lists);
+		meta_drop(s->meta, path);
+	dirlist_changed(s->lists);
 }
 
-int resolve(const char *path, struct meta_entry *out)
+int sfs_resolve(struct snapfs *s, const char *path, struct meta_entry *out)
 {
-	struct snapfs *s = sfs();
 	int depth = layout_depth(path), rc;
 	struct obj_info oi;
 	struct wfile *wf;
@@ -98,7 +90,7 @@ int resolve(const char *path, struct meta_entry *out)
 			return 0;
 		}
 	}
-	key = path_key(path);
+	key = sfs_path_key(s, path);
 	if (!key)
 		return -ENOMEM;
 	wf = wf_find_any(&s->stage, key);
@@ -136,7 +128,7 @@ int resolve(const char *path, struct meta_entry *out)
 		out->size = oi.size;
 		out->mtime = oi.mtime;
 	} else if (rc == -ENOENT) {
-		rc = folder_in_store(path);
+		rc = sfs_folder_in_store(s, path);
 		if (rc < 0)
 			return rc;
 		out->kind = rc ? META_DIR : META_NONE;
@@ -152,15 +144,14 @@ int resolve(const char *path, struct meta_entry *out)
 /* Wait until no delete of path, or of anything below it, is still queued: what rmdir and rename
  * list must be the store after those deletes, and a new object must not meet a stale delete.
  * -EIO if one of those deletes failed. */
-int settle(const char *path)
+int sfs_settle(struct snapfs *s, const char *path)
 {
-	struct snapfs *s = sfs();
 	char *key;
 	int rc;
 
 	if (!s->delq)
 		return 0;
-	key = path_key(path);
+	key = sfs_path_key(s, path);
 	if (!key)
 		return -ENOMEM;
 	rc = delq_wait(s->delq, key);

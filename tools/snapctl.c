@@ -341,7 +341,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case O_PART_SIZE:
-			if (parse_size(optarg, &o.part_size) || o.part_size < (1u << 20))
+			if (options_parse_size(optarg, &o.part_size) || o.part_size < (1u << 20))
 				return sc_fail("--part-size: '%s' is not a size of 1M or more", optarg) + 1;
 			break;
 		case O_DRY_RUN: o.dry_run = 1; break;
