@@ -1,6 +1,7 @@
 /* snapfs: mount an object store as kubedb/NAMESPACE/DATABASE/SNAPSHOT/ files.
  * The store is opened and checked before the daemon forks, so a bad secret or a missing bucket fails
  * the mount command itself with a one-line reason. */
+#include "backends/open.h"
 #include "cache/dirlist.h"
 #include "cache/fresh.h"
 #include "cache/journal.h"
@@ -121,6 +122,7 @@ int main(int argc, char **argv)
 	struct fuse *f = NULL;
 	char *why = NULL, *real = NULL;
 	const char *fail = NULL;
+	struct backend_opts bo;
 	int rc, ret = 1, mounted = 0;
 
 	if (options_parse(argc, argv, &s->cfg, &why)) {
@@ -143,6 +145,10 @@ int main(int argc, char **argv)
 	s->uid = getuid();
 	s->gid = getgid();
 	s->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	bo = (struct backend_opts){
+		.secret_dir = s->cfg.secret_dir, .endpoint = s->cfg.endpoint, .region = s->cfg.region,
+		.addressing = s->cfg.addressing, .timeout_s = s->cfg.timeout_s, .retries = s->cfg.retries,
+	};
 
 	real = realpath(s->cfg.mountpoint, NULL);
 	if (!real) {
@@ -152,27 +158,13 @@ int main(int argc, char **argv)
 	free(s->cfg.mountpoint);
 	s->cfg.mountpoint = real;
 
-	if (source_parse(s->cfg.source, &s->src, &why)) {
-		ret = die(why ? why : "bad SOURCE", NULL);
-		goto out;
-	}
-	if (secret_load(&s->secret, s->cfg.secret_dir, &why)) {
-		ret = die(why ? why : "cannot read the secret dir", NULL);
-		goto out;
-	}
-	s->be.ops = backend_find(s->src.scheme);
-	if (!s->be.ops) {
-		log_fatal("%s:// is not built into this snapfs yet", s->src.scheme);
-		goto out;
-	}
-	s->bconf = (struct backend_conf){
-		.src = &s->src, .secret = &s->secret, .endpoint = s->cfg.endpoint, .region = s->cfg.region,
-		.addressing = s->cfg.addressing, .timeout_s = s->cfg.timeout_s, .retries = s->cfg.retries,
-	};
-	s->be.conf = &s->bconf;
-	rc = s->be.ops->open(&s->be, &s->bconf, &why);
-	if (rc) {
+	rc = backend_open_source(s->cfg.source, &bo, &s->src, &s->secret, &s->bconf, &s->be, &why);
+	if (rc && s->be.ops) {
 		log_fatal("cannot mount %s: %s", s->cfg.source, why ? why : strerror(-rc));
+		goto out;
+	}
+	if (rc) {
+		ret = die(why ? why : "bad SOURCE", NULL);
 		goto out;
 	}
 	s->be_open = 1;
