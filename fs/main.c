@@ -2,9 +2,6 @@
  * The store is opened and checked before the daemon forks, so a bad secret or a missing bucket fails
  * the mount command itself with a one-line reason. */
 #include "backends/open.h"
-#include "cache/dirlist.h"
-#include "cache/fresh.h"
-#include "cache/journal.h"
 #include "common/log.h"
 #include "fs/ops.h"
 #include "fs/readahead.h"
@@ -173,19 +170,10 @@ int main(int argc, char **argv)
 		ret = die(why ? why : "cache dir", NULL);
 		goto out;
 	}
-	space_init(&s->space, s->cfg.cache_size);
-	if (stage_init(&s->stage, &s->be, &s->space, NULL, s->cfg.cache_dir, s->cfg.part_size, s->cfg.uploads, &why)) {
-		ret = die(why ? why : "part size", NULL);
+	if (sfs_prepare(s, &why)) {
+		ret = die(why ? why : "out of memory", NULL);
 		goto out;
 	}
-	if (journal_open(&s->journal, s->cfg.cache_dir, s->cfg.source, s->cfg.mountpoint, &s->be, &why)) {
-		ret = die(why ? why : "crash journal", NULL);
-		goto out;
-	}
-	s->stage.journal = s->journal;
-	s->stage.commit_retry_s = s->cfg.commit_retry_s;
-	if (s->cfg.async_close)
-		s->stage.async_limit = s->cfg.cache_size / 2;
 	if (s->cfg.cache_size < 2 * s->stage.plan.base) {
 		log_fatal("--cache-size %llu MiB is too small for %llu MiB parts: give it at least %llu MiB",
 			(unsigned long long)(s->cfg.cache_size >> 20), (unsigned long long)(s->stage.plan.base >> 20),
@@ -197,11 +185,7 @@ int main(int argc, char **argv)
 		log_fatal("cannot mount %s: %s", s->cfg.source, why ? why : strerror(-rc));
 		goto out;
 	}
-	s->meta = meta_new(s->cfg.meta_ttl_ms);
-	/* listings are kept only long enough for back-to-back readers (rm -r), like the kernel's entries */
-	s->lists = dirlist_new(s->cfg.meta_ttl_ms < 1000 ? s->cfg.meta_ttl_ms : 1000);
-	s->fresh = fresh_new(s->cfg.meta_ttl_ms);
-	if (!s->meta || !s->lists || (s->cfg.meta_ttl_ms && !s->fresh) || build_fuse_args(s, &args, argv[0])) {
+	if (build_fuse_args(s, &args, argv[0])) {
 		ret = die("out of memory", NULL);
 		goto out;
 	}
@@ -260,14 +244,9 @@ out:
 	fuse_opt_free_args(&args);
 	if (loop)
 		fuse_loop_cfg_destroy(loop);
-	journal_close(s->journal);
+	sfs_free(s);
 	if (s->be_open)
 		s->be.ops->close(&s->be);
-	if (s->stage.cache_dir)
-		stage_destroy(&s->stage);
-	meta_free(s->meta);
-	dirlist_free(s->lists);
-	fresh_free(s->fresh);
 	secret_free(&s->secret);
 	source_free(&s->src);
 	if (s->cfg.pid_file && mounted)

@@ -56,6 +56,12 @@ struct sfs_caller {
 	struct fuse *fuse;    /* to drop the kernel's cached attributes of a path; NULL: none (tests) */
 };
 
+/* fs/start.c: the cache space, staging, crash journal (records a crash left are handled now) and the
+ * metadata caches of a mount whose store is open (s->be) and whose s->cfg is parsed: 0, or -errno with
+ * a malloc'd one-line *why (NULL: out of memory). sfs_free frees them (after sfs_stop); safe after a
+ * partial sfs_prepare. */
+int sfs_prepare(struct snapfs *s, char **why);
+void sfs_free(struct snapfs *s);
 /* fs/start.c: the threads and queues the operations need, started after the daemon forked and before
  * FUSE serves: 0, or -errno with a one-line *why (static text). sfs_stop drains and stops them (every
  * queued part and delete runs first) and names the files still open; safe after a partial start. */

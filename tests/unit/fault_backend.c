@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct rule {
 	enum fault_op op;
@@ -17,7 +18,8 @@ struct rule {
 };
 
 struct fault {
-	char dir[256];
+	char root[256];              /* holds store/ and scratch/ */
+	char dir[300], scratch[300];
 	struct source src;
 	struct secret sec;
 	struct backend_conf conf;
@@ -92,7 +94,8 @@ static ssize_t w_read(struct backend *b, const char *key, uint64_t off, size_t l
 	return rc ? rc : F(b)->inner.ops->read(&F(b)->inner, key, off, len, buf);
 }
 
-static ssize_t w_read_ver(struct backend *b, const char *key, struct obj_ver *v, uint64_t off, size_t len, void *buf)
+static ssize_t w_read_ver(struct backend *b, const char *key, struct obj_ver *v, uint64_t off, size_t len,
+			  void *buf)
 {
 	int rc = hit(F(b), FAULT_READ);
 
@@ -244,16 +247,23 @@ int fault_open(struct fault **out, struct backend **be)
 {
 	const char *tmp = getenv("TMPDIR");
 	struct fault *f = calloc(1, sizeof(*f));
-	char url[300], *why = NULL;
+	char url[320], *why = NULL;
 	int rc;
 
 	if (!f)
 		return -ENOMEM;
 	pthread_mutex_init(&f->lock, NULL);
-	snprintf(f->dir, sizeof(f->dir), "%s/snapfs-fault.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(f->dir)) {
+	snprintf(f->root, sizeof(f->root), "%s/snapfs-fault.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(f->root)) {
 		rc = -errno;
 		free(f);
+		return rc;
+	}
+	snprintf(f->dir, sizeof(f->dir), "%s/store", f->root);
+	snprintf(f->scratch, sizeof(f->scratch), "%s/scratch", f->root);
+	if (mkdir(f->dir, 0700) || mkdir(f->scratch, 0700)) {
+		rc = -errno;
+		fault_close(f);
 		return rc;
 	}
 	snprintf(url, sizeof(url), "file://%s", f->dir);
@@ -294,7 +304,7 @@ void fault_close(struct fault *f)
 		f->inner.ops->close(&f->inner);
 	source_free(&f->src);
 	fault_clear(f);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
@@ -302,6 +312,11 @@ void fault_close(struct fault *f)
 const char *fault_dir(const struct fault *f)
 {
 	return f->dir;
+}
+
+const char *fault_scratch(const struct fault *f)
+{
+	return f->scratch;
 }
 
 void fault_at(struct fault *f, enum fault_op op, unsigned nth, unsigned times, int rc)

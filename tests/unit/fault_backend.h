@@ -23,10 +23,12 @@ struct fault;
 /* A new store in a fresh directory below $TMPDIR (or /tmp), opened and wrapped: *be is what the code
  * under test uses (b->ops, b->conf, valid until fault_close). 0 or -errno. */
 int fault_open(struct fault **out, struct backend **be);
-/* Close the store and remove its directory. NULL is fine. */
+/* Close the store and remove its directory and the scratch one. NULL is fine. */
 void fault_close(struct fault *f);
 /* The store's directory (an object of key K is the file DIR/K). */
 const char *fault_dir(const struct fault *f);
+/* An empty directory beside the store, removed by fault_close too: a cache dir for the code under test. */
+const char *fault_scratch(const struct fault *f);
 
 /* From the nth call of op from now (1: the next one), times calls return rc (a negative errno);
  * times 0: every call from then on. Adds to the rules already set. */
