@@ -58,7 +58,7 @@ int sfs_handle_new(struct snapfs *s, const struct sfs_caller *who, const char *p
 static struct sfs_handle *writer_elsewhere_locked(struct snapfs *s, const char *key, pid_t me)
 {
 	for (struct sfs_handle *h = s->handles; h; h = h->next)
-		if (h->kind == H_WRITE && h->opener != me && h->wf && !strcmp(wf_key(h->wf), key) &&
+		if (h->kind == SFS_H_WRITE && h->opener != me && h->wf && !strcmp(wf_key(h->wf), key) &&
 		    !wf_unlinked(h->wf))   /* removed or replaced while open: no longer this path's */
 			return h;
 	return NULL;

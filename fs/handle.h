@@ -13,7 +13,7 @@ struct rfile;
 struct snapfs;
 struct sfs_caller;
 
-enum sfs_hkind { H_READ, H_WRITE, H_STATUS, H_DIR };
+enum sfs_hkind { SFS_H_READ, SFS_H_WRITE, SFS_H_STATUS, SFS_H_DIR };
 
 /* One per open(): fi->fh. A write handle shares the file's wfile with every other writer; a read
  * handle of a file being written reads through that wfile too. */

@@ -10,8 +10,8 @@
 
 #include "fs/snapfs.h"
 
-#define STATUS_DIR "/.snapfs"
-#define STATUS_FILE "/.snapfs/status"
+#define SFS_STATUS_DIR "/.snapfs"
+#define SFS_STATUS_FILE "/.snapfs/status"
 
 extern const struct fuse_operations sfs_fuse_ops;
 

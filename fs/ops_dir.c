@@ -52,12 +52,12 @@ int sfs_getattr(struct snapfs *s, const struct sfs_caller *who, const char *path
 		path = sfs_handle_path(fi);
 	if (!path)
 		return -ENOENT;
-	if (!strcmp(path, STATUS_DIR)) {
+	if (!strcmp(path, SFS_STATUS_DIR)) {
 		fill_stat(s, st, META_DIR, 0, s->started);
 		st->st_mode = S_IFDIR | 0555;
 		return 0;
 	}
-	if (!strcmp(path, STATUS_FILE)) {
+	if (!strcmp(path, SFS_STATUS_FILE)) {
 		size_t len = 0;
 		char *doc = status_json(s, &len);
 
@@ -246,7 +246,7 @@ int sfs_readdir(struct snapfs *s, const struct sfs_caller *who, const char *path
 		filler(buf, LAYOUT_ROOT, &st, 0, FUSE_FILL_DIR_PLUS);
 		return 0;
 	}
-	if (!strcmp(path, STATUS_DIR)) {
+	if (!strcmp(path, SFS_STATUS_DIR)) {
 		filler(buf, "status", NULL, 0, 0);
 		return 0;
 	}

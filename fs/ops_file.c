@@ -31,7 +31,7 @@ static int open_status(struct snapfs *s, const struct sfs_caller *who, struct fu
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES;
-	rc = sfs_handle_new(s, who, STATUS_FILE, fi, H_STATUS, &h);
+	rc = sfs_handle_new(s, who, SFS_STATUS_FILE, fi, SFS_H_STATUS, &h);
 	if (rc)
 		return rc;
 	h->doc = status_json(s, &h->doc_len);
@@ -91,7 +91,7 @@ static int open_write(struct snapfs *s, const struct sfs_caller *who, const char
 	/* a delete still queued for this name must not take the new file with it (a failed one does
 	 * not matter: the new file replaces the object) */
 	sfs_settle(s, path);
-	rc = sfs_handle_new(s, who, path, fi, H_WRITE, &h);
+	rc = sfs_handle_new(s, who, path, fi, SFS_H_WRITE, &h);
 	if (rc)
 		goto out;
 	oi.size = e.size;
@@ -123,14 +123,14 @@ int sfs_open(struct snapfs *s, const struct sfs_caller *who, const char *path, s
 	char *key;
 	int rc;
 
-	if (!strcmp(path, STATUS_FILE))
+	if (!strcmp(path, SFS_STATUS_FILE))
 		return open_status(s, who, fi);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return open_write(s, who, path, fi, 0);
 	key = sfs_path_key(s, path);
 	if (!key)
 		return -ENOMEM;
-	rc = sfs_handle_new(s, who, path, fi, H_READ, &h);
+	rc = sfs_handle_new(s, who, path, fi, SFS_H_READ, &h);
 	if (rc)
 		goto out;
 	wf = wf_find_any(&s->stage, key);
@@ -164,7 +164,7 @@ int sfs_read(struct snapfs *s, const struct sfs_caller *who, const char *path, c
 	ssize_t n;
 
 	(void)path;
-	if (h->kind == H_STATUS) {
+	if (h->kind == SFS_H_STATUS) {
 		if ((size_t)off >= h->doc_len)
 			return 0;
 		if (size > h->doc_len - (size_t)off)
@@ -193,7 +193,7 @@ int sfs_write(struct snapfs *s, const struct sfs_caller *who, const char *path, 
 	struct sfs_handle *h = sfs_handle_of(fi);
 
 	(void)path;
-	if (!h->wf || h->kind != H_WRITE)
+	if (!h->wf || h->kind != SFS_H_WRITE)
 		return -EBADF;
 	return (int)wf_write(h->wf, buf, size, (uint64_t)off);
 }
@@ -203,7 +203,7 @@ int sfs_flush(struct snapfs *s, const struct sfs_caller *who, const char *path, 
 	struct sfs_handle *h = sfs_handle_of(fi);
 	int rc;
 
-	if (h->kind != H_WRITE)
+	if (h->kind != SFS_H_WRITE)
 		return 0;
 	/* `pg_dumpall > f` runs a pg_dump per database that shares the descriptor; each one's exit
 	 * flushes. Only the opener's close publishes; the others learn of a failure. */
@@ -234,7 +234,7 @@ int sfs_fsync(struct snapfs *s, const struct sfs_caller *who, const char *path, 
 	(void)path;
 	(void)datasync;
 	/* a reader's fsync of a closed file still uploading waits for the store too */
-	return h->wf && (h->kind == H_WRITE || wf_queued(h->wf)) ? wf_sync(h->wf) : 0;
+	return h->wf && (h->kind == SFS_H_WRITE || wf_queued(h->wf)) ? wf_sync(h->wf) : 0;
 }
 
 int sfs_release(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi)
@@ -245,9 +245,9 @@ int sfs_release(struct snapfs *s, const struct sfs_caller *who, const char *path
 	if (h->wf) {
 		int rc = wf_close(h->wf);
 
-		if (rc && h->kind == H_WRITE)
+		if (rc && h->kind == SFS_H_WRITE)
 			log_error("%s: closed with an error; the object was not stored", h->path);
-		if (h->kind == H_WRITE) {
+		if (h->kind == SFS_H_WRITE) {
 			sfs_forget(s, h->path);
 			kernel_forget(who, h->path);
 		}
@@ -271,7 +271,7 @@ int sfs_truncate(struct snapfs *s, const struct sfs_caller *who, const char *pat
 		return -EINVAL;
 	if (s->cfg.read_only)
 		return -EROFS;
-	if (fi && sfs_handle_of(fi)->wf && sfs_handle_of(fi)->kind == H_WRITE)
+	if (fi && sfs_handle_of(fi)->wf && sfs_handle_of(fi)->kind == SFS_H_WRITE)
 		return wf_truncate(sfs_handle_of(fi)->wf, (uint64_t)size);
 	if (!path)
 		path = sfs_handle_path(fi);
@@ -317,7 +317,7 @@ out:
 int sfs_utimens(struct snapfs *s, const struct sfs_caller *who, const char *path,
 		const struct timespec tv[2], struct fuse_file_info *fi)
 {
-	struct wfile *wf = fi && sfs_handle_of(fi)->kind == H_WRITE ? sfs_handle_of(fi)->wf : NULL;
+	struct wfile *wf = fi && sfs_handle_of(fi)->kind == SFS_H_WRITE ? sfs_handle_of(fi)->wf : NULL;
 	char *key;
 
 	/* objects take their time from the store; a file being written keeps the time asked for until
@@ -349,7 +349,7 @@ int sfs_opendir(struct snapfs *s, const struct sfs_caller *who, const char *path
 {
 	struct sfs_handle *h;
 
-	return sfs_handle_new(s, who, path, fi, H_DIR, &h);
+	return sfs_handle_new(s, who, path, fi, SFS_H_DIR, &h);
 }
 
 int sfs_releasedir(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi)

@@ -149,7 +149,7 @@ int sfs_rmdir(struct snapfs *s, const struct sfs_caller *who, const char *path)
 
 	if (s->cfg.read_only)
 		return -EROFS;
-	if (depth <= 1 || !strncmp(path, STATUS_DIR, strlen(STATUS_DIR)))
+	if (depth <= 1 || !strncmp(path, SFS_STATUS_DIR, strlen(SFS_STATUS_DIR)))
 		return depth == 0 ? -EBUSY : -EPERM;
 	stage_foreach(&s->stage, find_open_under, &ou);
 	if (ou.found)
