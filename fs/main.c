@@ -1,11 +1,9 @@
 /* snapfs: mount an object store as kubedb/NAMESPACE/DATABASE/SNAPSHOT/ files.
  * The store is opened and checked before the daemon forks, so a bad secret or a missing bucket fails
  * the mount command itself with a one-line reason. */
-#include "cache/dirlist.h"
-#include "cache/fresh.h"
-#include "cache/journal.h"
-#include "cache/pool.h"
+#include "backends/open.h"
 #include "common/log.h"
+#include "fs/ops.h"
 #include "fs/readahead.h"
 #include "fs/snapfs.h"
 #include "fs/writeonce.h"
@@ -120,6 +118,8 @@ int main(int argc, char **argv)
 	struct fuse_loop_config *loop = NULL;
 	struct fuse *f = NULL;
 	char *why = NULL, *real = NULL;
+	const char *fail = NULL;
+	struct backend_opts bo;
 	int rc, ret = 1, mounted = 0;
 
 	if (options_parse(argc, argv, &s->cfg, &why)) {
@@ -142,6 +142,10 @@ int main(int argc, char **argv)
 	s->uid = getuid();
 	s->gid = getgid();
 	s->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	bo = (struct backend_opts){
+		.secret_dir = s->cfg.secret_dir, .endpoint = s->cfg.endpoint, .region = s->cfg.region,
+		.addressing = s->cfg.addressing, .timeout_s = s->cfg.timeout_s, .retries = s->cfg.retries,
+	};
 
 	real = realpath(s->cfg.mountpoint, NULL);
 	if (!real) {
@@ -151,27 +155,13 @@ int main(int argc, char **argv)
 	free(s->cfg.mountpoint);
 	s->cfg.mountpoint = real;
 
-	if (source_parse(s->cfg.source, &s->src, &why)) {
-		ret = die(why ? why : "bad SOURCE", NULL);
-		goto out;
-	}
-	if (secret_load(&s->secret, s->cfg.secret_dir, &why)) {
-		ret = die(why ? why : "cannot read the secret dir", NULL);
-		goto out;
-	}
-	s->be.ops = backend_find(s->src.scheme);
-	if (!s->be.ops) {
-		log_fatal("%s:// is not built into this snapfs yet", s->src.scheme);
-		goto out;
-	}
-	s->bconf = (struct backend_conf){
-		.src = &s->src, .secret = &s->secret, .endpoint = s->cfg.endpoint, .region = s->cfg.region,
-		.addressing = s->cfg.addressing, .timeout_s = s->cfg.timeout_s, .retries = s->cfg.retries,
-	};
-	s->be.conf = &s->bconf;
-	rc = s->be.ops->open(&s->be, &s->bconf, &why);
-	if (rc) {
+	rc = backend_open_source(s->cfg.source, &bo, &s->src, &s->secret, &s->bconf, &s->be, &why);
+	if (rc && s->be.ops) {
 		log_fatal("cannot mount %s: %s", s->cfg.source, why ? why : strerror(-rc));
+		goto out;
+	}
+	if (rc) {
+		ret = die(why ? why : "bad SOURCE", NULL);
 		goto out;
 	}
 	s->be_open = 1;
@@ -180,19 +170,10 @@ int main(int argc, char **argv)
 		ret = die(why ? why : "cache dir", NULL);
 		goto out;
 	}
-	space_init(&s->space, s->cfg.cache_size);
-	if (stage_init(&s->stage, &s->be, &s->space, NULL, s->cfg.cache_dir, s->cfg.part_size, s->cfg.uploads, &why)) {
-		ret = die(why ? why : "part size", NULL);
+	if (sfs_prepare(s, &why)) {
+		ret = die(why ? why : "out of memory", NULL);
 		goto out;
 	}
-	if (journal_open(&s->journal, s->cfg.cache_dir, s->cfg.source, s->cfg.mountpoint, &s->be, &why)) {
-		ret = die(why ? why : "crash journal", NULL);
-		goto out;
-	}
-	s->stage.journal = s->journal;
-	s->stage.commit_retry_s = s->cfg.commit_retry_s;
-	if (s->cfg.async_close)
-		s->stage.async_limit = s->cfg.cache_size / 2;
 	if (s->cfg.cache_size < 2 * s->stage.plan.base) {
 		log_fatal("--cache-size %llu MiB is too small for %llu MiB parts: give it at least %llu MiB",
 			(unsigned long long)(s->cfg.cache_size >> 20), (unsigned long long)(s->stage.plan.base >> 20),
@@ -204,15 +185,11 @@ int main(int argc, char **argv)
 		log_fatal("cannot mount %s: %s", s->cfg.source, why ? why : strerror(-rc));
 		goto out;
 	}
-	s->meta = meta_new(s->cfg.meta_ttl_ms);
-	/* listings are kept only long enough for back-to-back readers (rm -r), like the kernel's entries */
-	s->lists = dirlist_new(s->cfg.meta_ttl_ms < 1000 ? s->cfg.meta_ttl_ms : 1000);
-	s->fresh = fresh_new(s->cfg.meta_ttl_ms);
-	if (!s->meta || !s->lists || (s->cfg.meta_ttl_ms && !s->fresh) || build_fuse_args(s, &args, argv[0])) {
+	if (build_fuse_args(s, &args, argv[0])) {
 		ret = die("out of memory", NULL);
 		goto out;
 	}
-	f = fuse_new(&args, &snapfs_ops, sizeof(snapfs_ops), s);
+	f = fuse_new(&args, &sfs_fuse_ops, sizeof(sfs_fuse_ops), s);
 	if (!f) {
 		ret = die("cannot set up FUSE", "check the mount options");
 		goto out;
@@ -235,6 +212,11 @@ int main(int argc, char **argv)
 		log_setup(s->cfg.log_level, NULL, 1);
 	if (s->cfg.pid_file)
 		write_pid_file(s->cfg.pid_file);
+	/* threads start here, after the daemon forked, and before FUSE serves a request */
+	if (sfs_start(s, &fail)) {
+		ret = die(fail, NULL);
+		goto out;
+	}
 	if (fuse_set_signal_handlers(fuse_get_session(f))) {
 		log_error("cannot install signal handlers");
 		goto out;
@@ -255,24 +237,16 @@ int main(int argc, char **argv)
 out:
 	if (mounted)
 		fuse_unmount(f);
-	/* closed files still uploading get one last attempt; the rest stay for the next mount */
-	stage_async_stop(&s->stage);
-	/* the pools run every queued part before they stop: nothing in flight is dropped */
-	pool_free(s->uploads);
-	pool_free(s->prefetch);
+	/* uploads and deletes still queued run first; files still open are named, nothing is published */
+	sfs_stop(s);
 	if (f)
 		fuse_destroy(f);
 	fuse_opt_free_args(&args);
 	if (loop)
 		fuse_loop_cfg_destroy(loop);
-	journal_close(s->journal);
+	sfs_free(s);
 	if (s->be_open)
 		s->be.ops->close(&s->be);
-	if (s->stage.cache_dir)
-		stage_destroy(&s->stage);
-	meta_free(s->meta);
-	dirlist_free(s->lists);
-	fresh_free(s->fresh);
 	secret_free(&s->secret);
 	source_free(&s->src);
 	if (s->cfg.pid_file && mounted)

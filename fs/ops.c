@@ -1,458 +1,8 @@
+/* The FUSE operations table: thin wrappers that read the request's context once and call the
+ * state-explicit operations (fs/ops.h), and the connection's settings at init. */
 #include "fs/ops.h"
-#include "cache/delq.h"
-#include "cache/dirlist.h"
-#include "cache/fresh.h"
-#include "cache/pool.h"
-#include "cache/rfile.h"
-#include "fs/layout.h"
 #include "common/log.h"
 #include "fs/readahead.h"
-#include "fs/snapfs.h"
-
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/statvfs.h>
-
-/* keys whose delete is queued at most; unlink waits beyond (about 2 MB) */
-#define DELQ_CAP 10000
-
-struct snapfs *sfs(void)
-{
-	return fuse_get_context()->private_data;
-}
-
-char *path_key(const char *path)
-{
-	return source_key(&sfs()->src, path);
-}
-
-char *dir_key(const char *path)
-{
-	char *k = path_key(path), *d;
-
-	if (!k)
-		return NULL;
-	if (!*k) {
-		free(k);
-		return strdup("");   /* the store root without a prefix */
-	}
-	if (asprintf(&d, "%s/", k) < 0)
-		d = NULL;
-	free(k);
-	return d;
-}
-
-static int any_entry(void *arg, const char *name, const struct obj_info *oi)
-{
-	(void)name;
-	(void)oi;
-	*(int *)arg = 1;
-	return 1;
-}
-
-int folder_in_store(const char *path)
-{
-	struct snapfs *s = sfs();
-	char *dk = dir_key(path);
-	int found = 0, rc;
-
-	if (!dk)
-		return -ENOMEM;
-	rc = s->be.ops->list(&s->be, dk, 1, 1, any_entry, &found);
-	if (!rc && !found) {
-		/* a store that does not list a folder's own marker under its prefix */
-		struct obj_info oi;
-
-		found = s->be.ops->stat(&s->be, dk, &oi) == 0;
-	}
-	free(dk);
-	return rc ? rc : found;
-}
-
-void forget(const char *path)
-{
-	if (path)
-		meta_drop(sfs()->meta, path);
-	dirlist_changed(sfs()->lists);
-}
-
-int resolve(const char *path, struct meta_entry *out)
-{
-	struct snapfs *s = sfs();
-	int depth = layout_depth(path), rc;
-	struct obj_info oi;
-	struct wfile *wf;
-	char *key;
-
-	memset(out, 0, sizeof(*out));
-	if (depth <= 1) {
-		out->kind = depth == 0 || !strcmp(path + 1, LAYOUT_ROOT) ? META_DIR : META_NONE;
-		out->mtime = s->started;
-		return 0;
-	}
-	if (depth <= 4) {
-		/* NAMESPACE/DATABASE/SNAPSHOT folders with valid names always exist, so that
-		 * `pg_dumpall > kubedb/ns/db/snap/dumpfile.sql` needs no mkdir, as in an object store */
-		const char *name = strrchr(path, '/') + 1;
-
-		if (depth == 2 ? layout_ns_name(name) : layout_obj_name(name)) {
-			out->kind = META_DIR;
-			out->mtime = s->started;
-			return 0;
-		}
-	}
-	key = path_key(path);
-	if (!key)
-		return -ENOMEM;
-	wf = wf_find_any(&s->stage, key);
-	if (wf) {
-		/* a file that failed shows what the store holds, not the bytes that never got there; one
-		 * already stored too (the same answer before and after its last handle goes) */
-		int staged = wf_getattr(wf, &out->size, &out->mtime);
-
-		wf_close(wf);
-		if (staged) {
-			out->kind = META_FILE;
-			free(key);
-			return 0;
-		}
-		out->size = 0;
-		out->mtime = 0;
-	}
-	if (delq_has(s->delq, key)) {
-		free(key);
-		return 0;   /* unlinked, its delete still on the way: gone already */
-	}
-	if (meta_get(s->meta, path, out)) {
-		free(key);
-		return 0;
-	}
-	if (fresh_absent(s->fresh, path)) {
-		free(key);   /* a new name in a folder this mount made: nothing to ask the store */
-		meta_put(s->meta, path, META_NONE, 0, 0);
-		return 0;
-	}
-	rc = depth >= 5 ? s->be.ops->stat(&s->be, key, &oi) : -ENOENT;
-	free(key);
-	if (rc == 0) {
-		out->kind = META_FILE;
-		out->size = oi.size;
-		out->mtime = oi.mtime;
-	} else if (rc == -ENOENT) {
-		rc = folder_in_store(path);
-		if (rc < 0)
-			return rc;
-		out->kind = rc ? META_DIR : META_NONE;
-		out->mtime = s->started;
-		rc = 0;
-	} else {
-		return rc;
-	}
-	meta_put(s->meta, path, out->kind, out->size, out->mtime);
-	return 0;
-}
-
-static void fill_stat(struct snapfs *s, struct stat *st, enum meta_kind kind, uint64_t size, time_t mtime)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_uid = s->uid;
-	st->st_gid = s->gid;
-	/* folders are prefixes with no time of their own: one stable time, or tar sees them "change" */
-	if (kind == META_DIR)
-		mtime = s->started;
-	st->st_mtime = st->st_ctime = st->st_atime = mtime;
-	if (kind == META_DIR) {
-		st->st_mode = S_IFDIR | (s->cfg.read_only ? 0555 : 0755);
-		st->st_nlink = 2;
-		st->st_size = 4096;
-	} else {
-		st->st_mode = S_IFREG | (s->cfg.read_only ? 0444 : 0644);
-		st->st_nlink = 1;
-		st->st_size = (off_t)size;
-		st->st_blocks = (blkcnt_t)((size + 511) / 512);
-	}
-	st->st_blksize = 1 << 20;
-}
-
-static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
-{
-	struct snapfs *s = sfs();
-	struct meta_entry e;
-	uint64_t size;
-	time_t mtime;
-	int rc;
-
-	if (fi && handle_attr(fi, &size, &mtime)) {
-		fill_stat(s, st, META_FILE, size, mtime);
-		return 0;
-	}
-	if (!path)
-		path = handle_path(fi);
-	if (!path)
-		return -ENOENT;
-	if (!strcmp(path, STATUS_DIR)) {
-		fill_stat(s, st, META_DIR, 0, s->started);
-		st->st_mode = S_IFDIR | 0555;
-		return 0;
-	}
-	if (!strcmp(path, STATUS_FILE)) {
-		size_t len = 0;
-		char *doc = status_json(s, &len);
-
-		free(doc);
-		fill_stat(s, st, META_FILE, len, time(NULL));
-		st->st_mode = S_IFREG | 0444;
-		return 0;
-	}
-	rc = resolve(path, &e);
-	if (rc)
-		return rc;
-	if (e.kind == META_NONE)
-		return -ENOENT;
-	fill_stat(s, st, e.kind, e.size, e.mtime);
-	return 0;
-}
-
-/* --- readdir -------------------------------------------------------------------------------------- */
-
-struct dir_fill {
-	struct snapfs *s;
-	const char *path;
-	int depth;            /* of the entries */
-	const char *dk;       /* the folder's key, for the queued deletes */
-	void *buf;
-	fuse_fill_dir_t filler;
-	char **open_names;    /* files being written here, listed with their live size */
-	unsigned nopen;
-	struct dirlist_rec *rec;   /* the listing as the store gave it, kept for the next reader */
-	unsigned long since;       /* the delete queue's mark when the listing was sent */
-	int stopped;
-	char last[1024];      /* a marker and its folder can both come back: one entry */
-	int last_dir;
-	unsigned unreachable; /* entries of this listing no file system can show (logged) */
-	char **files;         /* the file names listed so far, in the store's (strcmp) order */
-	size_t nfiles, capfiles;
-};
-
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Remember a listed file name: a folder of the same name may come later ("a", "a-1", "a/"). */
-static void note_file(struct dir_fill *df, const char *nm)
-{
-	char *c;
-
-	if (df->nfiles == df->capfiles) {
-		size_t cap = df->capfiles ? df->capfiles * 2 : 64;
-		char **v = realloc(df->files, cap * sizeof(*v));
-
-		if (!v)
-			return;   /* only the log line is lost */
-		df->files = v;
-		df->capfiles = cap;
-	}
-	c = strdup(nm);
-	if (c)
-		df->files[df->nfiles++] = c;
-}
-
-#define UNREACHABLE_LOGGED 10   /* per listing */
-
-/* A key the store holds that the mount cannot show: said in the log, so a folder that will not go
- * away (rm -r: "Directory not empty") has a reason. */
-static void unreachable(struct dir_fill *df, const char *name, const char *why)
-{
-	if (df->unreachable++ < UNREACHABLE_LOGGED)
-		log_warn("%s: the store holds %s%s, which no file system can show (%s): use snapctl describe",
-			 df->path, df->dk, name, why);
-}
-
-struct open_collect {
-	const char *dir;
-	char **names;
-	unsigned n;
-};
-
-static void collect_open(void *arg, const struct wf_status *st)
-{
-	struct open_collect *oc = arg;
-	size_t dl = strlen(oc->dir);
-	char **p;
-
-	if (st->unlinked || strncmp(st->path, oc->dir, dl) || st->path[dl] != '/' || strchr(st->path + dl + 1, '/'))
-		return;
-	p = realloc(oc->names, (oc->n + 1) * sizeof(*p));
-	if (!p)
-		return;
-	oc->names = p;
-	oc->names[oc->n] = strdup(st->path + dl + 1);
-	if (oc->names[oc->n])
-		oc->n++;
-}
-
-static int fill_one(void *arg, const char *name, const struct obj_info *oi)
-{
-	struct dir_fill *df = arg;
-	char nm[1024], child[4096];
-	size_t n = strlen(name);
-	struct stat st;
-	int is_dir = oi->is_dir;
-
-	if (n >= sizeof(nm))
-		return 0;
-	memcpy(nm, name, n + 1);
-	if (n && nm[n - 1] == '/') {
-		nm[--n] = 0;
-		is_dir = 1;
-	}
-	if (!layout_visible(df->depth, nm, is_dir)) {
-		/* the folder's own marker, odd keys, names no file system can show */
-		const char *why = *name ? layout_unshowable(nm, n) : NULL;
-
-		if (why)
-			unreachable(df, name, why);
-		return 0;
-	}
-	if (!strcmp(nm, df->last)) {
-		if (is_dir != df->last_dir)
-			unreachable(df, name, "a file and a folder of the same name: the folder is hidden");
-		return 0;
-	}
-	snprintf(df->last, sizeof(df->last), "%s", nm);
-	df->last_dir = is_dir;
-	if (!is_dir) {
-		/* unlinked, its delete not confirmed yet or confirmed only after the listing was sent:
-		 * the store listed it all the same */
-		snprintf(child, sizeof(child), "%s%s", df->dk, nm);
-		if (delq_hides(df->s->delq, child, df->since))
-			return 0;
-	}
-	for (unsigned i = 0; i < df->nopen; i++)
-		if (!strcmp(df->open_names[i], nm))
-			return 0;   /* shown with its live size below */
-	snprintf(child, sizeof(child), "%s/%s", strcmp(df->path, "/") ? df->path : "", nm);
-	if (is_dir) {
-		const char *key = nm;
-
-		/* "a" listed before "a/" with other names between them ("a-1"): the file wins */
-		if (df->nfiles && bsearch(&key, df->files, df->nfiles, sizeof(*df->files), cmp_name)) {
-			unreachable(df, name, "a file and a folder of the same name: the folder is hidden");
-			return 0;
-		}
-	} else {
-		note_file(df, nm);
-	}
-	fill_stat(df->s, &st, is_dir ? META_DIR : META_FILE, oi->size, oi->mtime ? oi->mtime : df->s->started);
-	meta_put(df->s->meta, child, is_dir ? META_DIR : META_FILE, oi->size, st.st_mtime);
-	fresh_note(df->s->fresh, child);
-	return df->filler(df->buf, nm, &st, 0, FUSE_FILL_DIR_PLUS) ? 1 : 0;
-}
-
-static int fill_rec(void *arg, const char *name, const struct obj_info *oi)
-{
-	struct dir_fill *df = arg;
-
-	dirlist_add(df->rec, name, oi);
-	df->stopped = fill_one(arg, name, oi);
-	return df->stopped;
-}
-
-static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off, struct fuse_file_info *fi,
-		      enum fuse_readdir_flags flags)
-{
-	struct snapfs *s = sfs();
-	struct dir_fill df = { .s = s, .path = path, .buf = buf, .filler = filler };
-	struct open_collect oc = { .dir = path };
-	struct meta_entry e;
-	char *dk = NULL;
-	int rc;
-
-	(void)off;
-	(void)flags;
-	if (!path)
-		path = handle_path(fi);
-	if (!path)
-		return -EBADF;
-	df.path = oc.dir = path;
-	filler(buf, ".", NULL, 0, 0);
-	filler(buf, "..", NULL, 0, 0);
-	if (!strcmp(path, "/")) {
-		struct stat st;
-
-		fill_stat(s, &st, META_DIR, 0, s->started);
-		filler(buf, LAYOUT_ROOT, &st, 0, FUSE_FILL_DIR_PLUS);
-		return 0;
-	}
-	if (!strcmp(path, STATUS_DIR)) {
-		filler(buf, "status", NULL, 0, 0);
-		return 0;
-	}
-	rc = resolve(path, &e);
-	if (rc)
-		return rc;
-	if (e.kind != META_DIR)
-		return e.kind == META_NONE ? -ENOENT : -ENOTDIR;
-	dk = dir_key(path);
-	if (!dk)
-		return -ENOMEM;
-	df.dk = dk;
-	df.depth = layout_depth(path) + 1;
-	stage_foreach(&s->stage, collect_open, &oc);
-	df.open_names = oc.names;
-	df.nopen = oc.n;
-	df.since = delq_list_begin(s->delq);
-	if (!dirlist_replay(s->lists, path, fill_one, &df)) {
-		df.rec = dirlist_begin(s->lists, path);
-		rc = s->be.ops->list(&s->be, dk, 1, 0, fill_rec, &df);
-		dirlist_end(s->lists, df.rec, !rc && !df.stopped);
-	}
-	delq_list_end(s->delq);
-	if (df.unreachable > UNREACHABLE_LOGGED)
-		log_warn("%s: ... and %u more keys no file system can show", path,
-			 df.unreachable - UNREACHABLE_LOGGED);
-	for (size_t i = 0; i < df.nfiles; i++)
-		free(df.files[i]);
-	free(df.files);
-	if (rc)
-		log_warn("listing %s failed: %s", path, strerror(-rc));
-	for (unsigned i = 0; i < oc.n && !rc; i++) {
-		char child[4096];
-		struct meta_entry ce;
-		struct stat st;
-
-		snprintf(child, sizeof(child), "%s/%s", path, oc.names[i]);
-		if (resolve(child, &ce) == 0 && ce.kind == META_FILE) {
-			fill_stat(s, &st, META_FILE, ce.size, ce.mtime);
-			filler(buf, oc.names[i], &st, 0, FUSE_FILL_DIR_PLUS);
-		}
-	}
-	for (unsigned i = 0; i < oc.n; i++)
-		free(oc.names[i]);
-	free(oc.names);
-	free(dk);
-	return rc;
-}
-
-static int op_statfs(const char *path, struct statvfs *sv)
-{
-	struct snapfs *s = sfs();
-	uint64_t total = 1ULL << 50, avail = 1ULL << 50;   /* an object store: 1 PiB, effectively unbounded */
-
-	(void)path;
-	if (s->be.ops->statfs)
-		s->be.ops->statfs(&s->be, &total, &avail);
-	memset(sv, 0, sizeof(*sv));
-	sv->f_bsize = 1 << 20;
-	sv->f_frsize = 4096;
-	sv->f_blocks = total / 4096;
-	sv->f_bfree = sv->f_bavail = avail / 4096;
-	sv->f_files = sv->f_ffree = sv->f_favail = 1ULL << 30;
-	sv->f_namemax = 255;
-	return 0;
-}
 
 static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
@@ -471,6 +21,44 @@ static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_inf
 	(void)fi;
 	return 0;
 }
+
+/* The request's state and caller, read once per operation: nothing below these wrappers asks FUSE. */
+static struct snapfs *ctx(struct sfs_caller *who)
+{
+	struct fuse_context *c = fuse_get_context();
+
+	*who = (struct sfs_caller){ .pid = c->pid, .uid = c->uid, .gid = c->gid, .fuse = c->fuse };
+	return c->private_data;
+}
+
+/* op_NAME(PARAMS): the FUSE operation, calling sfs_NAME(state, caller, ARGS...) */
+#define OP(name, params, ...)                                            \
+	static int op_##name params                                      \
+	{                                                                \
+		struct sfs_caller who;                                   \
+		return sfs_##name(ctx(&who), &who, __VA_ARGS__);         \
+	}
+
+OP(getattr, (const char *path, struct stat *st, struct fuse_file_info *fi), path, st, fi)
+OP(readdir, (const char *path, void *buf, fuse_fill_dir_t filler, off_t off, struct fuse_file_info *fi,
+	     enum fuse_readdir_flags flags), path, buf, filler, off, fi, flags)
+OP(statfs, (const char *path, struct statvfs *sv), path, sv)
+OP(mkdir, (const char *path, mode_t mode), path, mode)
+OP(rmdir, (const char *path), path)
+OP(unlink, (const char *path), path)
+OP(rename, (const char *from, const char *to, unsigned int flags), from, to, flags)
+OP(opendir, (const char *path, struct fuse_file_info *fi), path, fi)
+OP(releasedir, (const char *path, struct fuse_file_info *fi), path, fi)
+OP(create, (const char *path, mode_t mode, struct fuse_file_info *fi), path, mode, fi)
+OP(open, (const char *path, struct fuse_file_info *fi), path, fi)
+OP(read, (const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi), path, buf, size, off, fi)
+OP(write, (const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi), path, buf, size,
+   off, fi)
+OP(flush, (const char *path, struct fuse_file_info *fi), path, fi)
+OP(fsync, (const char *path, int datasync, struct fuse_file_info *fi), path, datasync, fi)
+OP(release, (const char *path, struct fuse_file_info *fi), path, fi)
+OP(truncate, (const char *path, off_t size, struct fuse_file_info *fi), path, size, fi)
+OP(utimens, (const char *path, const struct timespec tv[2], struct fuse_file_info *fi), path, tv, fi)
 
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
@@ -504,21 +92,7 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	conn->max_readahead = SNAPFS_READAHEAD_KIB << 10;
 	conn->max_background = 16;
 	conn->congestion_threshold = 12;
-	/* threads start here, after the daemon forked; read-ahead: two files at full depth at once */
-	if (pool_new(&s->uploads, s->cfg.uploads * 2 + 2) || pool_new(&s->prefetch, 2 * RFILE_SLOTS)) {
-		log_error("cannot start worker threads");
-		exit(1);
-	}
-	if (delq_new(&s->delq, &s->be, s->meta, s->lists, DELQ_CAP)) {
-		log_error("cannot start the delete thread");
-		exit(1);
-	}
-	s->stage.pool = s->uploads;
-	if (stage_async_start(&s->stage)) {
-		log_error("cannot start the background upload thread");
-		exit(1);
-	}
-	s->stage_ready = 1;
+	/* the threads started before FUSE served (fs/start.c): nothing here can fail */
 	if (s->stage.async_limit)
 		log_info("asynchronous close for files up to %llu MiB", (unsigned long long)(s->stage.async_limit >> 20));
 	log_info("mounted %s on %s", s->cfg.source, s->cfg.mountpoint);
@@ -529,15 +103,11 @@ static void op_destroy(void *data)
 {
 	struct snapfs *s = data;
 
-	/* the upload pool has run every queued part by now (fs/main.c frees it first) */
-	stage_shutdown(&s->stage);
-	/* deletes still queued are done before exit: unlink promised them */
-	delq_free(s->delq);
-	s->delq = NULL;
+	/* fs/main.c stopped the threads (sfs_stop) once the loop ended */
 	log_info("unmounted %s", s->cfg.mountpoint);
 }
 
-const struct fuse_operations snapfs_ops = {
+const struct fuse_operations sfs_fuse_ops = {
 	.init = op_init,
 	.destroy = op_destroy,
 	.getattr = op_getattr,

@@ -1,48 +1,49 @@
-/* The FUSE operations, split by concern: ops.c (lookup, listing, the table), ops_tree.c (folders,
- * unlink, rename), ops_file.c (open files: the write-back and read paths). */
+/* The file system's operations, each with the state and the caller explicit: ops.c holds the FUSE table,
+ * whose thin wrappers read fuse_get_context() once and call these. Split by concern: ops_dir.c (lookup,
+ * listing, statfs), ops_tree.c (folders, unlink, rename), ops_file.c (open files: the write-back and
+ * read paths); below them resolve.c (what is at a path) and handle.c (the open handles).
+ * Arguments after (s, who) are FUSE's own, and so are the results: 0, a count, or -errno. */
 #ifndef SNAPFS_OPS_H
 #define SNAPFS_OPS_H
 
 #include <fuse.h>
 
-#include "cache/meta.h"
+#include "fs/snapfs.h"
 
-#define STATUS_DIR "/.snapfs"
-#define STATUS_FILE "/.snapfs/status"
+#define SFS_STATUS_DIR "/.snapfs"
+#define SFS_STATUS_FILE "/.snapfs/status"
 
-/* What is at path: a file (with size), a folder, or nothing (META_NONE). Uses and fills the metadata
- * cache; open files being written count with their current size. 0 or -errno (store errors). */
-int resolve(const char *path, struct meta_entry *out);
-/* Does the store hold anything for the folder at path (its marker, or objects below it)? 1, 0 or
- * -errno. */
-int folder_in_store(const char *path);
-/* Wait for the queued deletes of path and below it (fs/ops_tree.c): 0, or -EIO if one failed. */
-int settle(const char *path);
-/* Forget what the cache knows of path and of its parent folder listing. */
-void forget(const char *path);
+extern const struct fuse_operations sfs_fuse_ops;
 
-int op_mkdir(const char *path, mode_t mode);
-int op_rmdir(const char *path);
-int op_unlink(const char *path);
-int op_rename(const char *from, const char *to, unsigned int flags);
+int sfs_getattr(struct snapfs *s, const struct sfs_caller *who, const char *path, struct stat *st,
+		struct fuse_file_info *fi);
+int sfs_readdir(struct snapfs *s, const struct sfs_caller *who, const char *path, void *buf,
+		fuse_fill_dir_t filler,
+		off_t off, struct fuse_file_info *fi, enum fuse_readdir_flags flags);
+int sfs_statfs(struct snapfs *s, const struct sfs_caller *who, const char *path, struct statvfs *sv);
 
-int op_opendir(const char *path, struct fuse_file_info *fi);
-int op_releasedir(const char *path, struct fuse_file_info *fi);
-int op_create(const char *path, mode_t mode, struct fuse_file_info *fi);
-int op_open(const char *path, struct fuse_file_info *fi);
-int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi);
-int op_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi);
-int op_flush(const char *path, struct fuse_file_info *fi);
-int op_fsync(const char *path, int datasync, struct fuse_file_info *fi);
-int op_release(const char *path, struct fuse_file_info *fi);
-int op_truncate(const char *path, off_t size, struct fuse_file_info *fi);
-int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi);
-/* The path a handle was opened with (libfuse passes NULL paths to ops that have a handle). */
-const char *handle_path(struct fuse_file_info *fi);
-/* If fi is an open handle being written, its size and mtime: 1; else 0. */
-int handle_attr(struct fuse_file_info *fi, uint64_t *size, time_t *mtime);
-struct wfile;
-/* Every handle of wf now has path (a rename of the open file). */
-void handles_renamed(struct wfile *wf, const char *path);
+int sfs_mkdir(struct snapfs *s, const struct sfs_caller *who, const char *path, mode_t mode);
+int sfs_rmdir(struct snapfs *s, const struct sfs_caller *who, const char *path);
+int sfs_unlink(struct snapfs *s, const struct sfs_caller *who, const char *path);
+int sfs_rename(struct snapfs *s, const struct sfs_caller *who, const char *from, const char *to,
+	       unsigned int flags);
+
+int sfs_opendir(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi);
+int sfs_releasedir(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi);
+int sfs_create(struct snapfs *s, const struct sfs_caller *who, const char *path, mode_t mode,
+	       struct fuse_file_info *fi);
+int sfs_open(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi);
+int sfs_read(struct snapfs *s, const struct sfs_caller *who, const char *path, char *buf, size_t size, off_t off,
+	     struct fuse_file_info *fi);
+int sfs_write(struct snapfs *s, const struct sfs_caller *who, const char *path, const char *buf, size_t size,
+	      off_t off, struct fuse_file_info *fi);
+int sfs_flush(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi);
+int sfs_fsync(struct snapfs *s, const struct sfs_caller *who, const char *path, int datasync,
+	      struct fuse_file_info *fi);
+int sfs_release(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi);
+int sfs_truncate(struct snapfs *s, const struct sfs_caller *who, const char *path, off_t size,
+		 struct fuse_file_info *fi);
+int sfs_utimens(struct snapfs *s, const struct sfs_caller *who, const char *path, const struct timespec tv[2],
+		struct fuse_file_info *fi);
 
 #endif

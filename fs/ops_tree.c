@@ -1,9 +1,12 @@
+/* Folders and names: mkdir, rmdir, unlink, rename. */
 #include "cache/delq.h"
 #include "cache/dirlist.h"
 #include "cache/fresh.h"
 #include "fs/layout.h"
 #include "common/log.h"
+#include "fs/handle.h"
 #include "fs/ops.h"
+#include "fs/resolve.h"
 #include "fs/snapfs.h"
 #include "fs/writeonce.h"
 
@@ -23,28 +26,8 @@ static int refuse(const char *op, const char *path, int is_dir)
 	return rc;
 }
 
-/* Wait until no delete of path, or of anything below it, is still queued: what rmdir and rename
- * list must be the store after those deletes, and a new object must not meet a stale delete.
- * -EIO if one of those deletes failed. */
-int settle(const char *path)
+int sfs_mkdir(struct snapfs *s, const struct sfs_caller *who, const char *path, mode_t mode)
 {
-	struct snapfs *s = sfs();
-	char *key;
-	int rc;
-
-	if (!s->delq)
-		return 0;
-	key = path_key(path);
-	if (!key)
-		return -ENOMEM;
-	rc = delq_wait(s->delq, key);
-	free(key);
-	return rc;
-}
-
-int op_mkdir(const char *path, mode_t mode)
-{
-	struct snapfs *s = sfs();
 	struct meta_entry e;
 	char *dk = NULL;
 	int rc;
@@ -55,19 +38,19 @@ int op_mkdir(const char *path, mode_t mode)
 	rc = refuse("mkdir", path, 1);
 	if (rc)
 		return rc;
-	rc = resolve(path, &e);
+	rc = sfs_resolve(s, path, &e);
 	if (rc)
 		return rc;
 	if (e.kind != META_NONE)
 		return -EEXIST;
 	/* a marker only for a folder that would not exist without it: the cached "nothing there" may
 	 * predate objects another client wrote below it */
-	rc = folder_in_store(path);
+	rc = sfs_folder_in_store(s, path);
 	if (rc > 0)
 		meta_put(s->meta, path, META_DIR, 0, s->started);   /* there after all */
 	if (rc)
 		return rc < 0 ? rc : -EEXIST;
-	dk = dir_key(path);
+	dk = sfs_dir_key(s, path);
 	if (!dk)
 		return -ENOMEM;
 	/* an empty folder is a zero-byte "name/" marker, the convention of s3fs and the consoles */
@@ -157,9 +140,8 @@ static void find_open_under(void *arg, const struct wf_status *st)
 		ou->found = 1;
 }
 
-int op_rmdir(const char *path)
+int sfs_rmdir(struct snapfs *s, const struct sfs_caller *who, const char *path)
 {
-	struct snapfs *s = sfs();
 	struct collect c = { 0 };
 	struct open_under ou = { .dir = path };
 	char *dk = NULL;
@@ -167,7 +149,7 @@ int op_rmdir(const char *path)
 
 	if (s->cfg.read_only)
 		return -EROFS;
-	if (depth <= 1 || !strncmp(path, STATUS_DIR, strlen(STATUS_DIR)))
+	if (depth <= 1 || !strncmp(path, SFS_STATUS_DIR, strlen(SFS_STATUS_DIR)))
 		return depth == 0 ? -EBUSY : -EPERM;
 	stage_foreach(&s->stage, find_open_under, &ou);
 	if (ou.found)
@@ -178,13 +160,13 @@ int op_rmdir(const char *path)
 	fresh_drop_tree(s->fresh, path);
 	/* `rm -r` unlinked the files: their deletes must be done (or have failed) before the folder
 	 * is looked at, so the objects are gone when rmdir returns */
-	rc = settle(path);
+	rc = sfs_settle(s, path);
 	if (rc) {
 		log_error("rmdir %s: deletes below it failed; the folder keeps those objects", path);
 		meta_drop_tree(s->meta, path);
 		return rc;
 	}
-	dk = dir_key(path);
+	dk = sfs_dir_key(s, path);
 	if (!dk)
 		return -ENOMEM;
 	c.prefix = "";
@@ -219,15 +201,14 @@ static int unlink_open(struct snapfs *s, struct wfile *wf, const char *key, cons
 	wf_unlink(wf);
 	wf_close(wf);
 	rc = s->be.ops->remove(&s->be, &key, 1);
-	forget(path);
+	sfs_forget(s, path);
 	return rc == -ENOENT ? 0 : rc;
 }
 
 /* unlink returns once the delete is queued: the file is gone from the mount at once and the queue
  * deletes it with others in one request (`rm -r` sends one unlink per file). */
-int op_unlink(const char *path)
+int sfs_unlink(struct snapfs *s, const struct sfs_caller *who, const char *path)
 {
-	struct snapfs *s = sfs();
 	struct meta_entry e;
 	struct wfile *wf;
 	char *key;
@@ -235,7 +216,7 @@ int op_unlink(const char *path)
 
 	if (s->cfg.read_only)
 		return -EROFS;
-	key = path_key(path);
+	key = sfs_path_key(s, path);
 	if (!key)
 		return -ENOMEM;
 	/* a last release still publishing it lands first; this delete comes after */
@@ -245,7 +226,7 @@ int op_unlink(const char *path)
 	if (wf) {
 		rc = unlink_open(s, wf, key, path);
 	} else {
-		rc = resolve(path, &e);
+		rc = sfs_resolve(s, path, &e);
 		if (!rc && e.kind != META_FILE)
 			rc = e.kind == META_DIR ? -EISDIR : -ENOENT;
 		if (!rc)
@@ -286,7 +267,7 @@ static int rename_file(struct snapfs *s, const char *fk, const char *tk)
  * (its commit would land under the old name). */
 static int quiesce_folders(struct snapfs *s, const char *from, const char *to)
 {
-	char *fdk = dir_key(from), *tdk = dir_key(to);
+	char *fdk = sfs_dir_key(s, from), *tdk = sfs_dir_key(s, to);
 	int rc = -ENOMEM;
 
 	if (fdk && tdk) {
@@ -303,7 +284,7 @@ static int quiesce_folders(struct snapfs *s, const char *from, const char *to)
 
 static void wait_released(struct snapfs *s, const char *path)
 {
-	char *key = path_key(path);
+	char *key = sfs_path_key(s, path);
 
 	if (key && stage_wait_released(&s->stage, key))
 		meta_drop(s->meta, path);
@@ -340,7 +321,7 @@ static int rename_one(struct snapfs *s, const char *from, const char *to, const 
 		return rename_file(s, fk, tk);
 	rc = wf_rename(swf, tk, to, &old_obj);
 	if (!rc) {
-		handles_renamed(swf, to);
+		sfs_handles_renamed(s, swf, to);
 		if (old_obj == WF_OLD_MOVE)
 			rc = rename_file(s, fk, tk);
 		else if (old_obj == WF_OLD_DROP && (rc = s->be.ops->remove(&s->be, &fk, 1)) == -ENOENT)
@@ -367,7 +348,7 @@ static int is_marker(const char *key)
 static int rename_tree(struct snapfs *s, const char *from, const char *to)
 {
 	struct collect c = { 0 };
-	char *fdk = dir_key(from), *tdk = dir_key(to);
+	char *fdk = sfs_dir_key(s, from), *tdk = sfs_dir_key(s, to);
 	size_t flen;
 	int rc;
 
@@ -415,7 +396,7 @@ out:
  * folder and asks to move snap1 into it (snap2/snap1). When snap2 holds nothing in the store, that is
  * never what the user meant (a snapshot inside a snapshot has no place in the layout): rename to
  * snap2 itself. */
-static int implicit_target(const char *from, const char *to, char (*out)[4096])
+static int implicit_target(struct snapfs *s, const char *from, const char *to, char (*out)[4096])
 {
 	int fd = layout_depth(from), td = layout_depth(to);
 	const char *fb = strrchr(from, '/'), *tb = strrchr(to, '/');
@@ -427,13 +408,13 @@ static int implicit_target(const char *from, const char *to, char (*out)[4096])
 		return 0;
 	memcpy(*out, to, (size_t)(tb - to));
 	(*out)[tb - to] = 0;
-	rc = folder_in_store(*out);
+	rc = sfs_folder_in_store(s, *out);
 	return rc == 0;
 }
 
-int op_rename(const char *from, const char *to, unsigned int flags)
+int sfs_rename(struct snapfs *s, const struct sfs_caller *who, const char *from, const char *to,
+	       unsigned int flags)
 {
-	struct snapfs *s = sfs();
 	struct meta_entry fe, te;
 	char *fk = NULL, *tk = NULL, retarget[4096];
 	int rc;
@@ -445,32 +426,32 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 	/* a last release still publishing either side lands first */
 	wait_released(s, from);
 	wait_released(s, to);
-	rc = resolve(from, &fe);
+	rc = sfs_resolve(s, from, &fe);
 	if (rc)
 		return rc;
 	if (fe.kind == META_NONE)
 		return -ENOENT;
 	if (layout_depth(from) <= 1)
 		return -EPERM;
-	if (fe.kind == META_DIR && implicit_target(from, to, &retarget))
+	if (fe.kind == META_DIR && implicit_target(s, from, to, &retarget))
 		to = retarget;
 	if (fe.kind == META_DIR && (rc = quiesce_folders(s, from, to)))
 		return rc;
 	/* nothing the rename lists or writes may still have a delete queued */
-	rc = settle(from);
+	rc = sfs_settle(s, from);
 	if (!rc)
-		rc = settle(to);
+		rc = sfs_settle(s, to);
 	if (rc)
 		return rc;
 	rc = refuse("rename", to, fe.kind == META_DIR);
 	if (rc)
 		return rc == -EEXIST ? -EPERM : rc;
-	rc = resolve(to, &te);
+	rc = sfs_resolve(s, to, &te);
 	if (rc)
 		return rc;
 	if (te.kind == META_DIR && layout_depth(to) <= 4) {
 		/* an implicit layout folder with nothing in the store is not there to replace */
-		rc = folder_in_store(to);
+		rc = sfs_folder_in_store(s, to);
 		if (rc < 0)
 			return rc;
 		if (!rc)
@@ -485,15 +466,15 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 	/* a move removes its source; onto an object it replaces that one */
 	rc = wo_check_delete(s, from, "rename");
 	if (!rc && te.kind == META_FILE) {
-		char *k = path_key(to);
+		char *k = sfs_path_key(s, to);
 
 		rc = k ? wo_check_write(s, to, k, "rename onto") : -ENOMEM;
 		free(k);
 	}
 	if (rc)
 		return rc;
-	fk = path_key(from);
-	tk = path_key(to);
+	fk = sfs_path_key(s, from);
+	tk = sfs_path_key(s, to);
 	if (!fk || !tk) {
 		rc = -ENOMEM;
 		goto out;
@@ -502,7 +483,7 @@ int op_rename(const char *from, const char *to, unsigned int flags)
 		rc = rename_one(s, from, to, fk, tk);
 	} else {
 		struct collect c = { 0 };
-		char *tdk = dir_key(to);
+		char *tdk = sfs_dir_key(s, to);
 
 		if (!tdk) {
 			rc = -ENOMEM;

@@ -81,7 +81,7 @@ void options_usage(FILE *f)
 		   "  -f, -d, -h, -V      foreground, debug, help, version\n");
 }
 
-int parse_size(const char *s, uint64_t *out)
+int options_parse_size(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -154,7 +154,7 @@ static int set_opt(struct config *cfg, const struct opt *o, const char *val, cha
 		*(char **)base = strdup(val);
 		return *(char **)base ? 0 : -ENOMEM;
 	case T_SIZE:
-		if (parse_size(val, &sz) || !sz)
+		if (options_parse_size(val, &sz) || !sz)
 			return fail(why, "--%s: '%s' is not a size (like 64M or 1G)", o->name, val);
 		*(uint64_t *)base = sz;
 		return 0;

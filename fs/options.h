@@ -43,7 +43,7 @@ struct config {
 int options_parse(int argc, char **argv, struct config *cfg, char **why);
 void options_free(struct config *cfg);
 /* "64M", "1G", "512k", "1048576" -> bytes; -EINVAL if malformed */
-int parse_size(const char *s, uint64_t *out);
+int options_parse_size(const char *s, uint64_t *out);
 void options_usage(FILE *f);
 
 #endif

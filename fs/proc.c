@@ -1,3 +1,4 @@
+/* What /proc says of the process behind a FUSE request: its thread group, and whether it is dying. */
 #include "fs/snapfs.h"
 
 #include <fcntl.h>
@@ -6,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-pid_t tgid_of(pid_t pid)
+pid_t proc_tgid_of(pid_t pid)
 {
 	char path[64], line[256];
 	pid_t tgid = pid;

@@ -35,7 +35,7 @@ static int path_eq(const char *field, size_t flen, const char *path)
 	return *path == 0;
 }
 
-int mountinfo_dev(const char *mi, const char *mountpoint, char *dev, unsigned devlen)
+int readahead_mountinfo_dev(const char *mi, const char *mountpoint, char *dev, unsigned devlen)
 {
 	int found = 0;
 
@@ -76,7 +76,7 @@ int readahead_set(const char *mountpoint, unsigned kib)
 	int rc = buf_read_file(&mi, "/proc/self/mountinfo", MOUNTINFO_MAX), fd, len;
 
 	if (!rc && mi.data)
-		rc = mountinfo_dev(mi.data, mountpoint, dev, sizeof(dev));
+		rc = readahead_mountinfo_dev(mi.data, mountpoint, dev, sizeof(dev));
 	else if (!rc)
 		rc = -ENOENT;   /* an empty mountinfo holds no mount */
 	buf_free(&mi);

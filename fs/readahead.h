@@ -7,7 +7,7 @@
 #define SNAPFS_READAHEAD_KIB 1024
 
 /* "MAJ:MIN" of the filesystem mounted last at mountpoint, from a mountinfo text; 0 or -ENOENT. */
-int mountinfo_dev(const char *mountinfo, const char *mountpoint, char *dev, unsigned devlen);
+int readahead_mountinfo_dev(const char *mountinfo, const char *mountpoint, char *dev, unsigned devlen);
 /* Set the mount's kernel read-ahead to kib. 0 or -errno; the mount works either way. */
 int readahead_set(const char *mountpoint, unsigned kib);
 

@@ -1,4 +1,5 @@
-/* The daemon's state, shared by the FUSE operations (fuse_get_context()->private_data). */
+/* The daemon's state, and who calls: every operation below the FUSE wrappers (fs/ops.c) takes both
+ * explicitly, so a unit test can drive them in-process without a mount. */
 #ifndef SNAPFS_SNAPFS_H
 #define SNAPFS_SNAPFS_H
 
@@ -9,12 +10,15 @@
 #include "cache/stage.h"
 #include "fs/options.h"
 
+#include <pthread.h>
 #include <sys/types.h>
 #include <time.h>
 
 struct delq;
 struct dirlist;
 struct pool;
+struct fuse;
+struct sfs_handle;
 
 struct snapfs {
 	struct config cfg;
@@ -37,23 +41,38 @@ struct snapfs {
 	uid_t uid;
 	gid_t gid;
 	time_t started;
+	/* every open handle, so a daemon stopped with files open still owns them (the kernel never
+	 * releases those), and one writer per path can be enforced */
+	pthread_mutex_t handles_lock;
+	pthread_cond_t handle_gone;   /* a handle was released */
+	struct sfs_handle *handles;
 };
 
-struct fuse_operations;
-extern const struct fuse_operations snapfs_ops;
+/* Who asks for an operation: what fuse_get_context() says of the request. */
+struct sfs_caller {
+	pid_t pid;            /* the calling thread (FUSE reports threads, not processes) */
+	uid_t uid;
+	gid_t gid;
+	struct fuse *fuse;    /* to drop the kernel's cached attributes of a path; NULL: none (tests) */
+};
 
-/* fs/ops.c helpers the op files share */
-struct snapfs *sfs(void);
-/* The store key of a mount path ("/kubedb/a" -> "[prefix/]kubedb/a"), malloc'd. */
-char *path_key(const char *path);
-/* The store key of a folder: path_key + "/" ("" + prefix for the root) */
-char *dir_key(const char *path);
+/* fs/start.c: the cache space, staging, crash journal (records a crash left are handled now) and the
+ * metadata caches of a mount whose store is open (s->be) and whose s->cfg is parsed: 0, or -errno with
+ * a malloc'd one-line *why (NULL: out of memory). sfs_free frees them (after sfs_stop); safe after a
+ * partial sfs_prepare. */
+int sfs_prepare(struct snapfs *s, char **why);
+void sfs_free(struct snapfs *s);
+/* fs/start.c: the threads and queues the operations need, started after the daemon forked and before
+ * FUSE serves: 0, or -errno with a one-line *why (static text). sfs_stop drains and stops them (every
+ * queued part and delete runs first) and names the files still open; safe after a partial start. */
+int sfs_start(struct snapfs *s, const char **why);
+void sfs_stop(struct snapfs *s);
 
 /* fs/status.c: the JSON document behind MOUNTPOINT/.snapfs/status, malloc'd */
 char *status_json(struct snapfs *s, size_t *len);
 
 /* fs/proc.c: the thread group (process) of a thread id, or pid itself if unknown */
-pid_t tgid_of(pid_t pid);
+pid_t proc_tgid_of(pid_t pid);
 /* 1 if thread tid is exiting (its files are being closed by its death) with a signal or a non-zero
  * status, described in why: such a close is not the end of a successful write. */
 int proc_died_failing(pid_t tid, char *why, size_t n);

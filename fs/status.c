@@ -1,3 +1,4 @@
+/* MOUNTPOINT/.snapfs/status: the uploads in progress, the last outcomes and the kept commits, as JSON. */
 #include "fs/snapfs.h"
 #include "cache/journal.h"
 

@@ -1,5 +1,6 @@
 /* snapctl: the command line, the shared options and opening a store. */
 #include "tools/snapctl.h"
+#include "backends/open.h"
 #include "common/log.h"
 #include "fs/options.h"
 
@@ -171,35 +172,22 @@ const char *sc_time(time_t t, char *buf, size_t cap)
 
 int sc_store_open(struct sc_store *st, const char *url, const struct sc_opts *o)
 {
+	struct backend_opts bo = { .secret_dir = o->secret_dir, .endpoint = o->endpoint, .region = o->region,
+				   .addressing = o->addressing, .timeout_s = o->timeout_s, .retries = o->retries };
 	char *why = NULL;
 	int rc;
 
 	memset(st, 0, sizeof(*st));
 	st->url = strdup(url);
-	rc = source_parse(url, &st->src, &why);
-	if (rc)
-		goto fail;
-	st->ops = backend_find(st->src.scheme);
-	if (!st->ops) {
-		sc_fail("SOURCE '%s': the %s store is not built into this snapctl", url, st->src.scheme);
+	rc = backend_open_source(url, &bo, &st->src, &st->sec, &st->conf, &st->b, &why);
+	if (rc) {
+		sc_fail("%s", why ? why : strerror(-rc));
+		free(why);
 		return 1;
 	}
-	rc = secret_load(&st->sec, o->secret_dir, &why);
-	if (rc)
-		goto fail;
-	st->conf = (struct backend_conf){ &st->src, &st->sec, o->endpoint, o->region, o->addressing,
-					  o->timeout_s, o->retries, 0 };
-	st->b.ops = st->ops;
-	st->b.conf = &st->conf;
-	rc = st->ops->open(&st->b, &st->conf, &why);
-	if (rc)
-		goto fail;
+	st->ops = st->b.ops;
 	st->opened = 1;
 	return 0;
-fail:
-	sc_fail("%s", why ? why : strerror(-rc));
-	free(why);
-	return 1;
 }
 
 void sc_store_close(struct sc_store *st)
@@ -341,7 +329,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case O_PART_SIZE:
-			if (parse_size(optarg, &o.part_size) || o.part_size < (1u << 20))
+			if (options_parse_size(optarg, &o.part_size) || o.part_size < (1u << 20))
 				return sc_fail("--part-size: '%s' is not a size of 1M or more", optarg) + 1;
 			break;
 		case O_DRY_RUN: o.dry_run = 1; break;

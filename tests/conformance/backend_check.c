@@ -3,6 +3,7 @@
  * lines and "N passed, N failed, N skipped"; exits 1 on any failure. Everything happens below a unique
  * prefix that is removed at the end. */
 #include "backends/backend.h"
+#include "backends/open.h"
 #include "backends/secret.h"
 #include "common/log.h"
 
@@ -1170,29 +1171,15 @@ int main(int argc, char **argv)
 	c->url = argv[optind];
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	rc = source_parse(c->url, &c->src, &why);
-	if (rc) {
-		printf("not ok - parse SOURCE: %s\n", why ? why : err(rc));
+	rc = backend_open_source(c->url, &(struct backend_opts){ .secret_dir = c->secret_dir, .endpoint = c->endpoint,
+				 .region = c->region, .addressing = c->addressing, .timeout_s = 30, .retries = 3 },
+				 &c->src, &c->sec, &c->conf, &c->b, &why);
+	if (rc && !c->b.ops) {
+		printf("not ok - SOURCE: %s\n", why ? why : err(rc));
 		free(why);
 		return 1;
 	}
-	c->ops = backend_find(c->src.scheme);
-	if (!c->ops) {
-		printf("not ok - find backend: the %s backend is not built\n", c->src.scheme);
-		source_free(&c->src);
-		return 1;
-	}
-	rc = secret_load(&c->sec, c->secret_dir, &why);
-	if (rc) {
-		printf("not ok - load secrets: %s\n", why ? why : err(rc));
-		free(why);
-		source_free(&c->src);
-		return 1;
-	}
-	c->conf = (struct backend_conf){ &c->src, &c->sec, c->endpoint, c->region, c->addressing, 30, 3, 0 };
-	c->b.ops = c->ops;
-	c->b.conf = &c->conf;
-	rc = c->ops->open(&c->b, &c->conf, &why);
+	c->ops = c->b.ops;
 	if (rc) {
 		notok(c, "open", "%s", why ? why : err(rc));
 		free(why);

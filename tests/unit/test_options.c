@@ -20,20 +20,20 @@ static void test_sizes(void **st)
 	uint64_t v;
 
 	(void)st;
-	assert_int_equal(parse_size("64M", &v), 0);
+	assert_int_equal(options_parse_size("64M", &v), 0);
 	assert_int_equal(v, 64ULL << 20);
-	assert_int_equal(parse_size("1G", &v), 0);
+	assert_int_equal(options_parse_size("1G", &v), 0);
 	assert_int_equal(v, 1ULL << 30);
-	assert_int_equal(parse_size("512k", &v), 0);
+	assert_int_equal(options_parse_size("512k", &v), 0);
 	assert_int_equal(v, 512ULL << 10);
-	assert_int_equal(parse_size("2GiB", &v), 0);
+	assert_int_equal(options_parse_size("2GiB", &v), 0);
 	assert_int_equal(v, 2ULL << 30);
-	assert_int_equal(parse_size("1048576", &v), 0);
+	assert_int_equal(options_parse_size("1048576", &v), 0);
 	assert_int_equal(v, 1048576);
-	assert_int_equal(parse_size("", &v), -EINVAL);
-	assert_int_equal(parse_size("-1M", &v), -EINVAL);
-	assert_int_equal(parse_size("12X", &v), -EINVAL);
-	assert_int_equal(parse_size("99999999999T", &v), -EINVAL);
+	assert_int_equal(options_parse_size("", &v), -EINVAL);
+	assert_int_equal(options_parse_size("-1M", &v), -EINVAL);
+	assert_int_equal(options_parse_size("12X", &v), -EINVAL);
+	assert_int_equal(options_parse_size("99999999999T", &v), -EINVAL);
 }
 
 static void test_defaults_and_long(void **st)

@@ -20,11 +20,11 @@ static void test_found(void **state)
 	char dev[32];
 
 	(void)state;
-	assert_int_equal(mountinfo_dev(MI, "/", dev, sizeof(dev)), 0);
+	assert_int_equal(readahead_mountinfo_dev(MI, "/", dev, sizeof(dev)), 0);
 	assert_string_equal(dev, "0:21");
-	assert_int_equal(mountinfo_dev(MI, "/mnt/with space", dev, sizeof(dev)), 0);
+	assert_int_equal(readahead_mountinfo_dev(MI, "/mnt/with space", dev, sizeof(dev)), 0);
 	assert_string_equal(dev, "0:39");
-	assert_int_equal(mountinfo_dev(MI, "/mnt/back\\slash", dev, sizeof(dev)), 0);
+	assert_int_equal(readahead_mountinfo_dev(MI, "/mnt/back\\slash", dev, sizeof(dev)), 0);
 	assert_string_equal(dev, "0:41");
 }
 
@@ -33,7 +33,7 @@ static void test_top_mount_wins(void **state)
 	char dev[32];
 
 	(void)state;
-	assert_int_equal(mountinfo_dev(MI, "/mnt/a", dev, sizeof(dev)), 0);
+	assert_int_equal(readahead_mountinfo_dev(MI, "/mnt/a", dev, sizeof(dev)), 0);
 	assert_string_equal(dev, "0:40");
 }
 
@@ -42,13 +42,13 @@ static void test_not_found(void **state)
 	char dev[32];
 
 	(void)state;
-	assert_int_equal(mountinfo_dev(MI, "/mnt", dev, sizeof(dev)), -ENOENT);
-	assert_int_equal(mountinfo_dev(MI, "/mnt/with", dev, sizeof(dev)), -ENOENT);
-	assert_int_equal(mountinfo_dev(MI, "/mnt/with space/x", dev, sizeof(dev)), -ENOENT);
-	assert_int_equal(mountinfo_dev("", "/", dev, sizeof(dev)), -ENOENT);
-	assert_int_equal(mountinfo_dev("garbage line\n\n", "/", dev, sizeof(dev)), -ENOENT);
+	assert_int_equal(readahead_mountinfo_dev(MI, "/mnt", dev, sizeof(dev)), -ENOENT);
+	assert_int_equal(readahead_mountinfo_dev(MI, "/mnt/with", dev, sizeof(dev)), -ENOENT);
+	assert_int_equal(readahead_mountinfo_dev(MI, "/mnt/with space/x", dev, sizeof(dev)), -ENOENT);
+	assert_int_equal(readahead_mountinfo_dev("", "/", dev, sizeof(dev)), -ENOENT);
+	assert_int_equal(readahead_mountinfo_dev("garbage line\n\n", "/", dev, sizeof(dev)), -ENOENT);
 	/* a device name that does not fit is no match */
-	assert_int_equal(mountinfo_dev(MI, "/", dev, 4), -ENOENT);
+	assert_int_equal(readahead_mountinfo_dev(MI, "/", dev, 4), -ENOENT);
 }
 
 int main(void)

@@ -20,6 +20,9 @@
 #define MIB (1024 * 1024)
 #define MAX_REQ 4096
 
+/* A synthetic store, not tests/unit/fault_backend.h: the test measures the reader's requests (each
+ * offset and length, how many overlap), slows each one down and changes the object's version under a
+ * reader, none of which a failure injector over file:// can do. */
 struct fake {
 	pthread_mutex_t lock;
 	uint64_t size;            /* what the store really holds (may differ from the size at open) */

@@ -13,60 +13,33 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
-#include "backends/secret.h"
 #include "cache/pool.h"
 #include "cache/space.h"
 #include "cache/stage.h"
-
-extern const struct backend_ops file_backend_ops;
+#include "tests/unit/fault_backend.h"
 
 struct env {
-	char root[256], store[300], cache[300];
-	struct source src;
-	struct secret sec;
-	struct backend_conf conf;
-	struct backend be;
-	struct backend_ops ops;     /* a copy, so a test can inject a failure */
+	char root[256], cache[300];
+	struct fault *fault;        /* file:// in its own temp dir, failing where a test says */
+	struct backend *be;
 	struct space space;
 	struct pool *pool;
 	struct stage_ctx ctx;
 };
 
-static int fail_part = 0;      /* upload_part of this part number fails */
-static int parts_seen = 0;
-
-static int failing_part(struct upload *up, const struct part *p)
-{
-	__atomic_add_fetch(&parts_seen, 1, __ATOMIC_SEQ_CST);
-	if ((int)p->n == fail_part)
-		return -EIO;
-	return file_backend_ops.upload_part(up, p);
-}
-
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	char url[400], *why = NULL;
+	char *why = NULL;
 
 	snprintf(e->root, sizeof(e->root), "/tmp/snapfs-unit-stage.XXXXXX");
 	assert_non_null(mkdtemp(e->root));
-	snprintf(e->store, sizeof(e->store), "%s/store", e->root);
 	snprintf(e->cache, sizeof(e->cache), "%s/cache", e->root);
-	mkdir(e->store, 0700);
 	mkdir(e->cache, 0700);
-	snprintf(url, sizeof(url), "file://%s", e->store);
-	assert_int_equal(source_parse(url, &e->src, &why), 0);
-	e->ops = file_backend_ops;
-	e->ops.upload_part = failing_part;
-	e->conf = (struct backend_conf){ .src = &e->src, .secret = &e->sec, .timeout_s = 5 };
-	e->be.ops = &e->ops;
-	e->be.conf = &e->conf;
-	assert_int_equal(e->ops.open(&e->be, &e->conf, &why), 0);
+	assert_int_equal(fault_open(&e->fault, &e->be), 0);
 	space_init(&e->space, 3 * 1024 * 1024);
 	assert_int_equal(pool_new(&e->pool, 4), 0);
-	assert_int_equal(stage_init(&e->ctx, &e->be, &e->space, e->pool, e->cache, 1024 * 1024, 2, &why), 0);
-	fail_part = 0;
-	parts_seen = 0;
+	assert_int_equal(stage_init(&e->ctx, e->be, &e->space, e->pool, e->cache, 1024 * 1024, 2, &why), 0);
 	*state = e;
 	return 0;
 }
@@ -79,12 +52,16 @@ static int teardown(void **state)
 	pool_free(e->pool);
 	stage_destroy(&e->ctx);
 	space_destroy(&e->space);
-	e->ops.close(&e->be);
-	source_free(&e->src);
+	fault_close(e->fault);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", e->root);
 	assert_int_equal(system(cmd), 0);
 	free(e);
 	return 0;
+}
+
+static unsigned parts_seen(struct env *e)
+{
+	return fault_calls(e->fault, FAULT_UPLOAD_PART);
 }
 
 static void pattern(char *buf, size_t len, uint64_t off)
@@ -100,7 +77,7 @@ static void check_object(struct env *e, const char *key, uint64_t size)
 	struct stat st;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", e->store, key);
+	snprintf(path, sizeof(path), "%s/%s", fault_dir(e->fault), key);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal((uint64_t)st.st_size, size);
 	want = malloc(size + 1);
@@ -120,7 +97,7 @@ static int object_exists(struct env *e, const char *key)
 	char path[600];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%s", e->store, key);
+	snprintf(path, sizeof(path), "%s/%s", fault_dir(e->fault), key);
 	return stat(path, &st) == 0;
 }
 
@@ -148,7 +125,7 @@ static void test_stream_bounded(void **state)
 	write_range(wf, 0, size, 128 * 1024);
 	/* parts left while writing: no object yet, and the cache never held more than its limit */
 	assert_false(object_exists(e, "kubedb/a/b/c/big"));
-	assert_true(parts_seen >= 15);
+	assert_true(parts_seen(e) >= 15);
 	assert_int_equal(wf_flush(wf), 0);
 	assert_int_equal(wf_close(wf), 0);
 	check_object(e, "kubedb/a/b/c/big", size);
@@ -171,7 +148,7 @@ static void test_small_and_empty(void **state)
 	write_range(wf, 0, 1000, 100);
 	assert_int_equal(wf_close(wf), 0);
 	check_object(e, "kubedb/a/b/c/small", 1000);
-	assert_int_equal(parts_seen, 0);   /* one put, no chunked upload */
+	assert_int_equal(parts_seen(e), 0);   /* one put, no chunked upload */
 }
 
 static void test_append_after_commit(void **state)
@@ -209,12 +186,13 @@ static void test_append_rewrites_tail_page(void **state)
 	uint64_t first = 3 * 1024 * 1024 + 1000, page = first & ~4095ULL, total = first + 2 * 1024 * 1024;
 	size_t n = (size_t)(total - page);
 	char *buf = malloc(n);
+	unsigned parts;
 
 	assert_int_equal(wf_open(&e->ctx, "kubedb/a/b/c/tail", "/kubedb/a/b/c/tail", NULL, 1, &wf), 0);
 	write_range(wf, 0, first, 65536);
 	assert_int_equal(wf_close(wf), 0);
 	/* the kernel appends by writing the whole page that held the old end, old bytes included */
-	parts_seen = 0;
+	parts = parts_seen(e);
 	oi.size = first;
 	assert_int_equal(wf_open(&e->ctx, "kubedb/a/b/c/tail", "/kubedb/a/b/c/tail", &oi, 0, &wf), 0);
 	pattern(buf, n, page);
@@ -222,7 +200,7 @@ static void test_append_rewrites_tail_page(void **state)
 	assert_int_equal(wf_close(wf), 0);
 	check_object(e, "kubedb/a/b/c/tail", total);
 	/* only the new 2 MiB went out (2 parts of 1 MiB): the old object was carried, not re-uploaded */
-	assert_int_equal(parts_seen, 2);
+	assert_int_equal(parts_seen(e) - parts, 2);
 	/* a real change in that page is a rewrite, staged whole: this 5 MiB object does not fit the 3 MiB
 	 * cache, so the write says so, the file is failed (its close too) and the object stays as it was */
 	oi.size = total;
@@ -282,7 +260,7 @@ static void test_whole_file_fallback(void **state)
 		char path[600], *data = malloc(size);
 		int fd;
 
-		snprintf(path, sizeof(path), "%s/kubedb/a/b/c/rw", e->store);
+		snprintf(path, sizeof(path), "%s/kubedb/a/b/c/rw", fault_dir(e->fault));
 		fd = open(path, O_RDONLY);
 		assert_int_equal(pread(fd, data, size, 0), (ssize_t)(size - 300));
 		close(fd);
@@ -300,7 +278,7 @@ static void test_sticky_error(void **state)
 	char buf[65536];
 	ssize_t rc = 0;
 
-	fail_part = 2;
+	assert_int_equal(fault_script(e->fault, "upload_part#2=EIO"), 0);
 	assert_int_equal(wf_open(&e->ctx, "kubedb/a/b/c/bad", "/kubedb/a/b/c/bad", NULL, 1, &wf), 0);
 	pattern(buf, sizeof(buf), 0);
 	/* keep writing: once part 2 has failed, every later write reports EIO (pg_dump stops there) */
@@ -311,6 +289,7 @@ static void test_sticky_error(void **state)
 	assert_int_equal(wf_sync(wf), -EIO);
 	assert_int_equal(wf_flush(wf), -EIO);
 	assert_int_equal(wf_close(wf), -EIO);
+	assert_int_equal(fault_failed(e->fault, FAULT_UPLOAD_PART), 1);
 	assert_false(object_exists(e, "kubedb/a/b/c/bad"));   /* no partial object */
 	assert_int_equal(space_used(&e->space), 0);
 }
