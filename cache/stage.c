@@ -1,14 +1,14 @@
+/* The staging layer's entry points (cache/stage.h): open, write, read, truncate, flush/commit, close,
+ * unlink and rename of a file staged in the cache dir, and the walks over all of them. The lock order and
+ * the states of a staged file are in cache/stage_priv.h; the work below these calls is in the other
+ * cache/stage_*.c files. */
 #include "cache/stage.h"
-#include "cache/digest.h"
-#include "cache/journal.h"
 #include "cache/stage_async.h"
-#include "cache/pool.h"
 #include "cache/space.h"
 #include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,11 +72,6 @@ void stage_destroy(struct stage_ctx *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
-const char *wf_key(const struct wfile *wf)
-{
-	return wf->key;
-}
-
 int wf_unlinked(struct wfile *wf)
 {
 	int u;
@@ -85,11 +80,6 @@ int wf_unlinked(struct wfile *wf)
 	u = wf->unlinked;
 	pthread_mutex_unlock(&wf->lock);
 	return u;
-}
-
-const char *wf_store_key(const struct wfile *wf)
-{
-	return wf->ukey ? wf->ukey : wf->key;
 }
 
 /* What a lookup wants: FIND_WRITER, a file open for writing (to share); FIND_READER, that or a
@@ -129,11 +119,6 @@ struct wfile *wf_find(struct stage_ctx *c, const char *key)
 struct wfile *wf_find_any(struct stage_ctx *c, const char *key)
 {
 	return find_ref(c, key, FIND_READER);
-}
-
-const char *wf_path(const struct wfile *wf)
-{
-	return wf->path;
 }
 
 int wf_queued(struct wfile *wf)
@@ -233,22 +218,6 @@ static int wf_reserve(struct wfile *wf, uint64_t n, const uint64_t *off)
 	return 0;
 }
 
-/* caller holds wf->lock */
-void wf_release_locked(struct wfile *wf, uint64_t n)
-{
-	if (n > wf->reserved)
-		n = wf->reserved;
-	wf->reserved -= n;
-	space_release(wf->ctx->space, n);
-}
-
-void spool_drop(struct wfile *wf, uint64_t off, uint64_t len)
-{
-	/* give the blocks back to the cache file system at once */
-	if (len && fallocate(wf->spool, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len))
-		log_debug("%s: punch hole: %s", wf->path, strerror(errno));
-}
-
 /* Copy [0, n) of the committed object into the spool (an append to a small object, or a rewrite in
  * the middle). Caller holds wlock, not lock. */
 static int wf_materialize(struct wfile *wf, uint64_t n)
@@ -300,49 +269,6 @@ out:
 }
 
 /* --- open / close ---------------------------------------------------------------------------------- */
-
-struct wfile *wf_new(struct stage_ctx *c, const char *key, const char *path, int spool)
-{
-	struct wfile *wf = calloc(1, sizeof(*wf));
-
-	if (!wf)
-		return NULL;
-	wf->key = strdup(key);
-	wf->path = strdup(path);
-	if (!wf->key || !wf->path) {
-		free(wf->key);
-		free(wf->path);
-		free(wf);
-		return NULL;
-	}
-	wf->ctx = c;
-	wf->spool = spool;
-	pthread_mutex_init(&wf->wlock, NULL);
-	pthread_mutex_init(&wf->lock, NULL);
-	pthread_cond_init(&wf->cond, NULL);
-	wf->refs = 1;
-	wf->next_part = 1;
-	wf->mtime = wf->started = time(NULL);
-	return wf;
-}
-
-/* Free a wfile that holds no upload and no cache space. */
-static void wf_discard(struct wfile *wf)
-{
-	digest_free(&wf->dg);
-	free(wf->tail);
-	free(wf->ukey);
-	for (unsigned i = 0; i < wf->nretired; i++)
-		free(wf->retired[i]);
-	close(wf->spool);
-	pthread_cond_destroy(&wf->cond);
-	pthread_mutex_destroy(&wf->lock);
-	pthread_mutex_destroy(&wf->wlock);
-	free(wf->pending);
-	free(wf->key);
-	free(wf->path);
-	free(wf);
-}
 
 int wf_open(struct stage_ctx *c, const char *key, const char *path, const struct obj_info *existing,
 	    int trunc, struct wfile **out)
@@ -403,22 +329,6 @@ int wf_open(struct stage_ctx *c, const char *key, const char *path, const struct
 	pthread_mutex_unlock(&c->lock);
 	*out = wf;
 	return 0;
-}
-
-static void wf_free(struct wfile *wf)
-{
-	struct stage_ctx *c = wf->ctx;
-
-	pthread_mutex_lock(&c->lock);
-	for (struct wfile **pp = &c->files; *pp; pp = &(*pp)->next) {
-		if (*pp == wf) {
-			*pp = wf->next;
-			break;
-		}
-	}
-	pthread_cond_broadcast(&c->gone);
-	pthread_mutex_unlock(&c->lock);
-	wf_discard(wf);
 }
 
 /* The last handle of an async file went away: its reference becomes the background upload's. */
@@ -831,86 +741,6 @@ out:
 	if (rc)
 		wf_fail(wf, rc, NULL);
 	return rc;
-}
-
-/* Renamed while its upload was open: the object was committed under the upload's key, and now takes
- * its name (an atomic move where the store has one). Caller holds wlock. */
-static int wf_move_home(struct wfile *wf)
-{
-	struct backend *be = wf->ctx->be;
-	const char *from = wf->ukey;
-	int rc;
-
-	if (!from)
-		return 0;
-	if (be->ops->move) {
-		rc = be->ops->move(be, from, wf->key);
-	} else {
-		rc = be->ops->copy(be, from, wf->key);
-		if (!rc)
-			rc = be->ops->remove(be, &from, 1);
-	}
-	if (rc) {
-		log_error("%s: stored under its old key %s, but moving it to its new name failed: %s", wf->path,
-			  from, strerror(-rc));
-		return rc;
-	}
-	free(wf->ukey);
-	wf->ukey = NULL;
-	return 0;
-}
-
-/* Publish: the rest of the data as the last part(s), then the store's commit. Caller holds wlock. */
-int wf_publish(struct wfile *wf)
-{
-	const struct backend_ops *ops = wf->ctx->be->ops;
-	struct backend *be = wf->ctx->be;
-	char sha[65];
-	const char *hex;
-	uint64_t size;
-	int rc = 0;
-
-	pthread_mutex_lock(&wf->lock);
-	size = wf->size;
-	pthread_mutex_unlock(&wf->lock);
-	wf_digest_to(wf, size);
-	hex = digest_final(&wf->dg, size, sha) ? NULL : sha;
-	wf->kept = 0;
-	pthread_mutex_lock(&wf->lock);
-	if (!wf->up && !wf->base && size <= part_size_of(&wf->ctx->plan, 1)) {
-		pthread_mutex_unlock(&wf->lock);
-		rc = ops->put(be, wf_store_key(wf), wf->spool, 0, size, hex);
-		if (rc)
-			log_error("%s: upload failed: %s", wf->path, strerror(-rc));
-		return rc ? rc : wf_move_home(wf);
-	}
-	pthread_mutex_unlock(&wf->lock);
-	if (!wf->up) {
-		rc = wf_begin(wf);
-		if (rc)
-			return rc;
-	}
-	pthread_mutex_lock(&wf->lock);
-	while (!wf->err && wf->cut < size) {
-		uint64_t psz = part_size_of(&wf->ctx->plan, wf->next_part);
-
-		rc = wf_queue_part(wf, size - wf->cut < psz ? size - wf->cut : psz);
-		if (rc)
-			break;
-	}
-	wf_settle_locked(wf);
-	if (!rc && wf->err)
-		rc = wf->err;
-	pthread_mutex_unlock(&wf->lock);
-	if (rc)
-		return rc;
-	/* an open upload always has a part: it is opened for a full part, or here with size > base */
-	if (!wf->nsubmitted) {
-		log_error("%s: no data for the upload", wf->path);
-		return -EIO;
-	}
-	rc = wf_commit_upload(wf, hex, &wf->kept);
-	return rc ? rc : wf_move_home(wf);
 }
 
 /* Count, record for the status document and log a file that was not stored. */

@@ -1,5 +1,5 @@
-/* Inside the staging layer: the open file's state, shared by cache/stage.c (writes, parts, commit)
- * and cache/stage_keep.c (--async-close). Not for anyone else. */
+/* Inside the staging layer: the open file's state, shared by the cache/stage*.c files (listed below,
+ * top to bottom). Not for anyone else. */
 #ifndef SNAPFS_STAGE_PRIV_H
 #define SNAPFS_STAGE_PRIV_H
 
@@ -82,30 +82,43 @@ struct part_job {
 	struct part p;
 };
 
-/* cache/stage.c, for cache/stage_keep.c and cache/stage_part.c. Caller conventions as at their
- * definitions. */
+/* The staging files, each calling only those below it:
+ *   cache/stage.c          the public entry points (open, write, read, truncate, flush, close, rename...)
+ *   cache/stage_async.c    the background queue of closed --async-close files
+ *   cache/stage_keep.c     an --async-close file: kept whole, persisted at close, uploaded from the queue
+ *   cache/stage_publish.c  the last parts and the commit (or one put) of a file
+ *   cache/stage_commit.c   the store's commit of a chunked upload, retried, kept on failure
+ *   cache/stage_part.c     cutting, submitting and settling parts; the crash-journal records
+ *   cache/stage_wf.c       a wfile's allocation, references, names, cache space and spool blocks
+ * Caller conventions as at their definitions. */
+
+/* cache/stage_wf.c */
 /* Where the upload or put goes: the key the upload was opened under, else the name. Caller holds wlock. */
 const char *wf_store_key(const struct wfile *wf);
 /* A new wfile of one reference for key, with its spool (owned from then on); NULL when out of memory
  * (the caller still owns spool). Not yet in the stage's list. */
 struct wfile *wf_new(struct stage_ctx *c, const char *key, const char *path, int spool);
-void wf_settle_locked(struct wfile *wf);
+void wf_discard(struct wfile *wf);
+void wf_free(struct wfile *wf);
 void wf_release_locked(struct wfile *wf, uint64_t n);
 void spool_drop(struct wfile *wf, uint64_t off, uint64_t len);
+
+/* cache/stage_part.c */
+void wf_digest_to(struct wfile *wf, uint64_t end);
+int wf_queue_part(struct wfile *wf, uint64_t len);
+int wf_begin(struct wfile *wf);
+int wf_cut_ready(struct wfile *wf);
+void wf_settle_locked(struct wfile *wf);
 void wf_journal_done(struct wfile *wf);
 void wf_closed_done(struct wfile *wf);
 void wf_reset(struct wfile *wf, int aborted);
-int wf_publish(struct wfile *wf);
 
 /* cache/stage_commit.c: the upload's commit, retried for commit_retry_s; on failure it is kept
  * (*kept set) or aborted. wf->up is gone either way. Caller holds wlock, nothing in flight. */
 int wf_commit_upload(struct wfile *wf, const char *hex, int *kept);
 
-/* cache/stage_part.c, for cache/stage.c */
-void wf_digest_to(struct wfile *wf, uint64_t end);
-int wf_queue_part(struct wfile *wf, uint64_t len);
-int wf_begin(struct wfile *wf);
-int wf_cut_ready(struct wfile *wf);
+/* cache/stage_publish.c */
+int wf_publish(struct wfile *wf);
 
 /* cache/stage_keep.c, for cache/stage.c */
 void wf_async_restart(struct wfile *wf, int whole);
