@@ -76,7 +76,7 @@ static struct dent *find(struct delq *q, const char *key)
 	return e;
 }
 
-static void forget(struct delq *q, struct dent *e)
+static void delq_forget(struct delq *q, struct dent *e)
 {
 	struct dent **pp = &q->b[hash(e->key)];
 
@@ -134,14 +134,14 @@ static size_t take_batch(struct delq *q)
 }
 
 /* Forget the done keys no listing in flight can still bring back (all of them when none runs). */
-static void purge_done(struct delq *q)
+static void delq_purge_done(struct delq *q)
 {
 	while (q->done_head && (!q->listings || q->ndone > DONE_CAP)) {
 		struct dent *e = q->done_head;
 
 		q->done_head = e->qnext;
 		q->ndone--;
-		forget(q, e);
+		delq_forget(q, e);
 	}
 	if (!q->done_head)
 		q->done_tail = &q->done_head;
@@ -171,7 +171,7 @@ static void finish_batch(struct delq *q, size_t n)
 
 		if (!rc) {
 			if (!q->listings) {
-				forget(q, e);
+				delq_forget(q, e);
 				continue;
 			}
 			e->state = D_DONE;
@@ -188,7 +188,7 @@ static void finish_batch(struct delq *q, size_t n)
 		if (q->meta)
 			meta_drop(q->meta, e->path);
 		if (q->nfailed >= q->cap) {
-			forget(q, e);   /* bounded: a waiter still finds the object in its listing */
+			delq_forget(q, e);   /* bounded: a waiter still finds the object in its listing */
 			continue;
 		}
 		e->state = D_FAILED;
@@ -197,11 +197,11 @@ static void finish_batch(struct delq *q, size_t n)
 	if (nfail > LOG_KEYS)
 		log_error("... and %zu more deletes of the same batch failed", nfail - LOG_KEYS);
 	q->batches++;
-	purge_done(q);
+	delq_purge_done(q);
 	set_pending(q, q->pending - (unsigned)n);
 }
 
-static void *worker(void *arg)
+static void *delq_worker(void *arg)
 {
 	struct delq *q = arg;
 
@@ -252,7 +252,7 @@ int delq_new(struct delq **out, struct backend *be, struct meta *meta, struct di
 	pthread_cond_init(&q->work, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&q->done, NULL);
-	rc = pthread_create(&q->thread, NULL, worker, q);
+	rc = pthread_create(&q->thread, NULL, delq_worker, q);
 	if (rc) {
 		pthread_cond_destroy(&q->work);
 		pthread_cond_destroy(&q->done);
@@ -278,7 +278,7 @@ void delq_free(struct delq *q)
 	pthread_join(q->thread, NULL);
 	for (unsigned i = 0; i < NBUCKETS; i++)
 		while (q->b[i])
-			forget(q, q->b[i]);
+			delq_forget(q, q->b[i]);
 	pthread_cond_destroy(&q->work);
 	pthread_cond_destroy(&q->done);
 	pthread_mutex_destroy(&q->lock);
@@ -362,7 +362,7 @@ void delq_list_end(struct delq *q)
 		return;
 	pthread_mutex_lock(&q->lock);
 	q->listings--;
-	purge_done(q);
+	delq_purge_done(q);
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -398,7 +398,7 @@ static int busy_under(struct delq *q, const char *path, size_t n)
 		for (struct dent *e = q->b[i], *next; e; e = next) {
 			next = e->hnext;
 			if (e->state == D_FAILED && under(e->key, path, n)) {
-				forget(q, e);
+				delq_forget(q, e);
 				q->nfailed--;
 				rc = -EIO;
 			}

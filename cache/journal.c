@@ -36,7 +36,7 @@ static uint32_t fnv(const char *a, const char *b)
 }
 
 /* A record is "key\ntoken\n". */
-static int read_record(int dfd, const char *name, char **key, char **token)
+static int journal_read_record(int dfd, const char *name, char **key, char **token)
 {
 	char buf[16384];
 	ssize_t n;
@@ -115,7 +115,7 @@ int journal_parse_closed(const char *buf, size_t len, struct journal_closed *out
 }
 
 /* Keep each whole record whose spool holds its data; drop torn records and spools with no record. */
-static void recover_closed(struct journal *j)
+static void journal_recover_closed(struct journal *j)
 {
 	DIR *d = opendir(j->dir);
 	struct dirent *de;
@@ -320,7 +320,7 @@ int journal_fail(struct journal *j, uint64_t id, const char *path, uint64_t size
 	snprintf(up, sizeof(up), "%llu-%d.up", (unsigned long long)id, (int)getpid());
 	snprintf(failed, sizeof(failed), "%llu-%d.failed", (unsigned long long)id, (int)getpid());
 	snprintf(tmp, sizeof(tmp), "%s.tmp", failed);
-	rc = read_record(j->dfd, up, &key, &token);
+	rc = journal_read_record(j->dfd, up, &key, &token);
 	if (rc)
 		return rc;
 	if (strchr(path, '\n') || strchr(why, '\n')) {
@@ -354,7 +354,7 @@ out:
 	return rc;
 }
 
-static int failed_in_dir(const char *dir, int (*fn)(void *, const struct journal_failed *), void *arg)
+static int journal_failed_in_dir(const char *dir, int (*fn)(void *, const struct journal_failed *), void *arg)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -395,7 +395,7 @@ int journal_failed_foreach(struct journal *j, const char *cache_dir,
 	int rc = 0;
 
 	if (j)
-		return failed_in_dir(j->dir, fn, arg);
+		return journal_failed_in_dir(j->dir, fn, arg);
 	d = opendir(cache_dir);
 	if (!d)
 		return -errno;
@@ -405,13 +405,13 @@ int journal_failed_foreach(struct journal *j, const char *cache_dir,
 		if (strncmp(de->d_name, "journal-", 8))
 			continue;
 		snprintf(dir, sizeof(dir), "%s/%s", cache_dir, de->d_name);
-		rc = failed_in_dir(dir, fn, arg);
+		rc = journal_failed_in_dir(dir, fn, arg);
 	}
 	closedir(d);
 	return rc;
 }
 
-static int log_kept(void *arg, const struct journal_failed *f)
+static int journal_log_kept(void *arg, const struct journal_failed *f)
 {
 	(*(unsigned *)arg)++;
 	log_warn("crash journal: kept the failed commit of %s (%s): its upload stays in the store; "
@@ -439,7 +439,7 @@ static void recover(struct journal *j, struct backend *be)
 			unlinkat(j->dfd, de->d_name, 0);   /* torn before it replaced its crash record */
 		if (!ends_with(de->d_name, ".up"))
 			continue;   /* a .failed record is kept: its data is what a retry stores */
-		rc = read_record(j->dfd, de->d_name, &key, &token);
+		rc = journal_read_record(j->dfd, de->d_name, &key, &token);
 		if (!rc && be->ops->upload_forget) {
 			rc = be->ops->upload_forget(be, key, token);
 			if (rc == -EINVAL || rc == -EOPNOTSUPP) {
@@ -469,10 +469,10 @@ static void recover(struct journal *j, struct backend *be)
 	if (n)
 		log_info("crash recovery: %u unfinished upload(s) discarded, no partial object published", n);
 	n = 0;
-	failed_in_dir(j->dir, log_kept, &n);
+	journal_failed_in_dir(j->dir, journal_log_kept, &n);
 	if (n)
 		log_warn("crash journal: %u failed commit(s) kept (snapctl failed lists them)", n);
-	recover_closed(j);
+	journal_recover_closed(j);
 }
 
 int journal_open(struct journal **out, const char *cache_dir, const char *source, const char *mountpoint,

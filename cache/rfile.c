@@ -105,7 +105,7 @@ void rfile_close(struct rfile *rf)
 
 /* Fill slot s (marked LOADING by the caller, lock dropped). job: a prefetch job ends with it.
  * Returns 0 or -errno. */
-static int fetch(struct rfile *rf, struct slot *s, int job)
+static int rfile_fetch(struct rfile *rf, struct slot *s, int job)
 {
 	const struct backend_ops *ops = rf->be->ops;
 	struct obj_ver v;
@@ -164,14 +164,14 @@ static int fetch(struct rfile *rf, struct slot *s, int job)
 	return rc;
 }
 
-static void prefetch_job(void *arg)
+static void rfile_prefetch_job(void *arg)
 {
 	struct slot *s = arg;
 
-	fetch(s->rf, s, 1);
+	rfile_fetch(s->rf, s, 1);
 }
 
-static struct slot *find(struct rfile *rf, uint64_t off)
+static struct slot *rfile_find(struct rfile *rf, uint64_t off)
 {
 	for (int i = 0; i < RFILE_SLOTS; i++) {
 		struct slot *s = &rf->s[i];
@@ -195,7 +195,7 @@ static int live(const struct rfile *rf, const struct slot *s, uint64_t off)
 
 /* The slot to reuse for a reader at off: never a loading one; one it no longer wants, least recently
  * used first; for read-ahead (demand 0) nothing else, for the reader itself (demand 1) any. */
-static struct slot *victim(struct rfile *rf, uint64_t off, int demand)
+static struct slot *rfile_victim(struct rfile *rf, uint64_t off, int demand)
 {
 	struct slot *best = NULL;
 	int best_live = 1;
@@ -258,7 +258,7 @@ static void grow(struct rfile *rf)
 /* A sequential read at off has asked for everything up to end: start fetching the windows after it,
  * in parallel, as far ahead as twice what the run has read so far (so a short read of the head of a
  * file costs little) and as free slots allow (which bounds memory). */
-static void ahead(struct rfile *rf, uint64_t off, uint64_t end)
+static void rfile_ahead(struct rfile *rf, uint64_t off, uint64_t end)
 {
 	uint64_t run = end > rf->run_start ? end - rf->run_start : 0;
 	uint64_t limit = end + (run * 2 > START_WINDOW ? run * 2 : START_WINDOW);
@@ -270,18 +270,18 @@ static void ahead(struct rfile *rf, uint64_t off, uint64_t end)
 		struct slot *s;
 		size_t want;
 
-		while ((s = find(rf, at)))
+		while ((s = rfile_find(rf, at)))
 			at = s->start + (s->state == SLOT_LOADING ? s->want : s->len);
 		if (at >= limit)
 			break;
 		want = clamp(rf, at, rf->window);
 		if (!want)
 			break;
-		s = victim(rf, off, 0);
+		s = rfile_victim(rf, off, 0);
 		if (!s || arm(rf, s, at, want))
 			break;
 		rf->jobs++;
-		if (pool_submit(rf->prefetch, prefetch_job, s)) {
+		if (pool_submit(rf->prefetch, rfile_prefetch_job, s)) {
 			rf->jobs--;
 			s->state = SLOT_EMPTY;
 			break;
@@ -292,7 +292,7 @@ static void ahead(struct rfile *rf, uint64_t off, uint64_t end)
 }
 
 /* The version changed before the reader had a byte: drop what was fetched and pin again, once. */
-static int restart(struct rfile *rf)
+static int rfile_restart(struct rfile *rf)
 {
 	if (rf->served || rf->epoch)
 		return 0;
@@ -316,7 +316,7 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 	int rc = 0, seq;
 
 	pthread_mutex_lock(&rf->lock);
-	if (rf->stale && !restart(rf)) {
+	if (rf->stale && !rfile_restart(rf)) {
 		rc = -ESTALE;
 		goto out;
 	}
@@ -337,11 +337,11 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 			break;   /* the object turned out shorter */
 		if (rf->stale) {
 			rc = -ESTALE;
-			if (!done && restart(rf))
+			if (!done && rfile_restart(rf))
 				continue;
 			break;
 		}
-		s = find(rf, pos);
+		s = rfile_find(rf, pos);
 		if (!s && rf->pinning) {
 			pthread_cond_wait(&rf->cond, &rf->lock);   /* the version is being pinned */
 			continue;
@@ -351,7 +351,7 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 			size_t want = seq ? rf->window : (len - done > MIN_WINDOW ? len - done : MIN_WINDOW);
 
 			want = clamp(rf, pos, min_sz(want, rf->max_window));
-			s = victim(rf, off, 1);
+			s = rfile_victim(rf, off, 1);
 			if (!s) {
 				pthread_cond_wait(&rf->cond, &rf->lock);
 				continue;
@@ -363,12 +363,12 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 				rf->pinning = 1;
 			if (seq) {
 				grow(rf);
-				ahead(rf, off, off + len);
+				rfile_ahead(rf, off, off + len);
 			}
 			pthread_mutex_unlock(&rf->lock);
-			rc = fetch(rf, s, 0);
+			rc = rfile_fetch(rf, s, 0);
 			pthread_mutex_lock(&rf->lock);
-			if (rc == -EAGAIN || (rc == -ESTALE && !done && restart(rf))) {
+			if (rc == -EAGAIN || (rc == -ESTALE && !done && rfile_restart(rf))) {
 				rc = 0;
 				continue;
 			}
@@ -388,7 +388,7 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 	}
 	rf->served += done;
 	if (seq && done)
-		ahead(rf, off, off + len);
+		rfile_ahead(rf, off, off + len);
 	if (!seq || off + done > rf->next_seq)
 		rf->next_seq = off + done;
 out:

@@ -16,7 +16,7 @@
 
 #include "cache/stage_priv.h"
 
-static int spool_open(const char *dir)
+static int stage_spool_open(const char *dir)
 {
 	char tmpl[4096];
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -88,7 +88,7 @@ int wf_unlinked(struct wfile *wf)
 enum { FIND_WRITER, FIND_READER, FIND_ANY };
 
 /* Caller holds c->lock. */
-static struct wfile *find_locked(struct stage_ctx *c, const char *key, int how)
+static struct wfile *wf_find_locked(struct stage_ctx *c, const char *key, int how)
 {
 	for (struct wfile *wf = c->files; wf; wf = wf->next) {
 		if (wf->unlinked || wf->stored || strcmp(wf->key, key))
@@ -99,12 +99,12 @@ static struct wfile *find_locked(struct stage_ctx *c, const char *key, int how)
 	return NULL;
 }
 
-static struct wfile *find_ref(struct stage_ctx *c, const char *key, int how)
+static struct wfile *wf_find_ref(struct stage_ctx *c, const char *key, int how)
 {
 	struct wfile *wf;
 
 	pthread_mutex_lock(&c->lock);
-	wf = find_locked(c, key, how);
+	wf = wf_find_locked(c, key, how);
 	if (wf)
 		wf->refs++;
 	pthread_mutex_unlock(&c->lock);
@@ -113,12 +113,12 @@ static struct wfile *find_ref(struct stage_ctx *c, const char *key, int how)
 
 struct wfile *wf_find(struct stage_ctx *c, const char *key)
 {
-	return find_ref(c, key, FIND_WRITER);
+	return wf_find_ref(c, key, FIND_WRITER);
 }
 
 struct wfile *wf_find_any(struct stage_ctx *c, const char *key)
 {
-	return find_ref(c, key, FIND_READER);
+	return wf_find_ref(c, key, FIND_READER);
 }
 
 int wf_queued(struct wfile *wf)
@@ -287,7 +287,7 @@ int wf_open(struct stage_ctx *c, const char *key, const char *path, const struct
 		*out = wf;
 		return 0;
 	}
-	rc = spool_open(c->cache_dir);
+	rc = stage_spool_open(c->cache_dir);
 	if (rc < 0) {
 		log_error("cannot create a spool file in the cache dir %s: %s", c->cache_dir, strerror(-rc));
 		return rc;
@@ -309,9 +309,9 @@ int wf_open(struct stage_ctx *c, const char *key, const char *path, const struct
 	pthread_mutex_lock(&c->lock);
 	/* the previous writer of this key is still publishing at its release: let it finish first, so
 	 * that what it stores never lands after what this one stores */
-	while (find_locked(c, key, FIND_ANY) && !find_locked(c, key, FIND_WRITER))
+	while (wf_find_locked(c, key, FIND_ANY) && !wf_find_locked(c, key, FIND_WRITER))
 		pthread_cond_wait(&c->gone, &c->lock);
-	other = find_locked(c, key, FIND_WRITER);
+	other = wf_find_locked(c, key, FIND_WRITER);
 	if (other) {
 		/* another open of the same new file won the race: share it */
 		other->refs++;
@@ -722,7 +722,7 @@ int wf_truncate(struct wfile *wf, uint64_t size)
 			goto out;
 		pthread_mutex_lock(&wf->lock);
 	} else {
-		spool_drop(wf, size, wf->size - size);
+		wf_spool_drop(wf, size, wf->size - size);
 		wf_release_locked(wf, wf->size - size);
 		if (wf->seq_end > size)
 			wf->seq_end = size;
@@ -1037,7 +1037,7 @@ void wf_fail(struct wfile *wf, int err, const char *why)
 }
 
 /* Caller holds c->lock. */
-static int releasing_locked(struct stage_ctx *c, const char *key)
+static int stage_releasing_locked(struct stage_ctx *c, const char *key)
 {
 	for (struct wfile *wf = c->files; wf; wf = wf->next)
 		if (!wf->refs && !strcmp(wf->key, key))
@@ -1050,7 +1050,7 @@ int stage_wait_released(struct stage_ctx *c, const char *key)
 	int waited = 0;
 
 	pthread_mutex_lock(&c->lock);
-	while (releasing_locked(c, key)) {
+	while (stage_releasing_locked(c, key)) {
 		waited = 1;
 		pthread_cond_wait(&c->gone, &c->lock);
 	}

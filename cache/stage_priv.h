@@ -101,7 +101,7 @@ struct wfile *wf_new(struct stage_ctx *c, const char *key, const char *path, int
 void wf_discard(struct wfile *wf);
 void wf_free(struct wfile *wf);
 void wf_release_locked(struct wfile *wf, uint64_t n);
-void spool_drop(struct wfile *wf, uint64_t off, uint64_t len);
+void wf_spool_drop(struct wfile *wf, uint64_t off, uint64_t len);
 
 /* cache/stage_part.c */
 void wf_digest_to(struct wfile *wf, uint64_t end);

@@ -38,7 +38,7 @@ void wf_release_locked(struct wfile *wf, uint64_t n)
 	space_release(wf->ctx->space, n);
 }
 
-void spool_drop(struct wfile *wf, uint64_t off, uint64_t len)
+void wf_spool_drop(struct wfile *wf, uint64_t off, uint64_t len)
 {
 	/* give the blocks back to the cache file system at once */
 	if (len && fallocate(wf->spool, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len))
