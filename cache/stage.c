@@ -949,7 +949,13 @@ void stage_foreach(struct stage_ctx *c, void (*fn)(void *arg, const struct wf_st
 {
 	pthread_mutex_lock(&c->lock);
 	for (struct wfile *wf = c->files; wf; wf = wf->next) {
-		struct wf_status st = { .state = "idle" };
+		static const char *const name[] = {
+			[WF_S_IDLE] = "idle", [WF_S_STREAMING] = "streaming", [WF_S_STAGING] = "staging",
+			[WF_S_COMMITTING] = "committing", [WF_S_FAILED] = "failed",
+			[WF_S_QUEUED] = "closed, waiting", [WF_S_UPLOADING_CLOSED] = "uploading closed",
+			[WF_S_STORED] = "stored",
+		};
+		struct wf_status st = { 0 };
 		time_t now = time(NULL);
 
 		pthread_mutex_lock(&wf->lock);
@@ -963,14 +969,7 @@ void stage_foreach(struct stage_ctx *c, void (*fn)(void *arg, const struct wf_st
 		st.rate_bps = now > wf->started ? (double)wf->uploaded / (double)(now - wf->started) : 0;
 		st.queued = wf->queued && !wf->stored;
 		st.unlinked = wf->unlinked;
-		if (wf->queued)
-			st.state = wf->stored ? "stored" : wf->committing ? "uploading closed" : "closed, waiting";
-		else if (wf->err)
-			st.state = "failed";
-		else if (wf->committing)
-			st.state = "committing";
-		else if (wf->dirty)
-			st.state = wf->mode == WF_STREAM ? "streaming" : "staging";
+		st.state = name[wf_state_locked(wf)];
 		pthread_mutex_unlock(&wf->lock);
 		fn(arg, &st);
 	}
