@@ -105,19 +105,17 @@ void wf_free(struct wfile *wf)
 	wf_discard(wf);
 }
 
-
 /* Drop a reference of a closed file queued for its background upload (the queue's, once it let go):
  * the last one frees it. What wf_close does for a queued file, without its open-file side. */
 void wf_put_queued(struct wfile *wf)
 {
-	struct stage_ctx *c = wf->ctx;
 	int last;
 
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&wf->ctx->lock);
 	pthread_mutex_lock(&wf->lock);
 	last = --wf->refs == 0;
 	pthread_mutex_unlock(&wf->lock);
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&wf->ctx->lock);
 	if (last)
 		wf_free(wf);
 }
