@@ -63,14 +63,20 @@ void space_release(struct space *s, uint64_t n)
 	pthread_mutex_unlock(&s->lock);
 }
 
-uint64_t space_used(struct space *s)
+/* One counter of s, read under its lock. */
+static uint64_t space_read(struct space *s, const uint64_t *counter)
 {
-	uint64_t u;
+	uint64_t v;
 
 	pthread_mutex_lock(&s->lock);
-	u = s->used;
+	v = *counter;
 	pthread_mutex_unlock(&s->lock);
-	return u;
+	return v;
+}
+
+uint64_t space_used(struct space *s)
+{
+	return space_read(s, &s->used);
 }
 
 int space_reserve_wait(struct space *s, uint64_t n, unsigned ms, uint64_t keep)
@@ -116,12 +122,7 @@ void space_force(struct space *s, uint64_t n)
 
 uint64_t space_releases(struct space *s)
 {
-	uint64_t g;
-
-	pthread_mutex_lock(&s->lock);
-	g = s->releases;
-	pthread_mutex_unlock(&s->lock);
-	return g;
+	return space_read(s, &s->releases);
 }
 
 int space_force_stalled(struct space *s, uint64_t n, uint64_t gen)

@@ -72,14 +72,20 @@ void stage_destroy(struct stage_ctx *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
-int wf_unlinked(struct wfile *wf)
+/* One flag of wf, read under its lock. */
+static int wf_read_flag(struct wfile *wf, const int *flag)
 {
-	int u;
+	int v;
 
 	pthread_mutex_lock(&wf->lock);
-	u = wf->unlinked;
+	v = *flag;
 	pthread_mutex_unlock(&wf->lock);
-	return u;
+	return v;
+}
+
+int wf_unlinked(struct wfile *wf)
+{
+	return wf_read_flag(wf, &wf->unlinked);
 }
 
 /* What a lookup wants: FIND_WRITER, a file open for writing (to share); FIND_READER, that or a
@@ -123,12 +129,7 @@ struct wfile *wf_find_any(struct stage_ctx *c, const char *key)
 
 int wf_queued(struct wfile *wf)
 {
-	int q;
-
-	pthread_mutex_lock(&wf->lock);
-	q = wf->queued;
-	pthread_mutex_unlock(&wf->lock);
-	return q;
+	return wf_read_flag(wf, &wf->queued);
 }
 
 /* --- space and spool ---------------------------------------------------------------------------- */
@@ -885,12 +886,7 @@ int wf_sync(struct wfile *wf)
 
 int wf_error(struct wfile *wf)
 {
-	int rc;
-
-	pthread_mutex_lock(&wf->lock);
-	rc = wf->err ? -EIO : 0;
-	pthread_mutex_unlock(&wf->lock);
-	return rc;
+	return wf_read_flag(wf, &wf->err) ? -EIO : 0;
 }
 
 int wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime)
