@@ -147,13 +147,14 @@ struct part_job {
 };
 
 /* The staging files, each calling only those below it:
- *   cache/stage.c          the public entry points (open, write, read, truncate, flush, close, rename...)
+ *   cache/stage.c          the public entry points for a file's life (open, flush, close, rename...)
+ *   cache/stage_data.c     the public entry points for its data (write, read, truncate)
  *   cache/stage_async.c    the background queue of closed --async-close files
  *   cache/stage_keep.c     an --async-close file: kept whole, persisted at close, uploaded from the queue
  *   cache/stage_publish.c  the last parts and the commit (or one put) of a file
  *   cache/stage_commit.c   the store's commit of a chunked upload, retried, kept on failure
  *   cache/stage_part.c     cutting, submitting and settling parts; the crash-journal records
- *   cache/stage_wf.c       a wfile's allocation, references, names, cache space and spool blocks
+ *   cache/stage_wf.c       a wfile's allocation, references, names, cache space and spool blocks, failure
  * Caller conventions as at their definitions. */
 
 /* cache/stage_wf.c */

@@ -119,3 +119,21 @@ void wf_put_queued(struct wfile *wf)
 	if (last)
 		wf_free(wf);
 }
+
+/* Mark the file failed for good (doomed: not even an --async-close retry publishes it), naming why once. */
+void wf_fail(struct wfile *wf, int err, const char *why)
+{
+	pthread_mutex_lock(&wf->lock);
+	if (!wf->err)
+		wf->err = err ? err : -EIO;
+	wf->doomed = 1;
+	if (why && !wf->reported) {
+		wf->reported = 1;
+		__atomic_add_fetch(&wf->ctx->failed, 1, __ATOMIC_RELAXED);
+		outcome_record(&wf->ctx->outcomes, wf->path, wf->size, why);
+		log_error("%s: NOT stored: %s; the object was left as it was before", wf->path, why);
+	}
+	pthread_cond_broadcast(&wf->cond);
+	pthread_mutex_unlock(&wf->lock);
+}
+
