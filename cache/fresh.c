@@ -27,7 +27,7 @@ struct fresh {
 	struct fdir *d[MAX_DIRS];
 };
 
-static uint64_t now_ms(void)
+static uint64_t fresh_now_ms(void)
 {
 	struct timespec ts;
 
@@ -78,7 +78,7 @@ static struct fdir *fresh_parent_of(struct fresh *f, const char *path, const cha
 {
 	const char *slash = strrchr(path, '/');
 	size_t len;
-	uint64_t now = now_ms();
+	uint64_t now = fresh_now_ms();
 
 	if (!slash)
 		return NULL;
@@ -132,7 +132,7 @@ void fresh_made(struct fresh *f, const char *dir)
 		return;
 	}
 	pthread_mutex_lock(&f->lock);
-	d->expires_ms = now_ms() + f->ttl_ms;
+	d->expires_ms = fresh_now_ms() + f->ttl_ms;
 	for (unsigned i = 0; i < MAX_DIRS; i++) {
 		uint64_t e = f->d[i] ? f->d[i]->expires_ms : 0;
 
@@ -167,7 +167,7 @@ int fresh_absent(struct fresh *f, const char *path)
 			fresh_dir_free(d);
 		} else {
 			absent = !met;
-			d->expires_ms = now_ms() + f->ttl_ms;
+			d->expires_ms = fresh_now_ms() + f->ttl_ms;
 		}
 	}
 	pthread_mutex_unlock(&f->lock);

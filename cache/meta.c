@@ -22,7 +22,7 @@ struct meta {
 	struct strtab t;
 };
 
-static uint64_t now_ms(void)
+static uint64_t meta_now_ms(void)
 {
 	struct timespec ts;
 
@@ -81,7 +81,7 @@ void meta_free(struct meta *m)
 
 int meta_get(struct meta *m, const char *path, struct meta_entry *out)
 {
-	uint64_t now = now_ms();
+	uint64_t now = meta_now_ms();
 	struct ment *e;
 	int hit = 0;
 
@@ -121,7 +121,7 @@ void meta_put_ttl(struct meta *m, const char *path, enum meta_kind kind, uint64_
 	e->e.kind = kind;
 	e->e.size = size;
 	e->e.mtime = mtime;
-	e->expires_ms = now_ms() + ttl_ms;
+	e->expires_ms = meta_now_ms() + ttl_ms;
 out:
 	pthread_mutex_unlock(&m->lock);
 }

@@ -53,7 +53,7 @@ struct rfile {
 	struct slot s[RFILE_SLOTS];
 };
 
-static size_t min_sz(size_t a, size_t b)
+static size_t rfile_min_sz(size_t a, size_t b)
 {
 	return a < b ? a : b;
 }
@@ -74,7 +74,7 @@ int rfile_open(struct backend *be, struct pool *prefetch, const char *key, uint6
 	rf->prefetch = prefetch;
 	rf->size = size;
 	rf->max_window = max_window < MIN_WINDOW ? MIN_WINDOW : max_window;
-	rf->window = min_sz(START_WINDOW, rf->max_window);
+	rf->window = rfile_min_sz(START_WINDOW, rf->max_window);
 	for (int i = 0; i < RFILE_SLOTS; i++)
 		rf->s[i].rf = rf;
 	pthread_mutex_init(&rf->lock, NULL);
@@ -187,7 +187,7 @@ static struct slot *rfile_find(struct rfile *rf, uint64_t off)
 }
 
 /* A slot a reader at off may still want: just behind it, or ahead of it within reach. */
-static int live(const struct rfile *rf, const struct slot *s, uint64_t off)
+static int rfile_live(const struct rfile *rf, const struct slot *s, uint64_t off)
 {
 	return s->state == SLOT_READY && s->start + s->len + KEEP_BEHIND > off &&
 	       s->start < off + (uint64_t)RFILE_SLOTS * rf->max_window;
@@ -206,7 +206,7 @@ static struct slot *rfile_victim(struct rfile *rf, uint64_t off, int demand)
 
 		if (s->state == SLOT_LOADING)
 			continue;
-		l = live(rf, s, off);
+		l = rfile_live(rf, s, off);
 		if (l && !demand)
 			continue;
 		if (!best || (best_live && !l) || (l == best_live && s->used < best->used)) {
@@ -218,7 +218,7 @@ static struct slot *rfile_victim(struct rfile *rf, uint64_t off, int demand)
 }
 
 /* Prepare s for [start, start+want): caller holds the lock. */
-static int arm(struct rfile *rf, struct slot *s, uint64_t start, size_t want)
+static int rfile_arm(struct rfile *rf, struct slot *s, uint64_t start, size_t want)
 {
 	if (!s->data) {
 		s->data = malloc(rf->max_window);
@@ -235,7 +235,7 @@ static int arm(struct rfile *rf, struct slot *s, uint64_t start, size_t want)
 }
 
 /* want bytes at start, cut at the end of the object and where a window held already begins. */
-static size_t clamp(const struct rfile *rf, uint64_t start, size_t want)
+static size_t rfile_clamp(const struct rfile *rf, uint64_t start, size_t want)
 {
 	if (start >= rf->size)
 		return 0;
@@ -250,9 +250,9 @@ static size_t clamp(const struct rfile *rf, uint64_t start, size_t want)
 	return want;
 }
 
-static void grow(struct rfile *rf)
+static void rfile_grow(struct rfile *rf)
 {
-	rf->window = min_sz(rf->window * 2, rf->max_window);
+	rf->window = rfile_min_sz(rf->window * 2, rf->max_window);
 }
 
 /* A sequential read at off has asked for everything up to end: start fetching the windows after it,
@@ -274,11 +274,11 @@ static void rfile_ahead(struct rfile *rf, uint64_t off, uint64_t end)
 			at = s->start + (s->state == SLOT_LOADING ? s->want : s->len);
 		if (at >= limit)
 			break;
-		want = clamp(rf, at, rf->window);
+		want = rfile_clamp(rf, at, rf->window);
 		if (!want)
 			break;
 		s = rfile_victim(rf, off, 0);
-		if (!s || arm(rf, s, at, want))
+		if (!s || rfile_arm(rf, s, at, want))
 			break;
 		rf->jobs++;
 		if (pool_submit(rf->prefetch, rfile_prefetch_job, s)) {
@@ -287,7 +287,7 @@ static void rfile_ahead(struct rfile *rf, uint64_t off, uint64_t end)
 			break;
 		}
 		at += want;
-		grow(rf);
+		rfile_grow(rf);
 	}
 }
 
@@ -305,7 +305,7 @@ static int rfile_restart(struct rfile *rf)
 	return 1;
 }
 
-static int near(uint64_t a, uint64_t b)
+static int rfile_near(uint64_t a, uint64_t b)
 {
 	return (a > b ? a - b : b - a) <= SEQ_SLACK;
 }
@@ -324,10 +324,10 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 		goto out;
 	if (len > rf->size - off)
 		len = (size_t)(rf->size - off);
-	seq = near(off, rf->next_seq);
+	seq = rfile_near(off, rf->next_seq);
 	if (!seq) {
 		rf->run_start = off;
-		rf->window = min_sz(START_WINDOW, rf->max_window);
+		rf->window = rfile_min_sz(START_WINDOW, rf->max_window);
 	}
 	while (done < len) {
 		uint64_t pos = off + done;
@@ -350,19 +350,19 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 			/* sequential: a whole window; random: what was asked, a little at least */
 			size_t want = seq ? rf->window : (len - done > MIN_WINDOW ? len - done : MIN_WINDOW);
 
-			want = clamp(rf, pos, min_sz(want, rf->max_window));
+			want = rfile_clamp(rf, pos, rfile_min_sz(want, rf->max_window));
 			s = rfile_victim(rf, off, 1);
 			if (!s) {
 				pthread_cond_wait(&rf->cond, &rf->lock);
 				continue;
 			}
-			rc = arm(rf, s, pos, want);
+			rc = rfile_arm(rf, s, pos, want);
 			if (rc)
 				break;
 			if (rf->be->ops->read_ver && !rf->ver.known)
 				rf->pinning = 1;
 			if (seq) {
-				grow(rf);
+				rfile_grow(rf);
 				rfile_ahead(rf, off, off + len);
 			}
 			pthread_mutex_unlock(&rf->lock);
@@ -380,7 +380,7 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 			pthread_cond_wait(&rf->cond, &rf->lock);
 			continue;
 		}
-		size_t n = min_sz(s->start + s->len - pos, len - done);
+		size_t n = rfile_min_sz(s->start + s->len - pos, len - done);
 
 		memcpy((char *)buf + done, s->data + (pos - s->start), n);
 		s->used = ++rf->clock;

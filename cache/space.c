@@ -4,7 +4,7 @@
 #include <time.h>
 
 /* caller holds s->lock */
-static void take_locked(struct space *s, uint64_t n)
+static void space_take_locked(struct space *s, uint64_t n)
 {
 	s->used += n;
 	if (s->used > s->peak)
@@ -36,7 +36,7 @@ int space_reserve(struct space *s, uint64_t n)
 	while (s->used + n > s->limit)
 		pthread_cond_wait(&s->freed, &s->lock);
 	s->waiting--;
-	take_locked(s, n);
+	space_take_locked(s, n);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -47,7 +47,7 @@ int space_try_reserve(struct space *s, uint64_t n)
 
 	pthread_mutex_lock(&s->lock);
 	if (s->used + n <= s->limit) {
-		take_locked(s, n);
+		space_take_locked(s, n);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -106,7 +106,7 @@ int space_reserve_wait(struct space *s, uint64_t n, unsigned ms, uint64_t keep)
 	}
 	if (s->used + n <= limit) {
 		rc = 0;
-		take_locked(s, n);
+		space_take_locked(s, n);
 	}
 	s->waiting--;
 	pthread_mutex_unlock(&s->lock);
@@ -116,7 +116,7 @@ int space_reserve_wait(struct space *s, uint64_t n, unsigned ms, uint64_t keep)
 void space_force(struct space *s, uint64_t n)
 {
 	pthread_mutex_lock(&s->lock);
-	take_locked(s, n);
+	space_take_locked(s, n);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -131,7 +131,7 @@ int space_force_stalled(struct space *s, uint64_t n, uint64_t gen)
 
 	pthread_mutex_lock(&s->lock);
 	if (s->releases == gen) {
-		take_locked(s, n);
+		space_take_locked(s, n);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&s->lock);
