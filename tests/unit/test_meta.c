@@ -89,11 +89,8 @@ static void test_ttl_and_many(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_put_get_drop),
-		cmocka_unit_test(test_replaced),
-		cmocka_unit_test(test_ttl_and_many),
-	};
+	const struct CMUnitTest tests[] = { cmocka_unit_test(test_put_get_drop), cmocka_unit_test(test_replaced),
+					    cmocka_unit_test(test_ttl_and_many) };
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
