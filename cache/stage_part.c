@@ -1,6 +1,7 @@
 /* The parts of a streamed file: cutting the spool into parts in object order (feeding the whole-file
  * digest on the way), opening the upload, submitting parts within the per-file limit, and settling
- * what a finished part frees. The open/close and data paths are in cache/stage.c. */
+ * what a finished part frees. The open/close path is in cache/stage.c, the data path in
+ * cache/stage_data.c. */
 #include "cache/digest.h"
 #include "cache/journal.h"
 #include "cache/pool.h"

@@ -1,6 +1,6 @@
 /* The bottom of the staging layer: a staged file's life as an object (a new one, its reference
- * dropped, freed), its names, and the cache space and spool blocks it gives back. Everything else in
- * cache/stage*.c builds on these. */
+ * dropped, freed), its names, the cache space and spool blocks it gives back, and its mark as failed.
+ * Everything else in cache/stage*.c builds on these. */
 #include "cache/space.h"
 #include "common/log.h"
 
