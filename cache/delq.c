@@ -58,7 +58,7 @@ struct delq {
 	int rcs[BATCH];          /* each key's outcome */
 };
 
-static unsigned hash(const char *s)
+static unsigned delq_hash(const char *s)
 {
 	uint32_t h = 2166136261u;   /* FNV-1a */
 
@@ -67,18 +67,18 @@ static unsigned hash(const char *s)
 	return h % NBUCKETS;
 }
 
-static struct dent *find(struct delq *q, const char *key)
+static struct dent *delq_find(struct delq *q, const char *key)
 {
-	struct dent *e = q->b[hash(key)];
+	struct dent *e = q->b[delq_hash(key)];
 
 	while (e && strcmp(e->key, key))
 		e = e->hnext;
 	return e;
 }
 
-static void forget(struct delq *q, struct dent *e)
+static void delq_forget(struct delq *q, struct dent *e)
 {
-	struct dent **pp = &q->b[hash(e->key)];
+	struct dent **pp = &q->b[delq_hash(e->key)];
 
 	while (*pp != e)
 		pp = &(*pp)->hnext;
@@ -88,19 +88,19 @@ static void forget(struct delq *q, struct dent *e)
 }
 
 /* key is path itself or below "path/" (n = strlen(path); "" holds everything) */
-static int under(const char *key, const char *path, size_t n)
+static int delq_under(const char *key, const char *path, size_t n)
 {
 	return !strncmp(key, path, n) && (!n || key[n] == 0 || key[n] == '/');
 }
 
-static void set_pending(struct delq *q, unsigned v)
+static void delq_set_pending(struct delq *q, unsigned v)
 {
 	__atomic_store_n(&q->pending, v, __ATOMIC_RELEASE);
 }
 
 /* The first key of a batch waits LINGER_MS for company, unless the batch is full, someone waits
  * for it, or the queue stops. While `rm -r` unlinks, later keys gather during the requests. */
-static void linger(struct delq *q)
+static void delq_linger(struct delq *q)
 {
 	struct timespec until;
 
@@ -115,7 +115,7 @@ static void linger(struct delq *q)
 			break;
 }
 
-static size_t take_batch(struct delq *q)
+static size_t delq_take_batch(struct delq *q)
 {
 	size_t n = 0;
 
@@ -134,14 +134,14 @@ static size_t take_batch(struct delq *q)
 }
 
 /* Forget the done keys no listing in flight can still bring back (all of them when none runs). */
-static void purge_done(struct delq *q)
+static void delq_purge_done(struct delq *q)
 {
 	while (q->done_head && (!q->listings || q->ndone > DONE_CAP)) {
 		struct dent *e = q->done_head;
 
 		q->done_head = e->qnext;
 		q->ndone--;
-		forget(q, e);
+		delq_forget(q, e);
 	}
 	if (!q->done_head)
 		q->done_tail = &q->done_head;
@@ -149,7 +149,7 @@ static void purge_done(struct delq *q)
 
 /* remove() failed for the batch without saying which keys went: the store is asked about each (one
  * failing key must not fail the others). A key still there, or that cannot be asked about, failed. */
-static void sort_out(struct delq *q, size_t n, int rc)
+static void delq_sort_out(struct delq *q, size_t n, int rc)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct obj_info oi;
@@ -161,7 +161,7 @@ static void sort_out(struct delq *q, size_t n, int rc)
 
 /* A failed key is reported and shows again as the store has it (its cache entry dropped);
  * delq_wait tells the failure to a waiter. */
-static void finish_batch(struct delq *q, size_t n)
+static void delq_finish_batch(struct delq *q, size_t n)
 {
 	size_t nfail = 0;
 
@@ -171,7 +171,7 @@ static void finish_batch(struct delq *q, size_t n)
 
 		if (!rc) {
 			if (!q->listings) {
-				forget(q, e);
+				delq_forget(q, e);
 				continue;
 			}
 			e->state = D_DONE;
@@ -188,7 +188,7 @@ static void finish_batch(struct delq *q, size_t n)
 		if (q->meta)
 			meta_drop(q->meta, e->path);
 		if (q->nfailed >= q->cap) {
-			forget(q, e);   /* bounded: a waiter still finds the object in its listing */
+			delq_forget(q, e);   /* bounded: a waiter still finds the object in its listing */
 			continue;
 		}
 		e->state = D_FAILED;
@@ -197,11 +197,11 @@ static void finish_batch(struct delq *q, size_t n)
 	if (nfail > LOG_KEYS)
 		log_error("... and %zu more deletes of the same batch failed", nfail - LOG_KEYS);
 	q->batches++;
-	purge_done(q);
-	set_pending(q, q->pending - (unsigned)n);
+	delq_purge_done(q);
+	delq_set_pending(q, q->pending - (unsigned)n);
 }
 
-static void *worker(void *arg)
+static void *delq_worker(void *arg)
 {
 	struct delq *q = arg;
 
@@ -214,17 +214,17 @@ static void *worker(void *arg)
 			pthread_cond_wait(&q->work, &q->lock);
 		if (!q->head)
 			break;   /* stopped, and everything queued is done */
-		linger(q);
-		n = take_batch(q);
+		delq_linger(q);
+		n = delq_take_batch(q);
 		pthread_mutex_unlock(&q->lock);
 		log_debug("deleting %zu object%s (%s first)", n, n == 1 ? "" : "s", q->keys[0]);
 		rc = q->be->ops->remove(q->be, q->keys, n);
-		sort_out(q, n, rc == -ENOENT ? 0 : rc);
+		delq_sort_out(q, n, rc == -ENOENT ? 0 : rc);
 		/* before the keys leave the queue (which hides them from listings), and outside its lock:
 		 * readdir holds the listing lock while it asks the queue */
 		dirlist_changed(q->lists);
 		pthread_mutex_lock(&q->lock);
-		finish_batch(q, n);
+		delq_finish_batch(q, n);
 		pthread_cond_broadcast(&q->done);
 	}
 	pthread_mutex_unlock(&q->lock);
@@ -252,7 +252,7 @@ int delq_new(struct delq **out, struct backend *be, struct meta *meta, struct di
 	pthread_cond_init(&q->work, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&q->done, NULL);
-	rc = pthread_create(&q->thread, NULL, worker, q);
+	rc = pthread_create(&q->thread, NULL, delq_worker, q);
 	if (rc) {
 		pthread_cond_destroy(&q->work);
 		pthread_cond_destroy(&q->done);
@@ -278,7 +278,7 @@ void delq_free(struct delq *q)
 	pthread_join(q->thread, NULL);
 	for (unsigned i = 0; i < NBUCKETS; i++)
 		while (q->b[i])
-			forget(q, q->b[i]);
+			delq_forget(q, q->b[i]);
 	pthread_cond_destroy(&q->work);
 	pthread_cond_destroy(&q->done);
 	pthread_mutex_destroy(&q->lock);
@@ -297,7 +297,7 @@ int delq_add(struct delq *q, const char *key, const char *path)
 		rc = -ESHUTDOWN;
 		goto out;
 	}
-	e = find(q, key);
+	e = delq_find(q, key);
 	if (e && e->state == D_DONE)
 		e = NULL;   /* deleted before (and made again since): a new entry; the old one is purged */
 	if (e && e->state != D_FAILED)
@@ -314,14 +314,14 @@ int delq_add(struct delq *q, const char *key, const char *path)
 			goto out;
 		}
 		memcpy(e->key, key, kl);
-		e->hnext = q->b[hash(key)];
-		q->b[hash(key)] = e;
+		e->hnext = q->b[delq_hash(key)];
+		q->b[delq_hash(key)] = e;
 	}
 	e->state = D_QUEUED;
 	e->qnext = NULL;
 	*q->tail = e;
 	q->tail = &e->qnext;
-	set_pending(q, q->pending + 1);
+	delq_set_pending(q, q->pending + 1);
 	if (++q->queued == 1 || q->queued == BATCH)
 		pthread_cond_signal(&q->work);
 out:
@@ -337,7 +337,7 @@ int delq_has(struct delq *q, const char *key)
 	if (!q || !__atomic_load_n(&q->pending, __ATOMIC_ACQUIRE))
 		return 0;   /* the common case: nothing queued, no lock taken */
 	pthread_mutex_lock(&q->lock);
-	e = find(q, key);
+	e = delq_find(q, key);
 	has = e && (e->state == D_QUEUED || e->state == D_RUNNING);
 	pthread_mutex_unlock(&q->lock);
 	return has;
@@ -362,7 +362,7 @@ void delq_list_end(struct delq *q)
 		return;
 	pthread_mutex_lock(&q->lock);
 	q->listings--;
-	purge_done(q);
+	delq_purge_done(q);
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -374,7 +374,7 @@ int delq_hides(struct delq *q, const char *key, unsigned long since)
 		return 0;
 	pthread_mutex_lock(&q->lock);
 	/* every entry of a key: a done one and a new queued one may both be there */
-	for (struct dent *e = q->b[hash(key)]; e && !hide; e = e->hnext)
+	for (struct dent *e = q->b[delq_hash(key)]; e && !hide; e = e->hnext)
 		if (!strcmp(e->key, key))
 			hide = e->state == D_QUEUED || e->state == D_RUNNING ||
 			       (e->state == D_DONE && e->batch > since);
@@ -384,7 +384,7 @@ int delq_hides(struct delq *q, const char *key, unsigned long since)
 
 /* 1 while a delete of path or below it is queued or running; then 0, or -EIO after forgetting the
  * failures among them (reported once). */
-static int busy_under(struct delq *q, const char *path, size_t n)
+static int delq_busy_under(struct delq *q, const char *path, size_t n)
 {
 	int rc = 0;
 
@@ -392,13 +392,13 @@ static int busy_under(struct delq *q, const char *path, size_t n)
 		return 0;
 	for (unsigned i = 0; i < NBUCKETS; i++)
 		for (struct dent *e = q->b[i]; e; e = e->hnext)
-			if ((e->state == D_QUEUED || e->state == D_RUNNING) && under(e->key, path, n))
+			if ((e->state == D_QUEUED || e->state == D_RUNNING) && delq_under(e->key, path, n))
 				return 1;
 	for (unsigned i = 0; i < NBUCKETS && q->nfailed; i++) {
 		for (struct dent *e = q->b[i], *next; e; e = next) {
 			next = e->hnext;
-			if (e->state == D_FAILED && under(e->key, path, n)) {
-				forget(q, e);
+			if (e->state == D_FAILED && delq_under(e->key, path, n)) {
+				delq_forget(q, e);
 				q->nfailed--;
 				rc = -EIO;
 			}
@@ -417,7 +417,7 @@ int delq_wait(struct delq *q, const char *key)
 	pthread_mutex_lock(&q->lock);
 	q->waiters++;
 	pthread_cond_signal(&q->work);   /* nobody lingers while someone waits */
-	while ((rc = busy_under(q, key, n)) > 0)
+	while ((rc = delq_busy_under(q, key, n)) > 0)
 		pthread_cond_wait(&q->done, &q->lock);
 	q->waiters--;
 	pthread_mutex_unlock(&q->lock);

@@ -32,7 +32,7 @@ struct dirlist {
 	struct dirlist_rec *slot[SLOTS];
 };
 
-static uint64_t now_ms(void)
+static uint64_t dirlist_now_ms(void)
 {
 	struct timespec ts;
 
@@ -40,7 +40,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void rec_free(struct dirlist_rec *r)
+static void dirlist_rec_free(struct dirlist_rec *r)
 {
 	if (!r)
 		return;
@@ -62,10 +62,10 @@ struct dirlist *dirlist_new(unsigned ttl_ms)
 	return d;
 }
 
-static void drop_all(struct dirlist *d)
+static void dirlist_drop_all(struct dirlist *d)
 {
 	for (int i = 0; i < SLOTS; i++) {
-		rec_free(d->slot[i]);
+		dirlist_rec_free(d->slot[i]);
 		d->slot[i] = NULL;
 	}
 }
@@ -74,7 +74,7 @@ void dirlist_free(struct dirlist *d)
 {
 	if (!d)
 		return;
-	drop_all(d);
+	dirlist_drop_all(d);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
@@ -85,13 +85,13 @@ void dirlist_changed(struct dirlist *d)
 		return;
 	pthread_mutex_lock(&d->lock);
 	d->gen++;
-	drop_all(d);
+	dirlist_drop_all(d);
 	pthread_mutex_unlock(&d->lock);
 }
 
 int dirlist_replay(struct dirlist *d, const char *path, list_fn fn, void *arg)
 {
-	uint64_t now = now_ms();
+	uint64_t now = dirlist_now_ms();
 	int found = 0;
 
 	if (!d)
@@ -171,16 +171,16 @@ void dirlist_end(struct dirlist *d, struct dirlist_rec *r, int complete)
 	if (!r)
 		return;
 	if (!complete || r->broken) {
-		rec_free(r);
+		dirlist_rec_free(r);
 		return;
 	}
 	pthread_mutex_lock(&d->lock);
 	if (r->gen != d->gen) {
 		pthread_mutex_unlock(&d->lock);
-		rec_free(r);   /* something changed while it was listed: it may be stale already */
+		dirlist_rec_free(r);   /* something changed while it was listed: it may be stale already */
 		return;
 	}
-	r->expires_ms = now_ms() + d->ttl_ms;
+	r->expires_ms = dirlist_now_ms() + d->ttl_ms;
 	/* the same folder's slot, else an empty one, else the one that expires first */
 	for (int i = 0; i < SLOTS; i++) {
 		struct dirlist_rec *s = d->slot[i];
@@ -192,7 +192,7 @@ void dirlist_end(struct dirlist *d, struct dirlist_rec *r, int complete)
 		if (s->expires_ms < d->slot[victim]->expires_ms)
 			victim = i;
 	}
-	rec_free(d->slot[victim]);
+	dirlist_rec_free(d->slot[victim]);
 	d->slot[victim] = r;
 	pthread_mutex_unlock(&d->lock);
 }

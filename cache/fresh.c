@@ -1,4 +1,5 @@
 #include "cache/fresh.h"
+#include "common/strtab.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -10,14 +11,14 @@
 #define NBUCKETS 256
 
 struct fname {
-	struct fname *next;
+	struct strtab_node n;   /* first: a node is its name; n.key is name */
 	char name[];
 };
 
 struct fdir {
 	char *path;
 	uint64_t expires_ms;
-	struct fname *b[NBUCKETS];
+	struct strtab names;
 };
 
 struct fresh {
@@ -26,7 +27,7 @@ struct fresh {
 	struct fdir *d[MAX_DIRS];
 };
 
-static uint64_t now_ms(void)
+static uint64_t fresh_now_ms(void)
 {
 	struct timespec ts;
 
@@ -34,26 +35,19 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static unsigned hash(const char *s)
+static void fresh_free_node(struct strtab_node *n)
 {
-	uint32_t h = 2166136261u;   /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % NBUCKETS;
+	free(n);
 }
 
-static void dir_free(struct fdir *d)
+static void fresh_dir_free(struct fdir *d)
 {
 	if (!d)
 		return;
-	for (unsigned i = 0; i < NBUCKETS; i++)
-		while (d->b[i]) {
-			struct fname *n = d->b[i];
-
-			d->b[i] = n->next;
-			free(n);
-		}
+	if (d->names.b) {
+		strtab_drain(&d->names, NULL, NULL, fresh_free_node);
+		strtab_destroy(&d->names);
+	}
 	free(d->path);
 	free(d);
 }
@@ -74,17 +68,17 @@ void fresh_free(struct fresh *f)
 	if (!f)
 		return;
 	for (unsigned i = 0; i < MAX_DIRS; i++)
-		dir_free(f->d[i]);
+		fresh_dir_free(f->d[i]);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
 
 /* the live record of path's folder (expired ones are freed on the way); *name: path's last part */
-static struct fdir *parent_of(struct fresh *f, const char *path, const char **name)
+static struct fdir *fresh_parent_of(struct fresh *f, const char *path, const char **name)
 {
 	const char *slash = strrchr(path, '/');
 	size_t len;
-	uint64_t now = now_ms();
+	uint64_t now = fresh_now_ms();
 
 	if (!slash)
 		return NULL;
@@ -96,7 +90,7 @@ static struct fdir *parent_of(struct fresh *f, const char *path, const char **na
 		if (!d)
 			continue;
 		if (d->expires_ms <= now) {
-			dir_free(d);
+			fresh_dir_free(d);
 			f->d[i] = NULL;
 			continue;
 		}
@@ -107,21 +101,19 @@ static struct fdir *parent_of(struct fresh *f, const char *path, const char **na
 }
 
 /* 1 if name was met before; else remembers it (0), or -1 out of memory */
-static int meet(struct fdir *d, const char *name)
+static int fresh_meet(struct fdir *d, const char *name)
 {
-	unsigned h = hash(name);
 	struct fname *n;
 	size_t len = strlen(name);
 
-	for (n = d->b[h]; n; n = n->next)
-		if (!strcmp(n->name, name))
-			return 1;
+	if (strtab_get(&d->names, name))
+		return 1;
 	n = malloc(sizeof(*n) + len + 1);
 	if (!n)
 		return -1;
 	memcpy(n->name, name, len + 1);
-	n->next = d->b[h];
-	d->b[h] = n;
+	n->n.key = n->name;
+	strtab_add(&d->names, &n->n);
 	return 0;
 }
 
@@ -135,12 +127,12 @@ void fresh_made(struct fresh *f, const char *dir)
 		return;
 	fresh_drop_tree(f, dir);
 	d = calloc(1, sizeof(*d));
-	if (!d || !(d->path = strdup(dir))) {
-		free(d);
+	if (!d || !(d->path = strdup(dir)) || strtab_init(&d->names, NBUCKETS)) {
+		fresh_dir_free(d);
 		return;
 	}
 	pthread_mutex_lock(&f->lock);
-	d->expires_ms = now_ms() + f->ttl_ms;
+	d->expires_ms = fresh_now_ms() + f->ttl_ms;
 	for (unsigned i = 0; i < MAX_DIRS; i++) {
 		uint64_t e = f->d[i] ? f->d[i]->expires_ms : 0;
 
@@ -149,7 +141,7 @@ void fresh_made(struct fresh *f, const char *dir)
 			slot = i;
 		}
 	}
-	dir_free(f->d[slot]);   /* a free slot, or the record closest to expiring */
+	fresh_dir_free(f->d[slot]);   /* a free slot, or the record closest to expiring */
 	f->d[slot] = d;
 	pthread_mutex_unlock(&f->lock);
 }
@@ -163,19 +155,19 @@ int fresh_absent(struct fresh *f, const char *path)
 	if (!f)
 		return 0;
 	pthread_mutex_lock(&f->lock);
-	d = parent_of(f, path, &name);
+	d = fresh_parent_of(f, path, &name);
 	if (d) {
-		int met = meet(d, name);
+		int met = fresh_meet(d, name);
 
 		if (met < 0) {
 			/* a name it cannot remember must not be taken for absent next time */
 			for (unsigned i = 0; i < MAX_DIRS; i++)
 				if (f->d[i] == d)
 					f->d[i] = NULL;
-			dir_free(d);
+			fresh_dir_free(d);
 		} else {
 			absent = !met;
-			d->expires_ms = now_ms() + f->ttl_ms;
+			d->expires_ms = fresh_now_ms() + f->ttl_ms;
 		}
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -198,7 +190,7 @@ void fresh_drop_tree(struct fresh *f, const char *dir)
 		struct fdir *d = f->d[i];
 
 		if (d && !strncmp(d->path, dir, len) && (d->path[len] == 0 || d->path[len] == '/')) {
-			dir_free(d);
+			fresh_dir_free(d);
 			f->d[i] = NULL;
 		}
 	}

@@ -23,7 +23,7 @@ struct journal {
 	size_t nclosed, taken;
 };
 
-static uint32_t fnv(const char *a, const char *b)
+static uint32_t journal_fnv(const char *a, const char *b)
 {
 	uint32_t h = 2166136261u;
 
@@ -36,7 +36,7 @@ static uint32_t fnv(const char *a, const char *b)
 }
 
 /* A record is "key\ntoken\n". */
-static int read_record(int dfd, const char *name, char **key, char **token)
+static int journal_read_record(int dfd, const char *name, char **key, char **token)
 {
 	char buf[16384];
 	ssize_t n;
@@ -67,7 +67,7 @@ static int read_record(int dfd, const char *name, char **key, char **token)
 
 /* --- closed files waiting for their upload (--async-close) ----------------------------------------- */
 
-static int ends_with(const char *s, const char *suffix)
+static int journal_ends_with(const char *s, const char *suffix)
 {
 	size_t a = strlen(s), b = strlen(suffix);
 
@@ -101,7 +101,7 @@ int journal_parse_closed(const char *buf, size_t len, struct journal_closed *out
 		return -EINVAL;
 	memcpy(out->name, line[3], llen[3]);
 	out->name[llen[3]] = 0;
-	if (!ends_with(out->name, ".spool"))
+	if (!journal_ends_with(out->name, ".spool"))
 		return -EINVAL;
 	out->name[llen[3] - strlen(".spool")] = 0;
 	out->key = strndup(line[0], llen[0]);
@@ -115,7 +115,7 @@ int journal_parse_closed(const char *buf, size_t len, struct journal_closed *out
 }
 
 /* Keep each whole record whose spool holds its data; drop torn records and spools with no record. */
-static void recover_closed(struct journal *j)
+static void journal_recover_closed(struct journal *j)
 {
 	DIR *d = opendir(j->dir);
 	struct dirent *de;
@@ -129,7 +129,7 @@ static void recover_closed(struct journal *j)
 		ssize_t n;
 		int fd;
 
-		if (!ends_with(de->d_name, ".cl"))
+		if (!journal_ends_with(de->d_name, ".cl"))
 			continue;
 		fd = openat(j->dfd, de->d_name, O_RDONLY | O_CLOEXEC);
 		n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
@@ -164,7 +164,7 @@ static void recover_closed(struct journal *j)
 		char rec[80];
 		size_t len = strlen(de->d_name);
 
-		if (!ends_with(de->d_name, ".spool") || len - strlen(".spool") + 4 > sizeof(rec))
+		if (!journal_ends_with(de->d_name, ".spool") || len - strlen(".spool") + 4 > sizeof(rec))
 			continue;
 		snprintf(rec, sizeof(rec), "%.*s.cl", (int)(len - strlen(".spool")), de->d_name);
 		if (faccessat(j->dfd, rec, F_OK, 0))
@@ -195,7 +195,7 @@ int journal_closed_next(struct journal *j, struct journal_closed *out, int *fd)
 	return -ENOENT;
 }
 
-static int fsync_dir(struct journal *j)
+static int journal_fsync_dir(struct journal *j)
 {
 	return fsync(j->dfd) ? -errno : 0;
 }
@@ -234,7 +234,7 @@ int journal_closed_add(struct journal *j, const char *key, const char *path, uin
 	fclose(f);
 	f = NULL;
 	rfd = -1;
-	rc = fsync_dir(j);
+	rc = journal_fsync_dir(j);
 	if (rc)
 		goto fail;
 	return 0;
@@ -320,7 +320,7 @@ int journal_fail(struct journal *j, uint64_t id, const char *path, uint64_t size
 	snprintf(up, sizeof(up), "%llu-%d.up", (unsigned long long)id, (int)getpid());
 	snprintf(failed, sizeof(failed), "%llu-%d.failed", (unsigned long long)id, (int)getpid());
 	snprintf(tmp, sizeof(tmp), "%s.tmp", failed);
-	rc = read_record(j->dfd, up, &key, &token);
+	rc = journal_read_record(j->dfd, up, &key, &token);
 	if (rc)
 		return rc;
 	if (strchr(path, '\n') || strchr(why, '\n')) {
@@ -345,7 +345,7 @@ int journal_fail(struct journal *j, uint64_t id, const char *path, uint64_t size
 	if (!rc && unlinkat(j->dfd, up, 0))
 		rc = -errno;
 	if (!rc)
-		rc = fsync_dir(j);
+		rc = journal_fsync_dir(j);
 	if (rc)
 		unlinkat(j->dfd, tmp, 0);
 out:
@@ -354,7 +354,7 @@ out:
 	return rc;
 }
 
-static int failed_in_dir(const char *dir, int (*fn)(void *, const struct journal_failed *), void *arg)
+static int journal_failed_in_dir(const char *dir, int (*fn)(void *, const struct journal_failed *), void *arg)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -369,7 +369,7 @@ static int failed_in_dir(const char *dir, int (*fn)(void *, const struct journal
 		ssize_t n;
 		int fd;
 
-		if (!ends_with(de->d_name, ".failed") || nl >= sizeof(f.file))
+		if (!journal_ends_with(de->d_name, ".failed") || nl >= sizeof(f.file))
 			continue;
 		snprintf(file, sizeof(file), "%s/%s", dir, de->d_name);
 		fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -395,7 +395,7 @@ int journal_failed_foreach(struct journal *j, const char *cache_dir,
 	int rc = 0;
 
 	if (j)
-		return failed_in_dir(j->dir, fn, arg);
+		return journal_failed_in_dir(j->dir, fn, arg);
 	d = opendir(cache_dir);
 	if (!d)
 		return -errno;
@@ -405,13 +405,13 @@ int journal_failed_foreach(struct journal *j, const char *cache_dir,
 		if (strncmp(de->d_name, "journal-", 8))
 			continue;
 		snprintf(dir, sizeof(dir), "%s/%s", cache_dir, de->d_name);
-		rc = failed_in_dir(dir, fn, arg);
+		rc = journal_failed_in_dir(dir, fn, arg);
 	}
 	closedir(d);
 	return rc;
 }
 
-static int log_kept(void *arg, const struct journal_failed *f)
+static int journal_log_kept(void *arg, const struct journal_failed *f)
 {
 	(*(unsigned *)arg)++;
 	log_warn("crash journal: kept the failed commit of %s (%s): its upload stays in the store; "
@@ -419,7 +419,7 @@ static int log_kept(void *arg, const struct journal_failed *f)
 	return 0;
 }
 
-static void recover(struct journal *j, struct backend *be)
+static void journal_recover(struct journal *j, struct backend *be)
 {
 	DIR *d = opendir(j->dir);
 	struct dirent *de;
@@ -435,11 +435,11 @@ static void recover(struct journal *j, struct backend *be)
 
 		if (seen > j->next)
 			j->next = seen;   /* a new record never takes an old name (a container's pid repeats) */
-		if (ends_with(de->d_name, ".failed.tmp"))
+		if (journal_ends_with(de->d_name, ".failed.tmp"))
 			unlinkat(j->dfd, de->d_name, 0);   /* torn before it replaced its crash record */
-		if (!ends_with(de->d_name, ".up"))
+		if (!journal_ends_with(de->d_name, ".up"))
 			continue;   /* a .failed record is kept: its data is what a retry stores */
-		rc = read_record(j->dfd, de->d_name, &key, &token);
+		rc = journal_read_record(j->dfd, de->d_name, &key, &token);
 		if (!rc && be->ops->upload_forget) {
 			rc = be->ops->upload_forget(be, key, token);
 			if (rc == -EINVAL || rc == -EOPNOTSUPP) {
@@ -469,10 +469,10 @@ static void recover(struct journal *j, struct backend *be)
 	if (n)
 		log_info("crash recovery: %u unfinished upload(s) discarded, no partial object published", n);
 	n = 0;
-	failed_in_dir(j->dir, log_kept, &n);
+	journal_failed_in_dir(j->dir, journal_log_kept, &n);
 	if (n)
 		log_warn("crash journal: %u failed commit(s) kept (snapctl failed lists them)", n);
-	recover_closed(j);
+	journal_recover_closed(j);
 }
 
 int journal_open(struct journal **out, const char *cache_dir, const char *source, const char *mountpoint,
@@ -483,7 +483,7 @@ int journal_open(struct journal **out, const char *cache_dir, const char *source
 
 	if (!j)
 		return -ENOMEM;
-	snprintf(j->dir, sizeof(j->dir), "%s/journal-%08x", cache_dir, fnv(source, mountpoint));
+	snprintf(j->dir, sizeof(j->dir), "%s/journal-%08x", cache_dir, journal_fnv(source, mountpoint));
 	if (mkdir(j->dir, 0700) && errno != EEXIST) {
 		rc = -errno;
 		goto fail;
@@ -513,7 +513,7 @@ int journal_open(struct journal **out, const char *cache_dir, const char *source
 		rc = -ENOMEM;
 		goto fail;   /* lfd stays open: the lock goes with the failed process */
 	}
-	recover(j, be);
+	journal_recover(j, be);
 	*out = j;
 	return 0;
 fail:
@@ -568,7 +568,7 @@ uint64_t journal_add(struct journal *j, const char *key, const char *token)
 	}
 	fclose(f);
 	/* the name too: a record lost with its directory entry would leave the upload nobody knows of */
-	if (fsync_dir(j)) {
+	if (journal_fsync_dir(j)) {
 		int e = errno;
 
 		unlinkat(j->dfd, name, 0);

@@ -1,4 +1,5 @@
 #include "cache/meta.h"
+#include "common/strtab.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 #define MAX_ENTRIES 200000
 
 struct ment {
-	struct ment *next;
+	struct strtab_node n;   /* first: a node is its entry; n.key is path */
 	struct meta_entry e;
 	int replaced;   /* see meta_set_replaced */
 	uint64_t expires_ms;
@@ -18,11 +19,10 @@ struct ment {
 struct meta {
 	pthread_mutex_t lock;
 	unsigned ttl_ms;
-	unsigned count;
-	struct ment *b[NBUCKETS];
+	struct strtab t;
 };
 
-static uint64_t now_ms(void)
+static uint64_t meta_now_ms(void)
 {
 	struct timespec ts;
 
@@ -30,13 +30,28 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static unsigned hash(const char *s)
+static struct ment *meta_find_locked(struct meta *m, const char *path)
 {
-	uint32_t h = 2166136261u;   /* FNV-1a */
+	return (struct ment *)strtab_get(&m->t, path);
+}
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % NBUCKETS;
+/* A new entry for path, in the table, zeroed; NULL when out of memory. */
+static struct ment *meta_add_locked(struct meta *m, const char *path)
+{
+	struct ment *e = malloc(sizeof(*e) + strlen(path) + 1);
+
+	if (!e)
+		return NULL;
+	memset(e, 0, sizeof(*e));
+	strcpy(e->path, path);
+	e->n.key = e->path;
+	strtab_add(&m->t, &e->n);
+	return e;
+}
+
+static void meta_free_node(struct strtab_node *n)
+{
+	free(n);
 }
 
 struct meta *meta_new(unsigned ttl_ms)
@@ -45,48 +60,36 @@ struct meta *meta_new(unsigned ttl_ms)
 
 	if (!m)
 		return NULL;
+	if (strtab_init(&m->t, NBUCKETS)) {
+		free(m);
+		return NULL;
+	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->ttl_ms = ttl_ms;
 	return m;
-}
-
-static void clear_locked(struct meta *m)
-{
-	for (unsigned i = 0; i < NBUCKETS; i++) {
-		while (m->b[i]) {
-			struct ment *e = m->b[i];
-
-			m->b[i] = e->next;
-			free(e);
-		}
-	}
-	m->count = 0;
 }
 
 void meta_free(struct meta *m)
 {
 	if (!m)
 		return;
-	clear_locked(m);
+	strtab_drain(&m->t, NULL, NULL, meta_free_node);
+	strtab_destroy(&m->t);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
 
 int meta_get(struct meta *m, const char *path, struct meta_entry *out)
 {
-	unsigned h = hash(path);
-	uint64_t now = now_ms();
+	uint64_t now = meta_now_ms();
+	struct ment *e;
 	int hit = 0;
 
 	pthread_mutex_lock(&m->lock);
-	for (struct ment *e = m->b[h]; e; e = e->next) {
-		if (!strcmp(e->path, path)) {
-			if (e->expires_ms > now) {
-				*out = e->e;
-				hit = 1;
-			}
-			break;
-		}
+	e = meta_find_locked(m, path);
+	if (e && e->expires_ms > now) {
+		*out = e->e;
+		hit = 1;
 	}
 	pthread_mutex_unlock(&m->lock);
 	return hit;
@@ -100,62 +103,34 @@ void meta_put(struct meta *m, const char *path, enum meta_kind kind, uint64_t si
 void meta_put_ttl(struct meta *m, const char *path, enum meta_kind kind, uint64_t size, time_t mtime,
 		  unsigned ttl_ms)
 {
-	unsigned h = hash(path);
 	struct ment *e;
 
 	if (!ttl_ms)
 		return;
 	pthread_mutex_lock(&m->lock);
-	for (e = m->b[h]; e; e = e->next)
-		if (!strcmp(e->path, path))
-			break;
+	e = meta_find_locked(m, path);
 	if (!e) {
-		if (m->count >= MAX_ENTRIES)
-			clear_locked(m);   /* crude but bounded: a cache, not a store */
-		e = malloc(sizeof(*e) + strlen(path) + 1);
+		if (m->t.count >= MAX_ENTRIES)   /* crude but bounded: a cache, not a store */
+			strtab_drain(&m->t, NULL, NULL, meta_free_node);
+		e = meta_add_locked(m, path);
 		if (!e)
 			goto out;
-		strcpy(e->path, path);
-		e->next = m->b[h];
-		m->b[h] = e;
-		m->count++;
-		e->replaced = 0;
 	} else if (e->e.kind == META_FILE && kind == META_FILE && e->e.size != size) {
 		e->replaced = 1;   /* shown with another size before, fresh or not */
 	}
 	e->e.kind = kind;
 	e->e.size = size;
 	e->e.mtime = mtime;
-	e->expires_ms = now_ms() + ttl_ms;
+	e->expires_ms = meta_now_ms() + ttl_ms;
 out:
 	pthread_mutex_unlock(&m->lock);
 }
 
 void meta_drop(struct meta *m, const char *path)
 {
-	unsigned h = hash(path);
-
 	pthread_mutex_lock(&m->lock);
-	for (struct ment **pp = &m->b[h]; *pp; pp = &(*pp)->next) {
-		if (!strcmp((*pp)->path, path)) {
-			struct ment *e = *pp;
-
-			*pp = e->next;
-			free(e);
-			m->count--;
-			break;
-		}
-	}
+	free(strtab_take(&m->t, path));
 	pthread_mutex_unlock(&m->lock);
-}
-
-static struct ment *find_locked(struct meta *m, const char *path)
-{
-	struct ment *e = m->b[hash(path)];
-
-	while (e && strcmp(e->path, path))
-		e = e->next;
-	return e;
 }
 
 void meta_set_replaced(struct meta *m, const char *path)
@@ -163,18 +138,13 @@ void meta_set_replaced(struct meta *m, const char *path)
 	struct ment *e;
 
 	pthread_mutex_lock(&m->lock);
-	e = find_locked(m, path);
-	if (e) {
-		e->replaced = 1;
+	e = meta_find_locked(m, path);
+	if (e)
 		e->expires_ms = 0;   /* and ask the store again */
-	} else if ((e = malloc(sizeof(*e) + strlen(path) + 1))) {
-		memset(e, 0, sizeof(*e));
-		strcpy(e->path, path);
+	else
+		e = meta_add_locked(m, path);
+	if (e)
 		e->replaced = 1;
-		e->next = m->b[hash(path)];
-		m->b[hash(path)] = e;
-		m->count++;
-	}
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -184,29 +154,31 @@ int meta_replaced(struct meta *m, const char *path)
 	int r;
 
 	pthread_mutex_lock(&m->lock);
-	e = find_locked(m, path);
+	e = meta_find_locked(m, path);
 	r = e && e->replaced;
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
 
+struct meta_under {
+	const char *path;
+	size_t n;
+};
+
+/* the entry is the folder u->path or below it */
+static int meta_is_under(const struct strtab_node *node, void *arg)
+{
+	const struct meta_under *u = arg;
+	const char *p = node->key;
+
+	return !strncmp(p, u->path, u->n) && (p[u->n] == 0 || p[u->n] == '/');
+}
+
 void meta_drop_tree(struct meta *m, const char *path)
 {
-	size_t n = strlen(path);
+	struct meta_under u = { path, strlen(path) };
 
 	pthread_mutex_lock(&m->lock);
-	for (unsigned i = 0; i < NBUCKETS; i++) {
-		for (struct ment **pp = &m->b[i]; *pp;) {
-			struct ment *e = *pp;
-
-			if (!strncmp(e->path, path, n) && (e->path[n] == 0 || e->path[n] == '/')) {
-				*pp = e->next;
-				free(e);
-				m->count--;
-			} else {
-				pp = &e->next;
-			}
-		}
-	}
+	strtab_drain(&m->t, meta_is_under, &u, meta_free_node);
 	pthread_mutex_unlock(&m->lock);
 }

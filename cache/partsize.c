@@ -2,7 +2,7 @@
 
 #include <errno.h>
 
-static uint64_t round_mib(uint64_t v)
+static uint64_t part_round_mib(uint64_t v)
 {
 	return (v + MIB - 1) / MIB * MIB;
 }
@@ -46,9 +46,9 @@ int part_plan_init(struct part_plan *plan, uint64_t want, uint64_t min_part, uin
 	plan->min_part = min_part;
 	plan->max_part = max_part;
 	plan->max_parts = max_parts;
-	plan->base = round_mib(want ? want : 8 * MIB);
+	plan->base = part_round_mib(want ? want : 8 * MIB);
 	if (plan->base < min_part)
-		plan->base = round_mib(min_part);
+		plan->base = part_round_mib(min_part);
 	if (max_part && plan->base > max_part)
 		plan->base = max_part / MIB * MIB;
 	if (!plan->base) {

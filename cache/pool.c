@@ -19,7 +19,7 @@ struct pool {
 	pthread_t *tid;
 };
 
-static void *worker(void *arg)
+static void *pool_worker(void *arg)
 {
 	struct pool *p = arg;
 
@@ -57,7 +57,7 @@ int pool_new(struct pool **out, unsigned threads)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->more, NULL);
 	for (; p->n < threads; p->n++)
-		if (pthread_create(&p->tid[p->n], NULL, worker, p))
+		if (pthread_create(&p->tid[p->n], NULL, pool_worker, p))
 			break;
 	if (!p->n) {
 		pool_free(p);

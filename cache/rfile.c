@@ -53,7 +53,7 @@ struct rfile {
 	struct slot s[RFILE_SLOTS];
 };
 
-static size_t min_sz(size_t a, size_t b)
+static size_t rfile_min_sz(size_t a, size_t b)
 {
 	return a < b ? a : b;
 }
@@ -74,7 +74,7 @@ int rfile_open(struct backend *be, struct pool *prefetch, const char *key, uint6
 	rf->prefetch = prefetch;
 	rf->size = size;
 	rf->max_window = max_window < MIN_WINDOW ? MIN_WINDOW : max_window;
-	rf->window = min_sz(START_WINDOW, rf->max_window);
+	rf->window = rfile_min_sz(START_WINDOW, rf->max_window);
 	for (int i = 0; i < RFILE_SLOTS; i++)
 		rf->s[i].rf = rf;
 	pthread_mutex_init(&rf->lock, NULL);
@@ -105,7 +105,7 @@ void rfile_close(struct rfile *rf)
 
 /* Fill slot s (marked LOADING by the caller, lock dropped). job: a prefetch job ends with it.
  * Returns 0 or -errno. */
-static int fetch(struct rfile *rf, struct slot *s, int job)
+static int rfile_fetch(struct rfile *rf, struct slot *s, int job)
 {
 	const struct backend_ops *ops = rf->be->ops;
 	struct obj_ver v;
@@ -164,14 +164,14 @@ static int fetch(struct rfile *rf, struct slot *s, int job)
 	return rc;
 }
 
-static void prefetch_job(void *arg)
+static void rfile_prefetch_job(void *arg)
 {
 	struct slot *s = arg;
 
-	fetch(s->rf, s, 1);
+	rfile_fetch(s->rf, s, 1);
 }
 
-static struct slot *find(struct rfile *rf, uint64_t off)
+static struct slot *rfile_find(struct rfile *rf, uint64_t off)
 {
 	for (int i = 0; i < RFILE_SLOTS; i++) {
 		struct slot *s = &rf->s[i];
@@ -187,7 +187,7 @@ static struct slot *find(struct rfile *rf, uint64_t off)
 }
 
 /* A slot a reader at off may still want: just behind it, or ahead of it within reach. */
-static int live(const struct rfile *rf, const struct slot *s, uint64_t off)
+static int rfile_live(const struct rfile *rf, const struct slot *s, uint64_t off)
 {
 	return s->state == SLOT_READY && s->start + s->len + KEEP_BEHIND > off &&
 	       s->start < off + (uint64_t)RFILE_SLOTS * rf->max_window;
@@ -195,7 +195,7 @@ static int live(const struct rfile *rf, const struct slot *s, uint64_t off)
 
 /* The slot to reuse for a reader at off: never a loading one; one it no longer wants, least recently
  * used first; for read-ahead (demand 0) nothing else, for the reader itself (demand 1) any. */
-static struct slot *victim(struct rfile *rf, uint64_t off, int demand)
+static struct slot *rfile_victim(struct rfile *rf, uint64_t off, int demand)
 {
 	struct slot *best = NULL;
 	int best_live = 1;
@@ -206,7 +206,7 @@ static struct slot *victim(struct rfile *rf, uint64_t off, int demand)
 
 		if (s->state == SLOT_LOADING)
 			continue;
-		l = live(rf, s, off);
+		l = rfile_live(rf, s, off);
 		if (l && !demand)
 			continue;
 		if (!best || (best_live && !l) || (l == best_live && s->used < best->used)) {
@@ -218,7 +218,7 @@ static struct slot *victim(struct rfile *rf, uint64_t off, int demand)
 }
 
 /* Prepare s for [start, start+want): caller holds the lock. */
-static int arm(struct rfile *rf, struct slot *s, uint64_t start, size_t want)
+static int rfile_arm(struct rfile *rf, struct slot *s, uint64_t start, size_t want)
 {
 	if (!s->data) {
 		s->data = malloc(rf->max_window);
@@ -235,7 +235,7 @@ static int arm(struct rfile *rf, struct slot *s, uint64_t start, size_t want)
 }
 
 /* want bytes at start, cut at the end of the object and where a window held already begins. */
-static size_t clamp(const struct rfile *rf, uint64_t start, size_t want)
+static size_t rfile_clamp(const struct rfile *rf, uint64_t start, size_t want)
 {
 	if (start >= rf->size)
 		return 0;
@@ -250,15 +250,15 @@ static size_t clamp(const struct rfile *rf, uint64_t start, size_t want)
 	return want;
 }
 
-static void grow(struct rfile *rf)
+static void rfile_grow(struct rfile *rf)
 {
-	rf->window = min_sz(rf->window * 2, rf->max_window);
+	rf->window = rfile_min_sz(rf->window * 2, rf->max_window);
 }
 
 /* A sequential read at off has asked for everything up to end: start fetching the windows after it,
  * in parallel, as far ahead as twice what the run has read so far (so a short read of the head of a
  * file costs little) and as free slots allow (which bounds memory). */
-static void ahead(struct rfile *rf, uint64_t off, uint64_t end)
+static void rfile_ahead(struct rfile *rf, uint64_t off, uint64_t end)
 {
 	uint64_t run = end > rf->run_start ? end - rf->run_start : 0;
 	uint64_t limit = end + (run * 2 > START_WINDOW ? run * 2 : START_WINDOW);
@@ -270,29 +270,29 @@ static void ahead(struct rfile *rf, uint64_t off, uint64_t end)
 		struct slot *s;
 		size_t want;
 
-		while ((s = find(rf, at)))
+		while ((s = rfile_find(rf, at)))
 			at = s->start + (s->state == SLOT_LOADING ? s->want : s->len);
 		if (at >= limit)
 			break;
-		want = clamp(rf, at, rf->window);
+		want = rfile_clamp(rf, at, rf->window);
 		if (!want)
 			break;
-		s = victim(rf, off, 0);
-		if (!s || arm(rf, s, at, want))
+		s = rfile_victim(rf, off, 0);
+		if (!s || rfile_arm(rf, s, at, want))
 			break;
 		rf->jobs++;
-		if (pool_submit(rf->prefetch, prefetch_job, s)) {
+		if (pool_submit(rf->prefetch, rfile_prefetch_job, s)) {
 			rf->jobs--;
 			s->state = SLOT_EMPTY;
 			break;
 		}
 		at += want;
-		grow(rf);
+		rfile_grow(rf);
 	}
 }
 
 /* The version changed before the reader had a byte: drop what was fetched and pin again, once. */
-static int restart(struct rfile *rf)
+static int rfile_restart(struct rfile *rf)
 {
 	if (rf->served || rf->epoch)
 		return 0;
@@ -305,7 +305,7 @@ static int restart(struct rfile *rf)
 	return 1;
 }
 
-static int near(uint64_t a, uint64_t b)
+static int rfile_near(uint64_t a, uint64_t b)
 {
 	return (a > b ? a - b : b - a) <= SEQ_SLACK;
 }
@@ -316,7 +316,7 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 	int rc = 0, seq;
 
 	pthread_mutex_lock(&rf->lock);
-	if (rf->stale && !restart(rf)) {
+	if (rf->stale && !rfile_restart(rf)) {
 		rc = -ESTALE;
 		goto out;
 	}
@@ -324,10 +324,10 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 		goto out;
 	if (len > rf->size - off)
 		len = (size_t)(rf->size - off);
-	seq = near(off, rf->next_seq);
+	seq = rfile_near(off, rf->next_seq);
 	if (!seq) {
 		rf->run_start = off;
-		rf->window = min_sz(START_WINDOW, rf->max_window);
+		rf->window = rfile_min_sz(START_WINDOW, rf->max_window);
 	}
 	while (done < len) {
 		uint64_t pos = off + done;
@@ -337,11 +337,11 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 			break;   /* the object turned out shorter */
 		if (rf->stale) {
 			rc = -ESTALE;
-			if (!done && restart(rf))
+			if (!done && rfile_restart(rf))
 				continue;
 			break;
 		}
-		s = find(rf, pos);
+		s = rfile_find(rf, pos);
 		if (!s && rf->pinning) {
 			pthread_cond_wait(&rf->cond, &rf->lock);   /* the version is being pinned */
 			continue;
@@ -350,25 +350,25 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 			/* sequential: a whole window; random: what was asked, a little at least */
 			size_t want = seq ? rf->window : (len - done > MIN_WINDOW ? len - done : MIN_WINDOW);
 
-			want = clamp(rf, pos, min_sz(want, rf->max_window));
-			s = victim(rf, off, 1);
+			want = rfile_clamp(rf, pos, rfile_min_sz(want, rf->max_window));
+			s = rfile_victim(rf, off, 1);
 			if (!s) {
 				pthread_cond_wait(&rf->cond, &rf->lock);
 				continue;
 			}
-			rc = arm(rf, s, pos, want);
+			rc = rfile_arm(rf, s, pos, want);
 			if (rc)
 				break;
 			if (rf->be->ops->read_ver && !rf->ver.known)
 				rf->pinning = 1;
 			if (seq) {
-				grow(rf);
-				ahead(rf, off, off + len);
+				rfile_grow(rf);
+				rfile_ahead(rf, off, off + len);
 			}
 			pthread_mutex_unlock(&rf->lock);
-			rc = fetch(rf, s, 0);
+			rc = rfile_fetch(rf, s, 0);
 			pthread_mutex_lock(&rf->lock);
-			if (rc == -EAGAIN || (rc == -ESTALE && !done && restart(rf))) {
+			if (rc == -EAGAIN || (rc == -ESTALE && !done && rfile_restart(rf))) {
 				rc = 0;
 				continue;
 			}
@@ -380,7 +380,7 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 			pthread_cond_wait(&rf->cond, &rf->lock);
 			continue;
 		}
-		size_t n = min_sz(s->start + s->len - pos, len - done);
+		size_t n = rfile_min_sz(s->start + s->len - pos, len - done);
 
 		memcpy((char *)buf + done, s->data + (pos - s->start), n);
 		s->used = ++rf->clock;
@@ -388,7 +388,7 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 	}
 	rf->served += done;
 	if (seq && done)
-		ahead(rf, off, off + len);
+		rfile_ahead(rf, off, off + len);
 	if (!seq || off + done > rf->next_seq)
 		rf->next_seq = off + done;
 out:

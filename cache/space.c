@@ -4,7 +4,7 @@
 #include <time.h>
 
 /* caller holds s->lock */
-static void take_locked(struct space *s, uint64_t n)
+static void space_take_locked(struct space *s, uint64_t n)
 {
 	s->used += n;
 	if (s->used > s->peak)
@@ -36,7 +36,7 @@ int space_reserve(struct space *s, uint64_t n)
 	while (s->used + n > s->limit)
 		pthread_cond_wait(&s->freed, &s->lock);
 	s->waiting--;
-	take_locked(s, n);
+	space_take_locked(s, n);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -47,7 +47,7 @@ int space_try_reserve(struct space *s, uint64_t n)
 
 	pthread_mutex_lock(&s->lock);
 	if (s->used + n <= s->limit) {
-		take_locked(s, n);
+		space_take_locked(s, n);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -63,14 +63,20 @@ void space_release(struct space *s, uint64_t n)
 	pthread_mutex_unlock(&s->lock);
 }
 
-uint64_t space_used(struct space *s)
+/* One counter of s, read under its lock. */
+static uint64_t space_read(struct space *s, const uint64_t *counter)
 {
-	uint64_t u;
+	uint64_t v;
 
 	pthread_mutex_lock(&s->lock);
-	u = s->used;
+	v = *counter;
 	pthread_mutex_unlock(&s->lock);
-	return u;
+	return v;
+}
+
+uint64_t space_used(struct space *s)
+{
+	return space_read(s, &s->used);
 }
 
 int space_reserve_wait(struct space *s, uint64_t n, unsigned ms, uint64_t keep)
@@ -100,7 +106,7 @@ int space_reserve_wait(struct space *s, uint64_t n, unsigned ms, uint64_t keep)
 	}
 	if (s->used + n <= limit) {
 		rc = 0;
-		take_locked(s, n);
+		space_take_locked(s, n);
 	}
 	s->waiting--;
 	pthread_mutex_unlock(&s->lock);
@@ -110,18 +116,13 @@ int space_reserve_wait(struct space *s, uint64_t n, unsigned ms, uint64_t keep)
 void space_force(struct space *s, uint64_t n)
 {
 	pthread_mutex_lock(&s->lock);
-	take_locked(s, n);
+	space_take_locked(s, n);
 	pthread_mutex_unlock(&s->lock);
 }
 
 uint64_t space_releases(struct space *s)
 {
-	uint64_t g;
-
-	pthread_mutex_lock(&s->lock);
-	g = s->releases;
-	pthread_mutex_unlock(&s->lock);
-	return g;
+	return space_read(s, &s->releases);
 }
 
 int space_force_stalled(struct space *s, uint64_t n, uint64_t gen)
@@ -130,7 +131,7 @@ int space_force_stalled(struct space *s, uint64_t n, uint64_t gen)
 
 	pthread_mutex_lock(&s->lock);
 	if (s->releases == gen) {
-		take_locked(s, n);
+		space_take_locked(s, n);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -1,14 +1,13 @@
+/* The staging layer's entry points (cache/stage.h) for a file's life: open, flush/commit, sync, close,
+ * unlink and rename of a file staged in the cache dir, and the walks over all of them; its data (write,
+ * read, truncate) is in cache/stage_data.c. The lock order and the states of a staged file are in
+ * cache/stage_priv.h; the work below these calls is in the other cache/stage_*.c files. */
 #include "cache/stage.h"
-#include "cache/digest.h"
-#include "cache/journal.h"
 #include "cache/stage_async.h"
-#include "cache/pool.h"
-#include "cache/space.h"
 #include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +15,7 @@
 
 #include "cache/stage_priv.h"
 
-static int spool_open(const char *dir)
+static int stage_spool_open(const char *dir)
 {
 	char tmpl[4096];
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -72,24 +71,20 @@ void stage_destroy(struct stage_ctx *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
-const char *wf_key(const struct wfile *wf)
+/* One flag of wf, read under its lock. */
+static int wf_read_flag(struct wfile *wf, const int *flag)
 {
-	return wf->key;
+	int v;
+
+	pthread_mutex_lock(&wf->lock);
+	v = *flag;
+	pthread_mutex_unlock(&wf->lock);
+	return v;
 }
 
 int wf_unlinked(struct wfile *wf)
 {
-	int u;
-
-	pthread_mutex_lock(&wf->lock);
-	u = wf->unlinked;
-	pthread_mutex_unlock(&wf->lock);
-	return u;
-}
-
-const char *wf_store_key(const struct wfile *wf)
-{
-	return wf->ukey ? wf->ukey : wf->key;
+	return wf_read_flag(wf, &wf->unlinked);
 }
 
 /* What a lookup wants: FIND_WRITER, a file open for writing (to share); FIND_READER, that or a
@@ -98,7 +93,7 @@ const char *wf_store_key(const struct wfile *wf)
 enum { FIND_WRITER, FIND_READER, FIND_ANY };
 
 /* Caller holds c->lock. */
-static struct wfile *find_locked(struct stage_ctx *c, const char *key, int how)
+static struct wfile *wf_find_locked(struct stage_ctx *c, const char *key, int how)
 {
 	for (struct wfile *wf = c->files; wf; wf = wf->next) {
 		if (wf->unlinked || wf->stored || strcmp(wf->key, key))
@@ -109,12 +104,12 @@ static struct wfile *find_locked(struct stage_ctx *c, const char *key, int how)
 	return NULL;
 }
 
-static struct wfile *find_ref(struct stage_ctx *c, const char *key, int how)
+static struct wfile *wf_find_ref(struct stage_ctx *c, const char *key, int how)
 {
 	struct wfile *wf;
 
 	pthread_mutex_lock(&c->lock);
-	wf = find_locked(c, key, how);
+	wf = wf_find_locked(c, key, how);
 	if (wf)
 		wf->refs++;
 	pthread_mutex_unlock(&c->lock);
@@ -123,226 +118,20 @@ static struct wfile *find_ref(struct stage_ctx *c, const char *key, int how)
 
 struct wfile *wf_find(struct stage_ctx *c, const char *key)
 {
-	return find_ref(c, key, FIND_WRITER);
+	return wf_find_ref(c, key, FIND_WRITER);
 }
 
 struct wfile *wf_find_any(struct stage_ctx *c, const char *key)
 {
-	return find_ref(c, key, FIND_READER);
-}
-
-const char *wf_path(const struct wfile *wf)
-{
-	return wf->path;
+	return wf_find_ref(c, key, FIND_READER);
 }
 
 int wf_queued(struct wfile *wf)
 {
-	int q;
-
-	pthread_mutex_lock(&wf->lock);
-	q = wf->queued;
-	pthread_mutex_unlock(&wf->lock);
-	return q;
-}
-
-/* --- space and spool ---------------------------------------------------------------------------- */
-
-/* Is a write at off ahead of the contiguous frontier? Those may not take the last part of the room
- * (below), which stays for the write that fills the gap; otherwise requests that overtook it could fill
- * the cache and leave nothing that can be cut. Asked again whenever the frontier moves: a write that was
- * ahead when it arrived is the gap filler once its predecessor lands. NULL off: not a streamed write.
- * Caller holds wf->lock. */
-static int wf_ahead_locked(const struct wfile *wf, const uint64_t *off)
-{
-	return off && *off > wf->seq_end;
-}
-
-/* One streaming file may hold (--uploads + 1) parts of cache: the parts in flight and the one being
- * filled. A writer that runs ahead of its uploads waits for its own parts here, so a fast writer to a
- * slow store holds the same few parts whatever the file's size, and leaves the rest of --cache-size to
- * the other files. The wait needs parts of this file in flight: a file that stages whole (nothing is
- * cut before close) or is stuck behind its own gap goes on to the shared limit. Writes ahead of the
- * frontier stop a quarter short. */
-static void wf_throttle(struct wfile *wf, uint64_t n, uint64_t off)
-{
-	uint64_t cap, keep;
-	int stuck;
-
-	pthread_mutex_lock(&wf->lock);
-	for (;;) {
-		cap = part_size_of(&wf->ctx->plan, wf->next_part ? wf->next_part : 1) * wf->ctx->file_parts;
-		keep = wf_ahead_locked(wf, &off) ? cap / 4 : 0;
-		/* Stuck: nothing of this file in flight, queued or being written can make room. Only
-		 * then one write goes over (its count keeps the others waiting); a cap that any write
-		 * passes whenever the uploads drain for a moment would bound nothing. */
-		stuck = !wf->inflight && !wf->npending && !wf->writing;
-		if (wf->reserved + wf->claimed + n <= cap - keep || stuck || wf->err ||
-		    wf->async)   /* an async file keeps all of itself by design */
-			break;
-		pthread_cond_wait(&wf->cond, &wf->lock);   /* a part done, or the frontier moved */
-	}
-	wf->claimed += n;   /* concurrent writes of this file see it before wf_reserve counts it */
-	wf->writing++;
-	pthread_mutex_unlock(&wf->lock);
-}
-
-/* Take n bytes of the shared cache for this file (off: where a streamed write lands, else NULL). */
-static int wf_reserve(struct wfile *wf, uint64_t n, const uint64_t *off)
-{
-	struct space *sp = wf->ctx->space;
-	int rc;
-
-	if (!n)
-		return 0;
-	for (;;) {
-		uint64_t gen = space_releases(sp), keep;
-		int idle, ahead;
-
-		pthread_mutex_lock(&wf->lock);
-		ahead = wf_ahead_locked(wf, off);
-		pthread_mutex_unlock(&wf->lock);
-		keep = !ahead ? 0 : WF_HEADROOM < sp->limit / 4 ? WF_HEADROOM : sp->limit / 4;
-		rc = space_reserve_wait(sp, n, 1000, keep);
-		if (rc == -EAGAIN)
-			continue;   /* a frontier moved: this write may be the gap filler now */
-		if (rc != -ETIMEDOUT)
-			break;
-		/* Everyone may be holding a partial part that cannot be cut yet: a writer with nothing of
-		 * its own in flight would wait forever, so it may go over the limit by this write. Only
-		 * if nothing at all was freed during the wait: room that other waiters took is progress
-		 * (and forcing then would push the cache over its limit for nothing). */
-		pthread_mutex_lock(&wf->lock);
-		idle = !wf->inflight && !wf->npending;
-		pthread_mutex_unlock(&wf->lock);
-		if (idle && !space_force_stalled(sp, n, gen)) {
-			log_warn("%s: cache full with nothing of its own in flight: going over by %llu bytes",
-				 wf->path, (unsigned long long)n);
-			rc = 0;
-			break;
-		}
-	}
-	if (rc) {
-		log_error("%s: needs %llu MiB of cache but --cache-size is %llu MiB", wf->path,
-			  (unsigned long long)(n / MIB), (unsigned long long)(sp->limit / MIB));
-		return rc;
-	}
-	pthread_mutex_lock(&wf->lock);
-	wf->reserved += n;
-	pthread_mutex_unlock(&wf->lock);
-	return 0;
-}
-
-/* caller holds wf->lock */
-void wf_release_locked(struct wfile *wf, uint64_t n)
-{
-	if (n > wf->reserved)
-		n = wf->reserved;
-	wf->reserved -= n;
-	space_release(wf->ctx->space, n);
-}
-
-void spool_drop(struct wfile *wf, uint64_t off, uint64_t len)
-{
-	/* give the blocks back to the cache file system at once */
-	if (len && fallocate(wf->spool, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len))
-		log_debug("%s: punch hole: %s", wf->path, strerror(errno));
-}
-
-/* Copy [0, n) of the committed object into the spool (an append to a small object, or a rewrite in
- * the middle). Caller holds wlock, not lock. */
-static int wf_materialize(struct wfile *wf, uint64_t n)
-{
-	struct backend *be = wf->ctx->be;
-	char *buf = NULL;
-	uint64_t off = 0;
-	int rc;
-
-	rc = wf_reserve(wf, n, NULL);
-	if (rc)
-		return rc;
-	buf = malloc(n < DL_CHUNK ? (n ? n : 1) : DL_CHUNK);
-	if (!buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	while (off < n) {
-		size_t want = n - off < DL_CHUNK ? (size_t)(n - off) : DL_CHUNK;
-		ssize_t got = be->ops->read(be, wf->key, off, want, buf);
-
-		if (got < 0) {
-			rc = (int)got;
-			goto out;
-		}
-		if (got == 0) {
-			rc = -EIO;   /* the object shrank under us */
-			goto out;
-		}
-		if (pwrite(wf->spool, buf, (size_t)got, (off_t)off) != got) {
-			rc = -errno ? -errno : -EIO;
-			goto out;
-		}
-		off += (uint64_t)got;
-	}
-	pthread_mutex_lock(&wf->lock);
-	wf->base = wf->cut = 0;
-	wf->seq_end = n;
-	pthread_mutex_unlock(&wf->lock);
-out:
-	free(buf);
-	if (rc) {
-		log_error("%s: could not load the existing object into the cache: %s", wf->path, strerror(-rc));
-		pthread_mutex_lock(&wf->lock);
-		wf_release_locked(wf, n);
-		pthread_mutex_unlock(&wf->lock);
-	}
-	return rc;
+	return wf_read_flag(wf, &wf->queued);
 }
 
 /* --- open / close ---------------------------------------------------------------------------------- */
-
-struct wfile *wf_new(struct stage_ctx *c, const char *key, const char *path, int spool)
-{
-	struct wfile *wf = calloc(1, sizeof(*wf));
-
-	if (!wf)
-		return NULL;
-	wf->key = strdup(key);
-	wf->path = strdup(path);
-	if (!wf->key || !wf->path) {
-		free(wf->key);
-		free(wf->path);
-		free(wf);
-		return NULL;
-	}
-	wf->ctx = c;
-	wf->spool = spool;
-	pthread_mutex_init(&wf->wlock, NULL);
-	pthread_mutex_init(&wf->lock, NULL);
-	pthread_cond_init(&wf->cond, NULL);
-	wf->refs = 1;
-	wf->next_part = 1;
-	wf->mtime = wf->started = time(NULL);
-	return wf;
-}
-
-/* Free a wfile that holds no upload and no cache space. */
-static void wf_discard(struct wfile *wf)
-{
-	digest_free(&wf->dg);
-	free(wf->tail);
-	free(wf->ukey);
-	for (unsigned i = 0; i < wf->nretired; i++)
-		free(wf->retired[i]);
-	close(wf->spool);
-	pthread_cond_destroy(&wf->cond);
-	pthread_mutex_destroy(&wf->lock);
-	pthread_mutex_destroy(&wf->wlock);
-	free(wf->pending);
-	free(wf->key);
-	free(wf->path);
-	free(wf);
-}
 
 int wf_open(struct stage_ctx *c, const char *key, const char *path, const struct obj_info *existing,
 	    int trunc, struct wfile **out)
@@ -361,7 +150,7 @@ int wf_open(struct stage_ctx *c, const char *key, const char *path, const struct
 		*out = wf;
 		return 0;
 	}
-	rc = spool_open(c->cache_dir);
+	rc = stage_spool_open(c->cache_dir);
 	if (rc < 0) {
 		log_error("cannot create a spool file in the cache dir %s: %s", c->cache_dir, strerror(-rc));
 		return rc;
@@ -383,9 +172,9 @@ int wf_open(struct stage_ctx *c, const char *key, const char *path, const struct
 	pthread_mutex_lock(&c->lock);
 	/* the previous writer of this key is still publishing at its release: let it finish first, so
 	 * that what it stores never lands after what this one stores */
-	while (find_locked(c, key, FIND_ANY) && !find_locked(c, key, FIND_WRITER))
+	while (wf_find_locked(c, key, FIND_ANY) && !wf_find_locked(c, key, FIND_WRITER))
 		pthread_cond_wait(&c->gone, &c->lock);
-	other = find_locked(c, key, FIND_WRITER);
+	other = wf_find_locked(c, key, FIND_WRITER);
 	if (other) {
 		/* another open of the same new file won the race: share it */
 		other->refs++;
@@ -403,22 +192,6 @@ int wf_open(struct stage_ctx *c, const char *key, const char *path, const struct
 	pthread_mutex_unlock(&c->lock);
 	*out = wf;
 	return 0;
-}
-
-static void wf_free(struct wfile *wf)
-{
-	struct stage_ctx *c = wf->ctx;
-
-	pthread_mutex_lock(&c->lock);
-	for (struct wfile **pp = &c->files; *pp; pp = &(*pp)->next) {
-		if (*pp == wf) {
-			*pp = wf->next;
-			break;
-		}
-	}
-	pthread_cond_broadcast(&c->gone);
-	pthread_mutex_unlock(&c->lock);
-	wf_discard(wf);
 }
 
 /* The last handle of an async file went away: its reference becomes the background upload's. */
@@ -473,444 +246,6 @@ int wf_close(struct wfile *wf)
 		wf_reset(wf, 1);
 	wf_free(wf);
 	return rc;
-}
-
-/* --- data ----------------------------------------------------------------------------------------- */
-
-/* Bytes of [off, end) already written and staged (so rewriting them needs no new cache space).
- * Caller holds wf->lock. */
-static uint64_t wf_overlap(const struct wfile *wf, uint64_t off, uint64_t end)
-{
-	uint64_t ov = 0;
-
-	if (off < wf->seq_end && end > wf->cut) {
-		uint64_t a = off > wf->cut ? off : wf->cut, b = end < wf->seq_end ? end : wf->seq_end;
-
-		ov += b - a;
-	}
-	for (unsigned i = 0; i < wf->next_ext; i++) {
-		const struct extent *e = &wf->ext[i];
-
-		if (off < e->end && end > e->start)
-			ov += (end < e->end ? end : e->end) - (off > e->start ? off : e->start);
-	}
-	return ov > end - off ? end - off : ov;
-}
-
-/* Record [off, end) as written and advance the contiguous frontier over it and over any extents it
- * now reaches. Extents stay disjoint. Caller holds wf->lock. */
-static void wf_mark_written(struct wfile *wf, uint64_t off, uint64_t end)
-{
-	if (off <= wf->seq_end) {
-		if (end > wf->seq_end)
-			wf->seq_end = end;
-	} else {
-		/* ahead of the frontier (writeback requests overtake each other): merge into the set */
-		for (unsigned i = 0; i < wf->next_ext;) {
-			struct extent *e = &wf->ext[i];
-
-			if (off <= e->end && end >= e->start) {
-				off = off < e->start ? off : e->start;
-				end = end > e->end ? end : e->end;
-				*e = wf->ext[--wf->next_ext];
-				continue;
-			}
-			i++;
-		}
-		if (wf->next_ext < WF_MAX_EXT)
-			wf->ext[wf->next_ext++] = (struct extent){ off, end };
-		/* else: the bytes are in the spool all the same and go out at commit, only not early */
-	}
-	for (int again = 1; again;) {
-		again = 0;
-		for (unsigned i = 0; i < wf->next_ext; i++) {
-			if (wf->ext[i].start <= wf->seq_end) {
-				if (wf->ext[i].end > wf->seq_end)
-					wf->seq_end = wf->ext[i].end;
-				wf->ext[i] = wf->ext[--wf->next_ext];
-				again = 1;
-				break;
-			}
-		}
-	}
-}
-
-/* Before changing bytes below cut or beyond an un-carryable base: bring the file into the spool so the
- * change can be made, or refuse when parts have already left. Caller holds wlock, not lock. */
-static int wf_prepare(struct wfile *wf, uint64_t off, int whole)
-{
-	uint64_t base, cut;
-	struct upload *up;
-	int rc;
-
-	pthread_mutex_lock(&wf->lock);
-	base = wf->base;
-	cut = wf->cut;
-	up = wf->up;
-	pthread_mutex_unlock(&wf->lock);
-	if (off >= cut && !(base && base < wf->ctx->plan.min_part))
-		return 0;
-	if (up && off < cut) {
-		log_error("%s: a write at offset %llu after %llu bytes were uploaded: snapfs streams files "
-			  "sequentially; rewrite the file from the start instead", wf->path,
-			  (unsigned long long)off, (unsigned long long)cut);
-		return -EINVAL;
-	}
-	if (base) {
-		rc = wf_materialize(wf, base);
-		if (rc)
-			return rc;
-	}
-	pthread_mutex_lock(&wf->lock);
-	if (whole || off < cut)
-		wf->mode = WF_WHOLE;   /* random access: no eager parts from now on */
-	pthread_mutex_unlock(&wf->lock);
-	return 0;
-}
-
-/* An append through the kernel's writeback cache starts by rewriting the page that held the old end of
- * file, with the old bytes read back first. Those bytes are already the store's: skip them when they
- * are unchanged, so the append carries the object instead of staging it whole. Returns the bytes
- * skipped (0: none or a real change) or -errno. Caller holds wlock. */
-static ssize_t wf_skip_tail(struct wfile *wf, const char **buf, size_t *len, uint64_t *off)
-{
-	struct backend *be = wf->ctx->be;
-	uint64_t base, page;
-	size_t n;
-
-	pthread_mutex_lock(&wf->lock);
-	base = wf->base;
-	n = wf->cut == base && !wf->up ? 1 : 0;
-	pthread_mutex_unlock(&wf->lock);
-	page = base & ~4095ULL;
-	if (!n || !base || *off >= base || *off < page || base < wf->ctx->plan.min_part)
-		return 0;
-	if (!wf->tail) {
-		ssize_t got;
-
-		wf->tail = malloc(4096);
-		if (!wf->tail)
-			return -ENOMEM;
-		got = be->ops->read(be, wf->key, page, (size_t)(base - page), wf->tail);
-		if (got != (ssize_t)(base - page)) {
-			free(wf->tail);
-			wf->tail = NULL;
-			return got < 0 ? got : -EIO;
-		}
-		wf->tail_off = page;
-	}
-	n = (size_t)(base - *off) < *len ? (size_t)(base - *off) : *len;
-	if (memcmp(*buf, wf->tail + (*off - wf->tail_off), n))
-		return 0;
-	*buf += n;
-	*len -= n;
-	*off += n;
-	return (ssize_t)n;
-}
-
-/* wf_write past wf_throttle. */
-static ssize_t wf_write_staged(struct wfile *wf, const void *data, size_t len, uint64_t off)
-{
-	const char *buf = data;
-	size_t total = len;
-	uint64_t end = off + len, fresh, frontier;
-	ssize_t rc;
-	int moved;
-
-	/* Room first, outside the file's write lock: a write that fills a gap must not queue behind one
-	 * that waits for the cache (writeback requests arrive slightly out of order). */
-	rc = wf_reserve(wf, len, &off);
-	pthread_mutex_lock(&wf->lock);
-	wf->claimed -= len;
-	pthread_mutex_unlock(&wf->lock);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&wf->wlock);
-	wf_async_ready(wf);
-	pthread_mutex_lock(&wf->lock);
-	rc = wf->err ? -EIO : 0;
-	pthread_mutex_unlock(&wf->lock);
-	if (rc)
-		goto out;
-	rc = wf_skip_tail(wf, &buf, &len, &off);
-	if (rc < 0)
-		goto out;
-	if (rc > 0) {
-		pthread_mutex_lock(&wf->lock);
-		wf_release_locked(wf, (uint64_t)rc);
-		pthread_mutex_unlock(&wf->lock);
-		if (!len) {
-			rc = (ssize_t)total;
-			goto out;
-		}
-	}
-	rc = wf_prepare(wf, off, 0);
-	if (rc)
-		goto out;
-	for (size_t done = 0; done < len;) {
-		ssize_t n = pwrite(wf->spool, buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0) {
-			rc = -errno;
-			log_error("%s: cache dir write failed: %s", wf->path, strerror(errno));
-			/* The kernel's writeback may never hand this error to the writer: poison the file,
-			 * so its close fails and the bytes written around the hole are not published. An
-			 * async file first turns synchronous: its close must report this, and a restarted
-			 * upload must never send the hole. */
-			wf_async_off(wf, "the cache dir lost a write");
-			pthread_mutex_lock(&wf->lock);
-			if (!wf->err)
-				wf->err = (int)rc;
-			pthread_cond_broadcast(&wf->cond);
-			pthread_mutex_unlock(&wf->lock);
-			goto out;
-		}
-		done += (size_t)n;
-	}
-	pthread_mutex_lock(&wf->lock);
-	fresh = len - wf_overlap(wf, off, end);
-	wf_release_locked(wf, len - fresh);   /* a rewrite of staged bytes costs nothing more */
-	if (end > wf->size)
-		wf->size = end;
-	frontier = wf->seq_end;
-	wf_mark_written(wf, off, end);
-	moved = wf->seq_end != frontier;
-	if (moved)
-		pthread_cond_broadcast(&wf->cond);   /* writes waiting in wf_throttle as ahead */
-	wf->dirty = wf->written = 1;
-	wf->mtime = time(NULL);
-	pthread_mutex_unlock(&wf->lock);
-	if (moved)
-		space_kick(wf->ctx->space);          /* and those waiting in wf_reserve */
-	len = 0;   /* the reservation now belongs to the staged bytes */
-	rc = wf_cut_ready(wf);
-	if (rc && wf_async_failed(wf))
-		rc = 0;
-	wf_async_check_size(wf);
-	if (!rc)
-		rc = (ssize_t)total;
-out:
-	if (len) {
-		pthread_mutex_lock(&wf->lock);
-		wf_release_locked(wf, len);
-		pthread_mutex_unlock(&wf->lock);
-	}
-	pthread_mutex_unlock(&wf->wlock);
-	return rc;
-}
-
-ssize_t wf_write(struct wfile *wf, const void *data, size_t len, uint64_t off)
-{
-	ssize_t rc;
-
-	if (off + len < off || off + len > SNAPFS_MAX_FILE) {
-		wf_fail(wf, -EFBIG, NULL);
-		return -EFBIG;
-	}
-	wf_throttle(wf, len, off);
-	rc = wf_write_staged(wf, data, len, off);
-	pthread_mutex_lock(&wf->lock);
-	wf->writing--;
-	pthread_cond_broadcast(&wf->cond);   /* a throttled writer may be the one that can go on now */
-	pthread_mutex_unlock(&wf->lock);
-	if (rc < 0)
-		wf_fail(wf, (int)rc, NULL);
-	return rc;
-}
-
-ssize_t wf_read(struct wfile *wf, void *buf, size_t len, uint64_t off)
-{
-	struct backend *be = wf->ctx->be;
-	uint64_t size, base, cut;
-	size_t done = 0;
-
-	pthread_mutex_lock(&wf->lock);
-	size = wf->size;
-	base = wf->base;
-	cut = wf->async ? base : wf->cut;   /* an async file keeps its uploaded parts */
-	pthread_mutex_unlock(&wf->lock);
-	if (off >= size)
-		return 0;
-	if (len > size - off)
-		len = (size_t)(size - off);
-	while (done < len) {
-		uint64_t pos = off + done;
-		size_t want = len - done;
-		ssize_t n;
-
-		if (pos < base) {
-			/* the committed head of an append is still the store's object */
-			if (want > base - pos)
-				want = (size_t)(base - pos);
-			n = be->ops->read(be, wf->key, pos, want, (char *)buf + done);
-		} else if (pos < cut) {
-			/* uploaded and dropped from the cache: the whole read fails, as a short one would
-			 * look like the end of the file */
-			return -EIO;
-		} else {
-			n = pread(wf->spool, (char *)buf + done, want, (off_t)pos);
-			if (n < 0)
-				n = -errno;
-			else if (n == 0) {
-				/* a hole at the end of the spool reads as zeros */
-				memset((char *)buf + done, 0, want);
-				n = (ssize_t)want;
-			}
-		}
-		if (n < 0)
-			return done ? (ssize_t)done : n;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
-int wf_truncate(struct wfile *wf, uint64_t size)
-{
-	int rc = 0;
-
-	if (size > SNAPFS_MAX_FILE)
-		return -EFBIG;
-	pthread_mutex_lock(&wf->wlock);
-	wf_async_ready(wf);
-	pthread_mutex_lock(&wf->lock);
-	if (wf->err) {
-		rc = -EIO;
-		pthread_mutex_unlock(&wf->lock);
-		goto out;
-	}
-	if (size == wf->size) {
-		pthread_mutex_unlock(&wf->lock);
-		goto out;
-	}
-	if (size == 0) {
-		/* O_TRUNC or `> file` on an open object: start over */
-		wf_settle_locked(wf);
-		pthread_mutex_unlock(&wf->lock);
-		wf_reset(wf, 1);
-		pthread_mutex_lock(&wf->lock);
-		wf->size = wf->base = wf->cut = wf->seq_end = 0;
-		wf->next_ext = 0;
-		wf->mode = WF_STREAM;
-		wf->dirty = wf->written = 1;
-		wf->mtime = time(NULL);
-		pthread_mutex_unlock(&wf->lock);
-		goto out;
-	}
-	pthread_mutex_unlock(&wf->lock);
-	rc = wf_prepare(wf, size < wf->size ? size : wf->size, 1);
-	if (rc)
-		goto out;
-	pthread_mutex_lock(&wf->lock);
-	if (size > wf->size) {
-		uint64_t grow = size - wf->size;
-
-		pthread_mutex_unlock(&wf->lock);
-		rc = wf_reserve(wf, grow, NULL);
-		if (rc)
-			goto out;
-		pthread_mutex_lock(&wf->lock);
-	} else {
-		spool_drop(wf, size, wf->size - size);
-		wf_release_locked(wf, wf->size - size);
-		if (wf->seq_end > size)
-			wf->seq_end = size;
-	}
-	if (ftruncate(wf->spool, (off_t)size))
-		rc = -errno;
-	else {
-		wf->size = size;
-		wf->dirty = wf->written = 1;
-		wf->mtime = time(NULL);
-	}
-	pthread_mutex_unlock(&wf->lock);
-	wf_async_check_size(wf);
-out:
-	pthread_mutex_unlock(&wf->wlock);
-	if (rc)
-		wf_fail(wf, rc, NULL);
-	return rc;
-}
-
-/* Renamed while its upload was open: the object was committed under the upload's key, and now takes
- * its name (an atomic move where the store has one). Caller holds wlock. */
-static int wf_move_home(struct wfile *wf)
-{
-	struct backend *be = wf->ctx->be;
-	const char *from = wf->ukey;
-	int rc;
-
-	if (!from)
-		return 0;
-	if (be->ops->move) {
-		rc = be->ops->move(be, from, wf->key);
-	} else {
-		rc = be->ops->copy(be, from, wf->key);
-		if (!rc)
-			rc = be->ops->remove(be, &from, 1);
-	}
-	if (rc) {
-		log_error("%s: stored under its old key %s, but moving it to its new name failed: %s", wf->path,
-			  from, strerror(-rc));
-		return rc;
-	}
-	free(wf->ukey);
-	wf->ukey = NULL;
-	return 0;
-}
-
-/* Publish: the rest of the data as the last part(s), then the store's commit. Caller holds wlock. */
-int wf_publish(struct wfile *wf)
-{
-	const struct backend_ops *ops = wf->ctx->be->ops;
-	struct backend *be = wf->ctx->be;
-	char sha[65];
-	const char *hex;
-	uint64_t size;
-	int rc = 0;
-
-	pthread_mutex_lock(&wf->lock);
-	size = wf->size;
-	pthread_mutex_unlock(&wf->lock);
-	wf_digest_to(wf, size);
-	hex = digest_final(&wf->dg, size, sha) ? NULL : sha;
-	wf->kept = 0;
-	pthread_mutex_lock(&wf->lock);
-	if (!wf->up && !wf->base && size <= part_size_of(&wf->ctx->plan, 1)) {
-		pthread_mutex_unlock(&wf->lock);
-		rc = ops->put(be, wf_store_key(wf), wf->spool, 0, size, hex);
-		if (rc)
-			log_error("%s: upload failed: %s", wf->path, strerror(-rc));
-		return rc ? rc : wf_move_home(wf);
-	}
-	pthread_mutex_unlock(&wf->lock);
-	if (!wf->up) {
-		rc = wf_begin(wf);
-		if (rc)
-			return rc;
-	}
-	pthread_mutex_lock(&wf->lock);
-	while (!wf->err && wf->cut < size) {
-		uint64_t psz = part_size_of(&wf->ctx->plan, wf->next_part);
-
-		rc = wf_queue_part(wf, size - wf->cut < psz ? size - wf->cut : psz);
-		if (rc)
-			break;
-	}
-	wf_settle_locked(wf);
-	if (!rc && wf->err)
-		rc = wf->err;
-	pthread_mutex_unlock(&wf->lock);
-	if (rc)
-		return rc;
-	/* an open upload always has a part: it is opened for a full part, or here with size > base */
-	if (!wf->nsubmitted) {
-		log_error("%s: no data for the upload", wf->path);
-		return -EIO;
-	}
-	rc = wf_commit_upload(wf, hex, &wf->kept);
-	return rc ? rc : wf_move_home(wf);
 }
 
 /* Count, record for the status document and log a file that was not stored. */
@@ -1055,12 +390,7 @@ int wf_sync(struct wfile *wf)
 
 int wf_error(struct wfile *wf)
 {
-	int rc;
-
-	pthread_mutex_lock(&wf->lock);
-	rc = wf->err ? -EIO : 0;
-	pthread_mutex_unlock(&wf->lock);
-	return rc;
+	return wf_read_flag(wf, &wf->err) ? -EIO : 0;
 }
 
 int wf_getattr(struct wfile *wf, uint64_t *size, time_t *mtime)
@@ -1119,7 +449,13 @@ void stage_foreach(struct stage_ctx *c, void (*fn)(void *arg, const struct wf_st
 {
 	pthread_mutex_lock(&c->lock);
 	for (struct wfile *wf = c->files; wf; wf = wf->next) {
-		struct wf_status st = { .state = "idle" };
+		static const char *const name[] = {
+			[WF_S_IDLE] = "idle", [WF_S_STREAMING] = "streaming", [WF_S_STAGING] = "staging",
+			[WF_S_COMMITTING] = "committing", [WF_S_FAILED] = "failed",
+			[WF_S_QUEUED] = "closed, waiting", [WF_S_UPLOADING_CLOSED] = "uploading closed",
+			[WF_S_STORED] = "stored",
+		};
+		struct wf_status st = { 0 };
 		time_t now = time(NULL);
 
 		pthread_mutex_lock(&wf->lock);
@@ -1133,14 +469,7 @@ void stage_foreach(struct stage_ctx *c, void (*fn)(void *arg, const struct wf_st
 		st.rate_bps = now > wf->started ? (double)wf->uploaded / (double)(now - wf->started) : 0;
 		st.queued = wf->queued && !wf->stored;
 		st.unlinked = wf->unlinked;
-		if (wf->queued)
-			st.state = wf->stored ? "stored" : wf->committing ? "uploading closed" : "closed, waiting";
-		else if (wf->err)
-			st.state = "failed";
-		else if (wf->committing)
-			st.state = "committing";
-		else if (wf->dirty)
-			st.state = wf->mode == WF_STREAM ? "streaming" : "staging";
+		st.state = name[wf_state_locked(wf)];
 		pthread_mutex_unlock(&wf->lock);
 		fn(arg, &st);
 	}
@@ -1190,24 +519,8 @@ void stage_shutdown(struct stage_ctx *c)
 }
 
 
-void wf_fail(struct wfile *wf, int err, const char *why)
-{
-	pthread_mutex_lock(&wf->lock);
-	if (!wf->err)
-		wf->err = err ? err : -EIO;
-	wf->doomed = 1;
-	if (why && !wf->reported) {
-		wf->reported = 1;
-		__atomic_add_fetch(&wf->ctx->failed, 1, __ATOMIC_RELAXED);
-		outcome_record(&wf->ctx->outcomes, wf->path, wf->size, why);
-		log_error("%s: NOT stored: %s; the object was left as it was before", wf->path, why);
-	}
-	pthread_cond_broadcast(&wf->cond);
-	pthread_mutex_unlock(&wf->lock);
-}
-
 /* Caller holds c->lock. */
-static int releasing_locked(struct stage_ctx *c, const char *key)
+static int stage_releasing_locked(struct stage_ctx *c, const char *key)
 {
 	for (struct wfile *wf = c->files; wf; wf = wf->next)
 		if (!wf->refs && !strcmp(wf->key, key))
@@ -1220,7 +533,7 @@ int stage_wait_released(struct stage_ctx *c, const char *key)
 	int waited = 0;
 
 	pthread_mutex_lock(&c->lock);
-	while (releasing_locked(c, key)) {
+	while (stage_releasing_locked(c, key)) {
 		waited = 1;
 		pthread_cond_wait(&c->gone, &c->lock);
 	}

@@ -87,7 +87,7 @@ static void *aq_worker(void *arg)
 		if (!rc) {
 			if (it->recovered)
 				log_info("uploaded %s, closed before a restart", wf_path(it->wf));
-			wf_close(it->wf);   /* the queue's reference */
+			wf_put_queued(it->wf);   /* the queue's reference */
 			free(it);
 			pthread_mutex_lock(&q->lock);
 			q->waiting--;
@@ -122,7 +122,7 @@ void stage_async_push(struct stage_ctx *c, struct wfile *wf, int recovered)
 		if (wf_async_upload(wf))
 			log_error("%s: NOT uploaded; it stays in the cache dir for the next mount", wf_path(wf));
 		else
-			wf_close(wf);
+			wf_put_queued(wf);
 		return;
 	}
 	it->wf = wf;

@@ -12,6 +12,10 @@ int wf_async_upload(struct wfile *wf);
 /* A closed file from the journal, as a queued wfile with the queue's reference; NULL on ENOMEM. */
 struct wfile *wf_adopt(struct stage_ctx *c, const char *key, const char *path, int fd, uint64_t size,
 		       const char *rec);
+
+/* cache/stage_wf.c */
 const char *wf_path(const struct wfile *wf);
+/* Let go of a queued file's reference (the queue's, after its upload or its drop). */
+void wf_put_queued(struct wfile *wf);
 
 #endif

@@ -14,7 +14,7 @@
 #define BACKOFF_FIRST_MS 500
 #define BACKOFF_MAX_MS 8000
 
-static double now_s(void)
+static double wf_now_s(void)
 {
 	struct timespec ts;
 
@@ -24,7 +24,7 @@ static double now_s(void)
 
 /* Worth another try: not when the upload is gone, the request itself is wrong, or the object it
  * appends to changed meanwhile (-ESTALE). */
-static int again(int rc)
+static int wf_retryable(int rc)
 {
 	return rc != -ENOENT && rc != -EINVAL && rc != -ENOMEM && rc != -ESTALE;
 }
@@ -32,11 +32,11 @@ static int again(int rc)
 /* Can this failed commit be kept for `snapctl retry`? The store must finish an upload from its
  * token alone; the upload must be recorded; a renamed file's upload (under its old key) and an
  * --async-close file (its spool is kept and uploaded again anyway) are not kept. */
-static int keepable(const struct wfile *wf, int rc)
+static int wf_keepable(const struct wfile *wf, int rc)
 {
 	const struct backend_ops *ops = wf->ctx->be->ops;
 
-	return again(rc) && ops->upload_release && ops->upload_finish && wf->jid && wf->ctx->journal &&
+	return wf_retryable(rc) && ops->upload_release && ops->upload_finish && wf->jid && wf->ctx->journal &&
 	       !wf->ukey && !wf->rec[0];
 }
 
@@ -44,7 +44,7 @@ int wf_commit_upload(struct wfile *wf, const char *hex, int *kept)
 {
 	const struct backend_ops *ops = wf->ctx->be->ops;
 	struct upload *up = wf->up;
-	double end = now_s() + wf->ctx->commit_retry_s;
+	double end = wf_now_s() + wf->ctx->commit_retry_s;
 	unsigned delay = BACKOFF_FIRST_MS, tries = 1;
 	int rc;
 
@@ -52,8 +52,8 @@ int wf_commit_upload(struct wfile *wf, const char *hex, int *kept)
 	rc = ops->upload_commit(up, wf->nsubmitted, hex);
 	/* a store without commit_again has aborted and freed the upload on failure */
 	/* the last try comes when the window ends: the window is what the store is given */
-	while (rc && ops->commit_again && again(rc) && now_s() < end) {
-		double left = end - now_s();
+	while (rc && ops->commit_again && wf_retryable(rc) && wf_now_s() < end) {
+		double left = end - wf_now_s();
 		unsigned ms = left * 1000 < delay ? (unsigned)(left * 1000) : delay;
 
 		log_warn("%s: completing the upload failed (%s): trying again in %.1f s", wf->path,
@@ -71,7 +71,7 @@ int wf_commit_upload(struct wfile *wf, const char *hex, int *kept)
 	log_error("%s: completing the upload failed after %u tr%s: %s", wf->path, tries,
 		  tries > 1 ? "ies" : "y", strerror(-rc));
 	if (ops->commit_again) {
-		if (keepable(wf, rc)) {
+		if (wf_keepable(wf, rc)) {
 			char why[200];
 			int jrc;
 

@@ -68,7 +68,7 @@ void wf_async_off(struct wfile *wf, const char *why)
 	}
 	if (!wf->base && wf->cut) {
 		drop = wf->cut;   /* acknowledged: nothing is in flight after the settle */
-		spool_drop(wf, 0, drop);
+		wf_spool_drop(wf, 0, drop);
 		wf_release_locked(wf, drop);
 	}
 	pthread_mutex_unlock(&wf->lock);

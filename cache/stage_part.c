@@ -1,6 +1,7 @@
 /* The parts of a streamed file: cutting the spool into parts in object order (feeding the whole-file
  * digest on the way), opening the upload, submitting parts within the per-file limit, and settling
- * what a finished part frees. The open/close and data paths are in cache/stage.c. */
+ * what a finished part frees. The open/close path is in cache/stage.c, the data path in
+ * cache/stage_data.c. */
 #include "cache/digest.h"
 #include "cache/journal.h"
 #include "cache/pool.h"
@@ -14,7 +15,7 @@
 
 #include "cache/stage_priv.h"
 
-static void part_done(void *arg);
+static void wf_part_done(void *arg);
 
 /* Submit pending parts while the per-file limit allows. Caller holds wf->lock. */
 static void wf_pump(struct wfile *wf)
@@ -32,7 +33,7 @@ static void wf_pump(struct wfile *wf)
 		j->p = wf->pending[0];
 		memmove(wf->pending, wf->pending + 1, --wf->npending * sizeof(*wf->pending));
 		wf->inflight++;
-		if (pool_submit(wf->ctx->pool, part_done, j)) {
+		if (pool_submit(wf->ctx->pool, wf_part_done, j)) {
 			wf->inflight--;
 			free(j);
 			if (!wf->err)
@@ -42,7 +43,7 @@ static void wf_pump(struct wfile *wf)
 	}
 }
 
-static void part_done(void *arg)
+static void wf_part_done(void *arg)
 {
 	struct part_job *j = arg;
 	struct wfile *wf = j->wf;
@@ -70,7 +71,7 @@ static void part_done(void *arg)
 		wf->parts_done++;
 		if (!wf->async) {
 			/* an async file keeps every byte: an upload that fails later starts over */
-			spool_drop(wf, (uint64_t)j->p.fd_off, j->p.len);
+			wf_spool_drop(wf, (uint64_t)j->p.fd_off, j->p.len);
 			wf_release_locked(wf, j->p.len);
 		}
 		__atomic_add_fetch(&wf->ctx->bytes_uploaded, j->p.len, __ATOMIC_RELAXED);
@@ -242,7 +243,7 @@ void wf_reset(struct wfile *wf, int aborted)
 	wf->npending = 0;
 	wf->next_part = 1;
 	wf->nsubmitted = 0;
-	spool_drop(wf, 0, wf->size);
+	wf_spool_drop(wf, 0, wf->size);
 	if (ftruncate(wf->spool, 0))
 		log_debug("%s: truncate spool: %s", wf->path, strerror(errno));
 	wf_release_locked(wf, wf->reserved);

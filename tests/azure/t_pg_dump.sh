@@ -4,12 +4,10 @@
 # restore from the mount. What landed in Azurite is read back with azcli, not through snapfs.
 source "$SNAPFS_SRC/tests/lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/azure.sh"
+source "$SNAPFS_SRC/tests/lib/pgdump.sh"
 
 start_azurite
-# pg_ctl writes its log as postgres, into T_DIR which root owns
-touch "$T_DIR/pg.log" && chown postgres: "$T_DIR/pg.log"
-pg_start
-pg_fill 2
+pgdump_start 2
 
 MNT=$T_DIR/mnt
 # small parts, so each dump is many blocks and each append lands on a multi-block blob
@@ -17,18 +15,8 @@ mount_snapfs azure://kubedb/backups "$MNT" --secret-dir "$AZ_SECRET" --endpoint 
 	--cache-dir "$T_DIR/cache" --part-size 2M --uploads 4
 SNAP=$MNT/kubedb/demo/pg/snap1
 BLOB=backups/kubedb/demo/pg/snap1
-mkdir -p "$SNAP"
 
-pg_dumpall >"$T_DIR/local.sql"
-dump_clean "$T_DIR/local.sql" >"$T_DIR/local.clean"
-log "local dump: $(stat -c %s "$T_DIR/local.sql") bytes"
-
-check "pg_dumpall > file" sh -c "pg_dumpall >'$SNAP/dumpfile.sql'"
-check "pg_dumpall -f file" pg_dumpall -f "$SNAP/dump-f.sql"
-
-same_dump() { dump_clean "$1" | cmp -s - "$T_DIR/local.clean"; }
-check "> file: same dump through the mount" same_dump "$SNAP/dumpfile.sql"
-check "-f file: same dump through the mount" same_dump "$SNAP/dump-f.sql"
+pgdump_both "$SNAP"
 
 azcli get kubedb "$BLOB/dumpfile.sql" "$T_DIR/direct.sql"
 azcli get kubedb "$BLOB/dump-f.sql" "$T_DIR/direct-f.sql"
@@ -43,16 +31,7 @@ check "ls shows both dumps with their sizes" \
 umount_snapfs "$MNT"
 mount_snapfs azure://kubedb/backups "$MNT" --secret-dir "$AZ_SECRET" --endpoint "$AZ_ENDPOINT" \
 	--cache-dir "$T_DIR/cache2"
-check "after a remount: same dump" same_dump "$SNAP/dumpfile.sql"
-
-# restore: drop the databases, replay the dump from the mount, dump again
-for db in shop inventory analytics; do
-	psql -q -c "DROP DATABASE $db" postgres
-done
-check "restore with psql from the mount" \
-	sh -c "psql -q -f '$SNAP/dump-f.sql' postgres >'$T_DIR/restore.log' 2>&1"
-pg_dumpall >"$T_DIR/after.sql"
-check "the restored cluster dumps the same" same_dump "$T_DIR/after.sql"
+pgdump_restore "$SNAP"
 check "row counts survived" test "$(psql -At -c 'SELECT count(*) FROM item' inventory)" = 20000
 
 umount_snapfs "$MNT"

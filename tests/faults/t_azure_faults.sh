@@ -10,9 +10,9 @@
 source "$SNAPFS_SRC/tests/lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/azure.sh"
 source "$SNAPFS_SRC/tests/faults/proxy.sh"
+source "$SNAPFS_SRC/tests/lib/faults.sh"
 
 BIG_MIB=${FAULT_AZ_MIB:-256}
-EIO_BOUND_S=45   # 5 retries: at most 6.2 s of backoff plus 6 x 2 s of --timeout
 
 start_azurite
 start_fault_proxy "http://127.0.0.1:$AZ_PORT"
@@ -73,44 +73,24 @@ rm -f "$T_DIR/direct.bin"
 # ---------- persistent fault: every Put Block fails ----------
 fp_rules '[{"method": "PUT", "query": "comp=block&", "action": "status", "status": 500,
   "azure_code": "InternalError", "message": "The server encountered an internal error."}]'
-start=$(date +%s%N)
-write_doomed "$SNAP/doomed.bin" >"$T_DIR/doomed.out" 2>&1
-ms=$(elapsed_ms "$start")
-log "persistent fault: $(tr '\n' ' ' <"$T_DIR/doomed.out") after ${ms} ms"
-check "a persistent block failure gives EIO" grep -qE '^(write|close) EIO$' <(head -n 1 "$T_DIR/doomed.out")
-check "close() itself returns EIO" grep -qx 'close EIO' <(tail -n 1 "$T_DIR/doomed.out")
-check "EIO came within ${EIO_BOUND_S} s (took ${ms} ms)" test "$ms" -le $((EIO_BOUND_S * 1000))
-check "the proxy failed Put Blocks" test "$(fp_get 's["injected"].get("status", 0)')" -ge 1
-fp_reset
+fault_doomed block 1
 sleep 1
 check "the failed blob does not exist" test "$(azcli size kubedb "$BLOB/doomed.bin")" = missing
 no_doomed_blocks() { test "$(azcli uncommitted kubedb "$BLOB/doomed.bin")" = 0; }
 check "no uncommitted block list is left for it" eventually no_doomed_blocks
 check "the log says the file was NOT stored" eventually grep -q "NOT stored" "$T_DIR/snapfs-mnt.log"
-echo "after the storm" >"$T_DIR/small.txt"
-check "the mount still writes after the failure" cp "$T_DIR/small.txt" "$SNAP/after.txt"
-check "and reads" cmp "$T_DIR/small.txt" "$SNAP/after.txt"
+fault_survives
 
 # ---------- malformed List Blobs replies: EIO, never a crash ----------
 echo one >"$T_DIR/f1"
 azcli put kubedb kubedb/demo/mal1/snap/f1 "$T_DIR/f1"
 azcli put kubedb kubedb/demo/mal2/snap/f1 "$T_DIR/f1"
 azcli put kubedb kubedb/demo/mal3/snap/f1 "$T_DIR/f1"
-fp_rules '[{"method": "GET", "query": "comp=list", "action": "mangle", "how": "garbage"}]'
-check "a listing answered with garbage fails with EIO" \
-	bash -c "! ls '$MNT/kubedb/demo/mal1' 2>'$T_DIR/ls1.err' && grep -q 'Input/output error' '$T_DIR/ls1.err'"
-fp_rules '[{"method": "GET", "query": "comp=list", "action": "mangle", "how": "truncate"}]'
-check "a listing with truncated XML fails with EIO" \
-	bash -c "! ls '$MNT/kubedb/demo/mal2' 2>'$T_DIR/ls2.err' && grep -q 'Input/output error' '$T_DIR/ls2.err'"
-fp_rules '[{"method": "GET", "query": "comp=list", "action": "mangle", "how": "body",
+fault_bad_listings '"method": "GET", "query": "comp=list"' XML
+fault_bad_listing "$MNT/kubedb/demo/mal3" "a listing cut inside an element" \
+	'[{"method": "GET", "query": "comp=list", "action": "mangle", "how": "body",
   "body": "<?xml version=\"1.0\"?><EnumerationResults><Blobs><Blob><Name>kubedb/demo/mal3/snap/x</Name><Properties><Content-Length>12x"}]'
-check "a listing cut inside an element fails with EIO" \
-	bash -c "! ls '$MNT/kubedb/demo/mal3' 2>'$T_DIR/ls3.err' && grep -q 'Input/output error' '$T_DIR/ls3.err'"
-check "the proxy mangled the listings" test "$(fp_get 's["injected_total"]')" -ge 3
-fp_reset
-check "the daemon is still alive after malformed replies" kill -0 "$PID"
-sleep 1.5   # past --meta-ttl
-check "the listing works again once the replies are sane" bash -c "ls '$MNT/kubedb/demo/mal1/snap' | grep -qx f1"
+fault_listing_back 3
 
 umount_snapfs "$MNT"
 rm -f "$T_DIR/big.bin" "$T_DIR/mid.bin"

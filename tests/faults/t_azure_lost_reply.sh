@@ -7,6 +7,7 @@
 source "$SNAPFS_SRC/tests/lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/azure.sh"
 source "$SNAPFS_SRC/tests/faults/proxy.sh"
+source "$SNAPFS_SRC/tests/lib/faults.sh"
 
 start_azurite
 start_fault_proxy "http://127.0.0.1:$AZ_PORT"
@@ -50,12 +51,7 @@ fp_reset
 head -c 1M /dev/urandom >"$T_DIR/tail2.bin"
 fp_rules '[{"method": "PUT", "query": "comp=blocklist", "times": 1, "action": "status", "status": 412,
   "azure_code": "ConditionNotMet", "message": "The condition specified using HTTP conditional header(s) is not met."}]'
-check "an append whose commit is refused with 412 fails" \
-	bash -c "! cat '$T_DIR/tail2.bin' >>'$SNAP/a.bin' 2>'$T_DIR/append.err'"
-check "the proxy answered 412" test "$(fp_get 's["injected"].get("status", 0)')" = 1
-check "the blob is still the one before" blob_is a.bin "$T_DIR/a2.bin"
-check "the log says NOT stored" eventually grep -q "lost/a.bin: NOT stored" "$LOG"
-check "and no commit was taken as found" test "$(landed a.bin)" = 2
+fault_append_refused commit blob blob_is landed 2
 fp_reset
 
 umount_snapfs "$MNT"

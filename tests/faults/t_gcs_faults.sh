@@ -17,14 +17,12 @@
 source "$SNAPFS_SRC/tests/lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/gcs.sh"
 source "$SNAPFS_SRC/tests/faults/proxy.sh"
+source "$SNAPFS_SRC/tests/lib/faults.sh"
 
 BIG_MIB=${FAULT_GCS_MIB:-128}
-# a chunk that keeps failing is given up after 5 retries with backoff (200 ms doubling, full jitter: at
-# most 6.2 s of sleeps) plus at most 6 x 2 s of --timeout; far less than this. The stalled chunk's reply
-# is held 15 s: libcurl judges "no data for --timeout" on a speed averaged over the last seconds, so
-# after a 4 MiB body it gives up some 5-7 s into the silence; a shorter stall could end first, and
-# snapfs would then see a dropped connection instead of its timeout
-EIO_BOUND_S=45
+# The stalled chunk's reply is held 15 s: libcurl judges "no data for --timeout" on a speed averaged over
+# the last seconds, so after a 4 MiB body it gives up some 5-7 s into the silence; a shorter stall could
+# end first, and snapfs would then see a dropped connection instead of its timeout
 OBJ=kubedb/demo/pg/faults
 
 # gcs_resource NAME: the object resource (JSON) straight from the server; "missing" on 404
@@ -97,21 +95,15 @@ cp "$T_DIR/big.bin" "$SNAP/big.bin" || cp_rc=$?
 ms=$(elapsed_ms "$start")
 check "cp of ${BIG_MIB} MiB through transient faults succeeds (exit $cp_rc)" test "$cp_rc" -eq 0
 STATS=$(fp_stats)
-inj() {
-	python3 -c 'import json, sys
-s, a = json.loads(sys.argv[1]), sys.argv[2:]
-print(sum(r["injected"] for r in s["rules"] if r["action"] == a[0] and (len(a) < 2 or r.get("status") == int(a[1]))))' \
-		"$STATS" "$@"
-}
 queries=$(($(gstat status_queries) - q0))
 log "${BIG_MIB} MiB written through faults in ${ms} ms; injected: $(field "$STATS" 'j["injected"]'); status queries: $queries; partly kept chunks: $(gstat short_persists)"
 check "the proxy failed the session start once (503)" test "$(field "$STATS" 'j["rules"][0]["injected"]')" -eq 1
 check "the proxy failed the finishing request once (503)" test "$(field "$STATS" 'j["rules"][1]["injected"]')" -eq 1
-check "the proxy injected 500s into chunks" test "$(inj status 500)" -ge 2
-check "the proxy injected 503s (chunks, start, finish)" test "$(inj status 503)" -ge 4
-check "the proxy injected a 429" test "$(inj status 429)" -ge 1
-check "the proxy reset connections mid request body" test "$(inj reset_request)" -ge 2
-check "the proxy stalled a reply past the timeout" test "$(inj stall)" -ge 1
+check "the proxy injected 500s into chunks" test "$(fault_inj status 500)" -ge 2
+check "the proxy injected 503s (chunks, start, finish)" test "$(fault_inj status 503)" -ge 4
+check "the proxy injected a 429" test "$(fault_inj status 429)" -ge 1
+check "the proxy reset connections mid request body" test "$(fault_inj reset_request)" -ge 2
+check "the proxy stalled a reply past the timeout" test "$(fault_inj stall)" -ge 1
 check "the server kept only part of a chunk once" test "$(gstat short_persists)" -ge 1
 # every chunk snapfs saw interrupted (2 x 500, 2 x 503, 429, the resets, the stall; libcurl itself may
 # replay a request reset on a reused connection before any byte of reply, which is safe: the proxy never
@@ -194,69 +186,34 @@ fp_reset
 fp_rules '[{"method": "PUT", "query": "upload_id=", "min_body": 1, "action": "status", "status": 503,
   "content_type": "application/json", "body": '"$("$GCS_PY" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$E503")"'}]'
 c0=$(gstat sessions_cancelled)
-start=$(date +%s%N)
-write_doomed "$SNAP/doomed.bin" >"$T_DIR/doomed.out" 2>&1
-ms=$(elapsed_ms "$start")
-log "persistent fault: $(tr '\n' ' ' <"$T_DIR/doomed.out") after ${ms} ms; injected: $(fp_get 's["injected"]')"
-check "a persistent chunk failure gives EIO" grep -qE '^(write|close) EIO$' <(head -n 1 "$T_DIR/doomed.out")
-check "close() itself returns EIO" grep -qx 'close EIO' <(tail -n 1 "$T_DIR/doomed.out")
-check "EIO came within ${EIO_BOUND_S} s (took ${ms} ms)" test "$ms" -le $((EIO_BOUND_S * 1000))
-check "the proxy failed chunks (6 tries of the first one at least)" test "$(fp_get 's["injected"].get("status", 0)')" -ge 6
-fp_reset
+fault_doomed chunk 6   # 6 tries of the first one at least
 check "the failed object does not exist" test "$(gcs_resource "$OBJ/doomed.bin")" = missing
 check "its session was cancelled (DELETE, 499)" eventually grep -qE '^DELETE [^ ]*name=kubedb%2Fdemo%2Fpg%2Ffaults%2Fdoomed.bin&upload_id=[^ ]+ 499$' "$FP_JOURNAL"
 check "no session left open" test "$(open_sessions)" -eq 0
 check "the failed file is not listed" bash -c "! ls '$SNAP' | grep -qx doomed.bin"
-echo "after the storm" >"$T_DIR/after.txt"
-check "the mount still writes after the failure" cp "$T_DIR/after.txt" "$SNAP/after.txt"
-check "and reads" cmp "$T_DIR/after.txt" "$SNAP/after.txt"
+fault_survives
 
 # ---------- reads through faulty GETs: the right bytes or an error, never others ----------
-fp_rules '{"rules": [
- {"method": "GET", "query": "alt=media", "skip": 1, "times": 2, "action": "status", "status": 503,
-  "content_type": "application/json", "body": '"$("$GCS_PY" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$E503")"'},
- {"method": "GET", "query": "alt=media", "skip": 3, "times": 2, "action": "reset_reply", "at": 0.3},
- {"method": "GET", "query": "alt=media", "skip": 5, "times": 2, "action": "truncate", "at": 0.6},
- {"method": "GET", "query": "alt=media", "skip": 7, "times": 1, "action": "stall", "seconds": 6}
-]}'
+fault_read_rules '"method": "GET", "query": "alt=media"' '"action": "status", "status": 503,
+  "content_type": "application/json", "body": '"$("$GCS_PY" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$E503")" 1 3 5 7
 MNT2=$T_DIR/mnt2
 mount_snapfs gs://kubedb "$MNT2" --secret-dir "$GCS_SECRET" --endpoint "$FP_URL" --cache-dir "$T_DIR/cache2" \
 	--timeout 2 --retries 5
 READ_MIB=$((BIG_MIB < 64 ? BIG_MIB : 64))
-if head -c "${READ_MIB}M" "$MNT2/$OBJ/big.bin" >"$T_DIR/read.bin" 2>"$T_DIR/read.err"; then
-	check "a read through faulty GETs returns the right bytes" cmp "$T_DIR/read.bin" <(head -c "${READ_MIB}M" "$T_DIR/big.bin")
-else
-	check "a failed read through faulty GETs says EIO" grep -q "Input/output error" "$T_DIR/read.err"
-	check "the bytes read before the error are right" cmp -n "$(stat -c %s "$T_DIR/read.bin")" "$T_DIR/read.bin" "$T_DIR/big.bin"
-fi
-log "read faults injected: $(fp_get 's["injected"]')"
+fault_read "$MNT2/$OBJ/big.bin" "$T_DIR/big.bin" $((READ_MIB << 20))
 check "the proxy injected faults into the reads" test "$(fp_get 's["injected_total"]')" -ge 5
-check "the proxy truncated reply bodies" test "$(fp_get 's["injected"].get("truncate", 0)')" -ge 1
-fp_reset
-umount_snapfs "$MNT2"
-rm -f "$T_DIR/read.bin"
+fault_read_done
 
 # ---------- malformed listings: EIO, never a crash ----------
 echo one >"$T_DIR/f1"
 for d in mal1 mal2 mal3 mal4; do gcs_put "kubedb/demo/$d/snap/f1" "$T_DIR/f1"; done
-fp_rules '[{"method": "GET", "query": "prefix=", "action": "mangle", "how": "garbage"}]'
-check "a listing answered with garbage fails with EIO" \
-	bash -c "! ls '$MNT/kubedb/demo/mal1' 2>'$T_DIR/ls1.err' && grep -q 'Input/output error' '$T_DIR/ls1.err'"
-fp_rules '[{"method": "GET", "query": "prefix=", "action": "mangle", "how": "truncate"}]'
-check "a listing with truncated JSON fails with EIO" \
-	bash -c "! ls '$MNT/kubedb/demo/mal2' 2>'$T_DIR/ls2.err' && grep -q 'Input/output error' '$T_DIR/ls2.err'"
-fp_rules '[{"method": "GET", "query": "prefix=", "action": "mangle", "how": "body",
+fault_bad_listings '"method": "GET", "query": "prefix="' JSON
+fault_bad_listing "$MNT/kubedb/demo/mal3/snap" "a listing with a malformed item" \
+	'[{"method": "GET", "query": "prefix=", "action": "mangle", "how": "body",
   "body": "{\"kind\": \"storage#objects\", \"items\": [{\"name\": \"kubedb/demo/mal3/snap/x\", \"size\": \"12x\"}]}"}]'
-check "a listing with a malformed item fails with EIO" \
-	bash -c "! ls '$MNT/kubedb/demo/mal3/snap' 2>'$T_DIR/ls3.err' && grep -q 'Input/output error' '$T_DIR/ls3.err'"
-fp_rules '[{"method": "GET", "query": "prefix=", "action": "status", "status": 500, "body": "\u0000\u00ff{\"error\": "}]'
-check "a 500 with a garbage error document fails with EIO" \
-	bash -c "! ls '$MNT/kubedb/demo/mal4' 2>'$T_DIR/ls4.err' && grep -q 'Input/output error' '$T_DIR/ls4.err'"
-check "the proxy mangled the listings" test "$(fp_get 's["injected_total"]')" -ge 4
-fp_reset
-check "the daemon is still alive after malformed replies" kill -0 "$PID"
-sleep 1.5   # past --meta-ttl
-check "the listing works again once the replies are sane" bash -c "ls '$MNT/kubedb/demo/mal1/snap' | grep -qx f1"
+fault_bad_listing "$MNT/kubedb/demo/mal4" "a 500 with a garbage error document" \
+	'[{"method": "GET", "query": "prefix=", "action": "status", "status": 500, "body": "\u0000\u00ff{\"error\": "}]'
+fault_listing_back 4
 
 umount_snapfs "$MNT"
 rm -f "$T_DIR/big.bin" "$T_DIR/mid.bin" "$T_DIR/mid2.bin" "$T_DIR/small.bin"

@@ -7,6 +7,7 @@
 source "$SNAPFS_SRC/tests/lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/gcs.sh"
 source "$SNAPFS_SRC/tests/faults/proxy.sh"
+source "$SNAPFS_SRC/tests/lib/faults.sh"
 
 OBJ=kubedb/demo/pg/lost
 start_gcs_server
@@ -44,12 +45,7 @@ head -c 1M /dev/urandom >"$T_DIR/tail2.bin"
 fp_rules '[{"method": "POST", "path": "/compose$", "times": 1, "action": "status", "status": 412,
   "content_type": "application/json",
   "body": "{\"error\": {\"code\": 412, \"message\": \"At least one of the pre-conditions you specified did not hold.\", \"errors\": [{\"reason\": \"conditionNotMet\"}]}}"}]'
-check "an append whose compose is refused with 412 fails" \
-	bash -c "! cat '$T_DIR/tail2.bin' >>'$SNAP/a.bin' 2>'$T_DIR/append.err'"
-check "the proxy answered 412" test "$(fp_get 's["injected"].get("status", 0)')" = 1
-check "the object is still the one before" obj_is a.bin "$T_DIR/a2.bin"
-check "the log says NOT stored" eventually grep -q "lost/a.bin: NOT stored" "$LOG"
-check "and no compose was taken as found" test "$(found a.bin)" = 1
+fault_append_refused compose object obj_is found 1
 fp_reset
 
 umount_snapfs "$MNT"

@@ -12,6 +12,7 @@
 source "$SNAPFS_SRC/tests/lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/rgw.sh"
 source "$SNAPFS_SRC/tests/faults/proxy.sh"
+source "$SNAPFS_SRC/tests/lib/faults.sh"
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
 
 BIG_MIB=${FAULT_BIG_MIB:-512}
@@ -21,9 +22,6 @@ s3head() {
 	curl -s -o /dev/null -w '%{http_code}' -I --aws-sigv4 aws:amz:us-east-1:s3 \
 		--user "$S3_KEY_ID:$S3_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$S3_ENDPOINT/$1"
 }
-# a part that keeps failing is given up after 5 retries with backoff (200 ms doubling, full jitter:
-# at most 6.2 s of sleeps) plus at most 6 x 2 s of --timeout; far less than this
-EIO_BOUND_S=45
 
 start_rgw_s3 mem=$((BIG_MIB * 2 + 256))
 start_fault_proxy "$S3_ENDPOINT" --verify-checksums
@@ -57,19 +55,12 @@ ms=$(elapsed_ms "$start")
 check "cp of ${BIG_MIB} MiB through transient faults succeeds (exit $cp_rc)" test "$cp_rc" -eq 0
 log "${BIG_MIB} MiB written through faults in ${ms} ms"
 STATS=$(fp_stats)
-# inj ACTION [STATUS]: faults of that kind the rules injected
-inj() {
-	python3 -c 'import json, sys
-s, a = json.loads(sys.argv[1]), sys.argv[2:]
-print(sum(r["injected"] for r in s["rules"] if r["action"] == a[0] and (len(a) < 2 or r.get("status") == int(a[1]))))' \
-		"$STATS" "$@"
-}
 log "faults injected: $(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["injected"])' "$STATS")"
-check "the proxy injected 500s (initiate and parts)" test "$(inj status 500)" -ge 4
-check "the proxy injected 503 SlowDown (parts and complete)" test "$(inj status 503)" -ge 4
-check "the proxy injected a 429" test "$(inj status 429)" -ge 1
-check "the proxy reset connections mid request body" test "$(inj reset_request)" -ge 2
-check "the proxy stalled a reply past the timeout" test "$(inj stall)" -ge 1
+check "the proxy injected 500s (initiate and parts)" test "$(fault_inj status 500)" -ge 4
+check "the proxy injected 503 SlowDown (parts and complete)" test "$(fault_inj status 503)" -ge 4
+check "the proxy injected a 429" test "$(fault_inj status 429)" -ge 1
+check "the proxy reset connections mid request body" test "$(fault_inj reset_request)" -ge 2
+check "the proxy stalled a reply past the timeout" test "$(fault_inj stall)" -ge 1
 fp_reset
 rm -f "$T_DIR/direct.bin"
 # what close() said and what the store holds must agree: a failed close may not leave the new object
@@ -86,31 +77,16 @@ check "no multipart upload is left after the faulty write" no_open_uploads kubed
 # ---------- reads through faulty GETs: right bytes or an error, never wrong bytes ----------
 sync
 echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
-fp_rules '{"rules": [
- {"method": "GET", "path": "big.bin", "skip": 1, "times": 2, "action": "status", "status": 500},
- {"method": "GET", "path": "big.bin", "skip": 4, "times": 2, "action": "reset_reply", "at": 0.3},
- {"method": "GET", "path": "big.bin", "skip": 8, "times": 2, "action": "truncate", "at": 0.6},
- {"method": "GET", "path": "big.bin", "skip": 12, "times": 1, "action": "stall", "seconds": 6}
-]}'
+fault_read_rules '"method": "GET", "path": "big.bin"' '"action": "status", "status": 500' 1 4 8 12
 # a fresh mount, so nothing comes from the kernel's page cache or the daemon's read-ahead
 MNT2=$T_DIR/mnt2
 mount_snapfs s3://kubedb "$MNT2" --secret-dir "$S3_SECRET" --endpoint "$FP_URL" --cache-dir "$T_DIR/cache2" \
 	--timeout 2 --retries 5
 READ_SIZE=$((BIG_MIB < 256 ? BIG_MIB : 256))
-if head -c "${READ_SIZE}M" "$MNT2/kubedb/demo/pg/faults/big.bin" >"$T_DIR/read.bin" 2>"$T_DIR/read.err"; then
-	check "a read through faulty GETs returns the right bytes" cmp "$T_DIR/read.bin" <(head -c "${READ_SIZE}M" "$T_DIR/big.bin")
-else
-	# an error is acceptable, wrong or short data is not
-	check "a failed read through faulty GETs says EIO" grep -q "Input/output error" "$T_DIR/read.err"
-	check "the bytes read before the error are right" cmp -n "$(stat -c %s "$T_DIR/read.bin")" "$T_DIR/read.bin" "$T_DIR/big.bin"
-fi
-log "read faults injected: $(fp_get 's["injected"]')"
+fault_read "$MNT2/kubedb/demo/pg/faults/big.bin" "$T_DIR/big.bin" $((READ_SIZE << 20))
 check "the proxy injected faults into the reads" test "$(fp_get 's["injected_total"]')" -ge 5
 check "the proxy reset connections mid reply body" test "$(fp_get 's["injected"].get("reset_reply", 0)')" -ge 1
-check "the proxy truncated reply bodies" test "$(fp_get 's["injected"].get("truncate", 0)')" -ge 1
-fp_reset
-umount_snapfs "$MNT2"
-rm -f "$T_DIR/read.bin"
+fault_read_done
 
 # ---------- a body byte corrupted in flight must be refused by the store and sent again ----------
 head -c 40M /dev/urandom >"$T_DIR/mid.bin"
@@ -128,16 +104,7 @@ rm -f "$T_DIR/direct.bin"
 # ---------- persistent fault: every UploadPart fails ----------
 fp_rules '[{"method": "PUT", "query": "partNumber=", "action": "status", "status": 500,
   "s3_code": "InternalError", "message": "We encountered an internal error. Please try again."}]'
-start=$(date +%s%N)
-# the first error (write or close) and close's own result, as errno names
-write_doomed "$SNAP/doomed.bin" >"$T_DIR/doomed.out" 2>&1
-ms=$(elapsed_ms "$start")
-log "persistent fault: $(tr '\n' ' ' <"$T_DIR/doomed.out") after ${ms} ms"
-check "a persistent part failure gives EIO" grep -qE '^(write|close) EIO$' <(head -n 1 "$T_DIR/doomed.out")
-check "close() itself returns EIO" grep -qx 'close EIO' <(tail -n 1 "$T_DIR/doomed.out")
-check "EIO came within ${EIO_BOUND_S} s (took ${ms} ms)" test "$ms" -le $((EIO_BOUND_S * 1000))
-check "the proxy failed UploadParts" test "$(fp_get 's["injected"].get("status", 0)')" -ge 1
-fp_reset
+fault_doomed part 1
 check "the failed object does not exist in the store" \
 	test "$(s3head kubedb/kubedb/demo/pg/faults/doomed.bin)" = 404
 check "snapfs aborted the failed upload (DELETE ?uploadId=)" \
@@ -145,9 +112,7 @@ check "snapfs aborted the failed upload (DELETE ?uploadId=)" \
 check "ListMultipartUploads shows no upload left open" eventually no_open_uploads kubedb
 check "the log says the file was NOT stored" eventually grep -q "NOT stored" "$T_DIR/snapfs-mnt.log"
 check "the failed file is not listed" bash -c "! ls '$SNAP' | grep -qx doomed.bin"
-echo "after the storm" >"$T_DIR/small.txt"
-check "the mount still writes after the failure" cp "$T_DIR/small.txt" "$SNAP/after.txt"
-check "and reads" cmp "$T_DIR/small.txt" "$SNAP/after.txt"
+fault_survives
 
 # ---------- malformed replies: EIO, never a crash ----------
 mkdir -p "$T_DIR/tree"
@@ -155,24 +120,13 @@ for i in 1 2 3; do echo "$i" >"$T_DIR/tree/f$i"; done
 s3put "$T_DIR/tree/f1" kubedb/kubedb/demo/mal1/snap/f1
 s3put "$T_DIR/tree/f2" kubedb/kubedb/demo/mal2/snap/f2
 s3put "$T_DIR/tree/f3" kubedb/kubedb/demo/mal3/snap/f3
-fp_rules '[{"method": "GET", "query": "list-type=2", "action": "mangle", "how": "garbage"}]'
-check "a listing answered with garbage fails with EIO" \
-	bash -c "! ls '$MNT/kubedb/demo/mal1' 2>'$T_DIR/ls1.err' && grep -q 'Input/output error' '$T_DIR/ls1.err'"
-fp_rules '[{"method": "GET", "query": "list-type=2", "action": "mangle", "how": "truncate"}]'
-check "a listing with truncated XML fails with EIO" \
-	bash -c "! ls '$MNT/kubedb/demo/mal2' 2>'$T_DIR/ls2.err' && grep -q 'Input/output error' '$T_DIR/ls2.err'"
-fp_rules '[{"method": "GET", "query": "list-type=2", "action": "mangle", "how": "body",
+fault_bad_listings '"method": "GET", "query": "list-type=2"' XML
+fault_bad_listing "$MNT/kubedb/demo/mal3" "a listing cut inside an element" \
+	'[{"method": "GET", "query": "list-type=2", "action": "mangle", "how": "body",
   "body": "<?xml version=\"1.0\"?><ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>"}]'
-check "a listing cut inside an element fails with EIO" \
-	bash -c "! ls '$MNT/kubedb/demo/mal3' 2>'$T_DIR/ls3.err' && grep -q 'Input/output error' '$T_DIR/ls3.err'"
-fp_rules '[{"method": "GET", "query": "list-type=2", "action": "status", "status": 500, "body": "\u0000\u00ff<Error><Code>"}]'
-check "a 500 with a garbage error document fails with EIO" \
-	bash -c "! ls '$MNT/kubedb/demo/mal3/snap' 2>'$T_DIR/ls4.err' && grep -q 'Input/output error' '$T_DIR/ls4.err'"
-check "the proxy mangled the listings" test "$(fp_get 's["injected_total"]')" -ge 4
-fp_reset
-check "the daemon is still alive after malformed replies" kill -0 "$PID"
-sleep 1.5   # past --meta-ttl
-check "the listing works again once the replies are sane" bash -c "ls '$MNT/kubedb/demo/mal1/snap' | grep -qx f1"
+fault_bad_listing "$MNT/kubedb/demo/mal3/snap" "a 500 with a garbage error document" \
+	'[{"method": "GET", "query": "list-type=2", "action": "status", "status": 500, "body": "\u0000\u00ff<Error><Code>"}]'
+fault_listing_back 4
 
 umount_snapfs "$MNT"
 rm -f "$T_DIR/big.bin" "$T_DIR/mid.bin"

@@ -23,11 +23,9 @@
 source "$SNAPFS_SRC/tests/lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/swift.sh"
 source "$SNAPFS_SRC/tests/faults/proxy.sh"
+source "$SNAPFS_SRC/tests/lib/faults.sh"
 
 BIG_MIB=${FAULT_SWIFT_MIB:-128}
-# a segment that keeps failing is given up after 5 retries with backoff (200 ms doubling, full jitter:
-# at most 6.2 s of sleeps) plus at most 6 x 2 s of --timeout; far less than this
-EIO_BOUND_S=45
 
 start_swift mem=$((BIG_MIB * 3 + 256))
 swift_mkcontainer kubedb
@@ -116,19 +114,12 @@ dd if="$T_DIR/big.bin" of="$SNAP/big.bin" bs=1M status=none || dd_rc=$?
 ms=$(elapsed_ms "$start")
 check "dd of ${BIG_MIB} MiB through transient faults succeeds (exit $dd_rc)" test "$dd_rc" -eq 0
 STATS=$(fp_stats)
-# inj ACTION [STATUS]: faults of that kind the rules injected
-inj() {
-	python3 -c 'import json, sys
-s, a = json.loads(sys.argv[1]), sys.argv[2:]
-print(sum(r["injected"] for r in s["rules"] if r["action"] == a[0] and (len(a) < 2 or r.get("status") == int(a[1]))))' \
-		"$STATS" "$@"
-}
 log "${BIG_MIB} MiB written through faults in ${ms} ms; injected: $(fp_get 's["injected"]')"
-check "the proxy injected 500s" test "$(inj status 500)" -ge 3
-check "the proxy injected 503s (segments and the manifest)" test "$(inj status 503)" -ge 4
-check "the proxy reset connections mid request body" test "$(inj reset_request)" -ge 2
-check "the proxy reset a reply" test "$(inj reset_reply)" -ge 1
-check "the proxy stalled a reply past the timeout" test "$(inj stall)" -ge 1
+check "the proxy injected 500s" test "$(fault_inj status 500)" -ge 3
+check "the proxy injected 503s (segments and the manifest)" test "$(fault_inj status 503)" -ge 4
+check "the proxy reset connections mid request body" test "$(fault_inj reset_request)" -ge 2
+check "the proxy reset a reply" test "$(fault_inj reset_reply)" -ge 1
+check "the proxy stalled a reply past the timeout" test "$(fault_inj stall)" -ge 1
 fp_reset
 rm -f "$T_DIR/direct.bin"
 # what close() said and what the store holds must agree
@@ -147,29 +138,13 @@ check "the stored SHA-256 of the large object is the file's" \
 	test "$(stored_sha256 "$KEY/big.bin")" = "$(sha256sum <"$T_DIR/big.bin" | cut -d' ' -f1)"
 
 # ---------- reads through faulty GETs: right bytes or an error, never wrong bytes ----------
-fp_rules '{"rules": [
- {"method": "GET", "path": "big.bin", "skip": 1, "times": 2, "action": "status", "status": 500},
- {"method": "GET", "path": "big.bin", "skip": 3, "times": 2, "action": "reset_reply", "at": 0.3},
- {"method": "GET", "path": "big.bin", "skip": 5, "times": 2, "action": "truncate", "at": 0.6},
- {"method": "GET", "path": "big.bin", "skip": 7, "times": 1, "action": "stall", "seconds": 6}
-]}'
+fault_read_rules '"method": "GET", "path": "big.bin"' '"action": "status", "status": 500' 1 3 5 7
 # a fresh mount, so nothing comes from the kernel's page cache or the daemon's read-ahead
 MNT2=$T_DIR/mnt2
 mount_snapfs swift://kubedb "$MNT2" "${OPTS[@]}" --cache-dir "$T_DIR/cache2"
-if cat "$MNT2/$KEY/big.bin" >"$T_DIR/read.bin" 2>"$T_DIR/read.err"; then
-	check "a read through faulty GETs returns the right bytes" cmp "$T_DIR/read.bin" "$T_DIR/big.bin"
-else
-	# an error is acceptable, wrong or short data is not
-	check "a failed read through faulty GETs says EIO" grep -q "Input/output error" "$T_DIR/read.err"
-	check "the bytes read before the error are right" \
-		cmp -n "$(stat -c %s "$T_DIR/read.bin")" "$T_DIR/read.bin" "$T_DIR/big.bin"
-fi
-log "read faults injected: $(fp_get 's["injected"]')"
+fault_read "$MNT2/$KEY/big.bin" "$T_DIR/big.bin"
 check "the proxy reset connections mid reply body" test "$(fp_get 's["injected"].get("reset_reply", 0)')" -ge 1
-check "the proxy truncated reply bodies" test "$(fp_get 's["injected"].get("truncate", 0)')" -ge 1
-fp_reset
-umount_snapfs "$MNT2"
-rm -f "$T_DIR/read.bin"
+fault_read_done
 
 # ---------- a segment corrupted in flight: Swift refuses it (ETag: 422), snapfs sends it again ----------
 head -c 40M /dev/urandom >"$T_DIR/mid.bin"
@@ -203,24 +178,13 @@ check "the SHA-256 moved with the small object" \
 # ---------- persistent fault: every segment PUT fails ----------
 fp_rules '[{"method": "PUT", "path": "^'"$SEGS"'", "action": "status", "status": 500,
   "body": "<html><h1>Internal Error</h1></html>"}]'
-start=$(date +%s%N)
-# the first error (write or close) and close's own result, as errno names
-write_doomed "$SNAP/doomed.bin" >"$T_DIR/doomed.out" 2>&1
-ms=$(elapsed_ms "$start")
-log "persistent fault: $(tr '\n' ' ' <"$T_DIR/doomed.out") after ${ms} ms; $(fp_get 's["injected"]') injected"
-check "a persistent segment failure gives EIO" grep -qE '^(write|close) EIO$' <(head -n 1 "$T_DIR/doomed.out")
-check "close() itself returns EIO" grep -qx 'close EIO' <(tail -n 1 "$T_DIR/doomed.out")
-check "EIO came within ${EIO_BOUND_S} s (took ${ms} ms)" test "$ms" -le $((EIO_BOUND_S * 1000))
-check "the proxy failed segment PUTs" test "$(fp_get 's["injected"].get("status", 0)')" -ge 6
-fp_reset
+fault_doomed segment 6
 check "the failed object does not exist" test "$(swift_status "/kubedb/$KEY/doomed.bin")" = 404
 no_doomed_segments() { test "$(swift_count kubedb_segments "$KEY/doomed.bin/")" = 0; }
 check "no segment is left for it" eventually no_doomed_segments
 check "the log says the file was NOT stored" eventually grep -q "NOT stored" "$T_DIR/snapfs-mnt.log"
 check "the failed file is not listed" bash -c "! ls '$SNAP' | grep -qx doomed.bin"
-echo "after the storm" >"$T_DIR/small.txt"
-check "the mount still writes after the failure" cp "$T_DIR/small.txt" "$SNAP/after.txt"
-check "and reads" cmp "$T_DIR/small.txt" "$SNAP/after.txt"
+fault_survives
 
 # ---------- malformed container listings: EIO, never a crash ----------
 echo one >"$T_DIR/f1"
@@ -229,24 +193,12 @@ for d in mal1 mal2 mal3 mal4; do
 	[ "$code" = 201 ] || die "PUT kubedb/demo/$d/snap/f1 answered $code"
 done
 LIST='"method": "GET", "path": "^'"$ACCOUNT"'/kubedb$", "query": "format=json"'
-fp_rules '[{'"$LIST"', "action": "mangle", "how": "garbage"}]'
-check "a listing answered with garbage fails with EIO" \
-	bash -c "! ls '$MNT/kubedb/demo/mal1' 2>'$T_DIR/ls1.err' && grep -q 'Input/output error' '$T_DIR/ls1.err'"
-fp_rules '[{'"$LIST"', "action": "mangle", "how": "truncate"}]'
-check "a listing with truncated JSON fails with EIO" \
-	bash -c "! ls '$MNT/kubedb/demo/mal2' 2>'$T_DIR/ls2.err' && grep -q 'Input/output error' '$T_DIR/ls2.err'"
-fp_rules '[{'"$LIST"', "action": "mangle", "how": "body",
+fault_bad_listings "$LIST" JSON
+fault_bad_listing "$MNT/kubedb/demo/mal3" "a listing cut inside an entry" '[{'"$LIST"', "action": "mangle", "how": "body",
   "body": "[{\"name\": \"kubedb/demo/mal3/snap/x\", \"bytes\": 12"}]'
-check "a listing cut inside an entry fails with EIO" \
-	bash -c "! ls '$MNT/kubedb/demo/mal3' 2>'$T_DIR/ls3.err' && grep -q 'Input/output error' '$T_DIR/ls3.err'"
-fp_rules '[{'"$LIST"', "action": "mangle", "how": "body", "body": "{\"name\": [1, 2]}"}]'
-check "a listing that is JSON but not a list fails with EIO" \
-	bash -c "! ls '$MNT/kubedb/demo/mal4' 2>'$T_DIR/ls4.err' && grep -q 'Input/output error' '$T_DIR/ls4.err'"
-check "the proxy mangled the listings" test "$(fp_get 's["injected"].get("mangle", 0)')" -ge 4
-fp_reset
-check "the daemon is still alive after malformed replies" kill -0 "$PID"
-sleep 1.5   # past --meta-ttl
-check "the listing works again once the replies are sane" bash -c "ls '$MNT/kubedb/demo/mal1/snap' | grep -qx f1"
+fault_bad_listing "$MNT/kubedb/demo/mal4" "a listing that is JSON but not a list" \
+	'[{'"$LIST"', "action": "mangle", "how": "body", "body": "{\"name\": [1, 2]}"}]'
+fault_listing_back 4
 
 umount_snapfs "$MNT"
 rm -f "$T_DIR/big.bin" "$T_DIR/mid.bin"

@@ -28,26 +28,6 @@ RGW_SWIFT_USER=test:swift
 RGW_SWIFT_KEY=snapfs-rgw-swift-key-0123456789abcdefgh
 RGW_PIDS=()
 
-# rgw_ports N: N distinct free ports from one interpreter, below the kernel's ephemeral range so that
-# no client connection on the machine can be holding them
-rgw_ports() {
-	python3 -S -c '
-import random, socket, sys
-ports = []
-while len(ports) < int(sys.argv[1]):
-    p = random.randint(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    if p not in ports:
-        ports.append(p)
-print(" ".join(map(str, ports)))' "$1"
-}
-
 # rgw_wait SECONDS PID CMD...: CMD succeeds within SECONDS while PID (the daemon it waits on) runs
 rgw_wait() {
 	local secs=$1 pid=$2 i
@@ -142,7 +122,7 @@ rgw_start_once() {
 	RGW_WHY=failed
 	RGW_DIR=$(mktemp -d "$T_DIR/rgw.XXXX")
 	[ -d "$RGW_DIR" ] || { RGW_WHAT="no cluster folder"; return 1; }
-	read -r mon_port rgw_port < <(rgw_ports 2)
+	read -r mon_port rgw_port < <(low_ports 2)
 	fsid=$(uuidgen)
 	mkdir -p "$RGW_DIR/crash" "$RGW_DIR/rgw"
 	# Everything under RGW_DIR and on 127.0.0.1; auth none (the test's own cluster); one replica; few

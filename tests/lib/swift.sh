@@ -22,6 +22,27 @@ SNAPFS_SWIFT_SH=1
 # that names both in a "# snapfs-servers:" line is registered once for each (tests/CMakeLists.txt)
 : "${SWIFT_SERVER:=swift}"
 
+# low_ports N: N distinct free ports from one short-lived interpreter (free_port costs ~0.5 s a call),
+# below the kernel's ephemeral range so that no client connection on the machine can be holding them.
+# Also for tests/lib/rgw.sh, which sources this file.
+low_ports() {
+	python3 -S -c '
+import random, socket, sys
+ports = []
+while len(ports) < int(sys.argv[1]):
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    if p not in ports:
+        ports.append(p)
+print(" ".join(map(str, ports)))' "$1"
+}
+
 start_swift() {
 	local slo=1 bulk=1 token_life=86400 mem=256 a try
 	for a in "$@"; do
@@ -77,23 +98,7 @@ swift_start_once() {
 	local dev=$dir/srv
 	mkdir -p "$dir" "$dev/d1"
 	local mc_port acc_port con_port obj_port proxy_port
-	# five distinct free ports from one short-lived interpreter (free_port costs ~0.5 s a call), below
-	# the kernel's ephemeral range so that no client connection on the machine can be using them
-	read -r mc_port acc_port con_port obj_port proxy_port < <("$SWIFT_PY" -S -c '
-import random, socket
-ports = []
-while len(ports) < 5:
-    p = random.randint(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    if p not in ports:
-        ports.append(p)
-print(" ".join(map(str, ports)))')
+	read -r mc_port acc_port con_port obj_port proxy_port < <(low_ports 5)
 
 	# Our own swift.conf: the servers read it from swift_dir, so the host's /etc/swift does not matter.
 	cat >"$dir/swift.conf" <<EOF

@@ -7,9 +7,7 @@ source "$SNAPFS_SRC/tests/snapctl/verify_lib.sh"
 
 start_gcs_server
 verify_suite gs://kubedb/team-a "$GCS_DATA" --secret-dir "$GCS_SECRET" --endpoint "$GCS_URL"
-check "verify good: what was compared" \
-	sc verify gs://kubedb/team-a demo/pg/good -o json --secret-dir "$GCS_SECRET" --endpoint "$GCS_URL"
-check "verify good: sha256, md5 and crc32c for every object" \
-	json_eq 'sorted((o["name"], o["checked"]) for o in j["objects"])' \
-	"[('base.tar', 'sha256+md5+crc32c'), ('dumpfile.sql', 'sha256+md5+crc32c'), ('extra/notes.txt', 'sha256+md5+crc32c')]"
+verify_checked gs://kubedb/team-a "sha256, md5 and crc32c for every object" \
+	"[('base.tar', 'sha256+md5+crc32c'), ('dumpfile.sql', 'sha256+md5+crc32c'), ('extra/notes.txt', 'sha256+md5+crc32c')]" \
+	--secret-dir "$GCS_SECRET" --endpoint "$GCS_URL"
 finish

@@ -61,6 +61,15 @@ sys.exit(0 if hits else 1)
 PY
 }
 
+# verify_checked SOURCE WHAT EXPECTED CRED...: `snapctl verify SOURCE demo/pg/good` (verify_suite's good
+# snapshot) compared, object by object, what EXPECTED says: a Python list of (name, checked), sorted.
+verify_checked() {
+	local src=$1 what=$2 want=$3
+	shift 3
+	check "verify good: what was compared" sc verify "$src" demo/pg/good -o json "$@"
+	check "verify good: $what" json_eq 'sorted((o["name"], o["checked"]) for o in j["objects"])' "$want"
+}
+
 # verify_suite SOURCE DATADIR [credential options...]: three snapshots demo/pg/{good,bad1,bad2}, each a
 # 3 MiB dump (one request), a 20 MiB one (parts: 8+8+4 MiB) and a small file in a sub-folder; one byte
 # flipped in bad1's small dump and in bad2's large one (by $VERIFY_FLIP, flip_byte unless set). verify passes good, fails bad1 and bad2 and names
