@@ -3,6 +3,7 @@
  * the mount command itself with a one-line reason. */
 #include "backends/open.h"
 #include "common/log.h"
+#include "fs/daemon.h"
 #include "fs/ops.h"
 #include "fs/readahead.h"
 #include "fs/snapfs.h"
@@ -120,7 +121,7 @@ int main(int argc, char **argv)
 	char *why = NULL, *real = NULL;
 	const char *fail = NULL;
 	struct backend_opts bo;
-	int rc, ret = 1, mounted = 0;
+	int rc, ret = 1, mounted = 0, ready = -1;
 
 	if (options_parse(argc, argv, &s->cfg, &why)) {
 		die(why ? why : "out of memory", NULL);
@@ -204,8 +205,8 @@ int main(int argc, char **argv)
 	rc = readahead_set(s->cfg.mountpoint, SNAPFS_READAHEAD_KIB);
 	if (rc)
 		log_info("kernel read-ahead left at its default: %s", strerror(-rc));
-	if (fuse_daemonize(s->cfg.foreground)) {
-		ret = die("cannot daemonize", NULL);
+	if ((rc = daemon_fork(s->cfg.foreground, &ready))) {
+		ret = die("cannot daemonize", strerror(-rc));
 		goto out;
 	}
 	if (!s->cfg.foreground && !s->cfg.log_file)
@@ -215,6 +216,7 @@ int main(int argc, char **argv)
 	/* threads start here, after the daemon forked, and before FUSE serves a request */
 	if (sfs_start(s, &fail)) {
 		ret = die(fail, NULL);
+		daemon_ready(&ready, 0, fail);
 		goto out;
 	}
 	if (fuse_set_signal_handlers(fuse_get_session(f))) {
@@ -226,6 +228,8 @@ int main(int argc, char **argv)
 		goto out;
 	fuse_loop_cfg_set_max_threads(loop, 32);
 	fuse_loop_cfg_set_idle_threads(loop, 8);
+	/* the mount command returns now: the pid file exists and the daemon serves */
+	daemon_ready(&ready, 1, NULL);
 	rc = fuse_loop_mt(f, loop);
 	fuse_remove_signal_handlers(fuse_get_session(f));
 	/* > 0: ended by SIGTERM/SIGINT/SIGHUP, an orderly unmount like fusermount3 -u */
@@ -235,6 +239,7 @@ int main(int argc, char **argv)
 	else if (rc > 0)
 		log_info("signal %d: unmounting", rc);
 out:
+	daemon_ready(&ready, 0, NULL);
 	if (mounted)
 		fuse_unmount(f);
 	/* uploads and deletes still queued run first; files still open are named, nothing is published */
