@@ -16,10 +16,10 @@
 #define AUTH_DEADLINE_S 60
 #define RENEW_MARGIN_S 300
 
-struct swift_auth {
+struct sw_auth {
 	pthread_mutex_t lock;
 	struct http *http;
-	enum swift_auth_kind kind;   /* how to renew; SWIFT_AUTH_TOKEN: cannot */
+	enum sw_auth_kind kind;   /* how to renew; SW_AUTH_TOKEN: cannot */
 	char *auth_url;
 	char *auth_host;             /* scheme://host:port of auth_url, for messages */
 	char *user, *key;
@@ -36,7 +36,7 @@ struct swift_auth {
 
 /* ---------- reply parsing ---------- */
 
-time_t swift_parse_time(const char *s)
+time_t sw_parse_time(const char *s)
 {
 	struct tm tm;
 	const char *p;
@@ -156,7 +156,7 @@ static json_t *parse_json(const char *body, size_t len, char **why)
 	return root;
 }
 
-int swift_parse_v2(const char *body, size_t len, const char *region, const char *iface, char **token,
+int sw_parse_v2(const char *body, size_t len, const char *region, const char *iface, char **token,
 		   char **url, time_t *expires, char **why)
 {
 	json_t *root = parse_json(body, len, why), *access, *tok;
@@ -182,7 +182,7 @@ int swift_parse_v2(const char *body, size_t len, const char *region, const char 
 		rc = -ENOMEM;
 		goto out;
 	}
-	*expires = swift_parse_time(jstr(tok, "expires"));
+	*expires = sw_parse_time(jstr(tok, "expires"));
 out:
 	if (rc) {
 		free(*url);
@@ -192,7 +192,7 @@ out:
 	return rc;
 }
 
-int swift_parse_v3(const char *body, size_t len, const char *region, const char *iface, char **url,
+int sw_parse_v3(const char *body, size_t len, const char *region, const char *iface, char **url,
 		   time_t *expires, char **why)
 {
 	json_t *root = parse_json(body, len, why), *tok;
@@ -210,7 +210,7 @@ int swift_parse_v3(const char *body, size_t len, const char *region, const char 
 	rc = pick_endpoint(json_object_get(tok, "catalog"), 1, region, iface, url, why);
 	if (rc)
 		goto out;
-	*expires = swift_parse_time(jstr(tok, "expires_at"));
+	*expires = sw_parse_time(jstr(tok, "expires_at"));
 out:
 	json_decref(root);
 	return rc;
@@ -252,7 +252,7 @@ static int auth_version(const struct secret *s, const char *url)
 	return 2;
 }
 
-void swift_auth_free(struct swift_auth *a)
+void sw_auth_free(struct sw_auth *a)
 {
 	if (!a)
 		return;
@@ -281,13 +281,13 @@ void swift_auth_free(struct swift_auth *a)
 	free(a);
 }
 
-int swift_auth_new(struct swift_auth **out, struct http *h, const struct secret *s, const char *region,
+int sw_auth_new(struct sw_auth **out, struct http *h, const struct secret *s, const char *region,
 		   const char *storage_url, char **why)
 {
 	const char *st_auth = secret_need(s, "ST_AUTH"), *os_url = secret_need(s, "OS_AUTH_URL");
 	const char *tok = secret_need(s, "OS_AUTH_TOKEN"), *surl = secret_need(s, "OS_STORAGE_URL");
 	const char *user, *key, *miss = NULL;
-	struct swift_auth *a;
+	struct sw_auth *a;
 	int rc = -ENOMEM;
 
 	*out = NULL;
@@ -299,7 +299,7 @@ int swift_auth_new(struct swift_auth **out, struct http *h, const struct secret 
 	if (storage_url && *storage_url)
 		surl = storage_url;
 	if (st_auth) {
-		a->kind = SWIFT_AUTH_V1;
+		a->kind = SW_AUTH_V1;
 		a->auth_url = strdup(st_auth);
 		user = secret_need(s, "ST_USER");
 		key = secret_need(s, "ST_KEY");
@@ -308,17 +308,17 @@ int swift_auth_new(struct swift_auth **out, struct http *h, const struct secret 
 	} else if (os_url) {
 		int v = auth_version(s, os_url);
 
-		a->kind = v == 1 ? SWIFT_AUTH_V1 : v == 3 ? SWIFT_AUTH_V3 : SWIFT_AUTH_V2;
+		a->kind = v == 1 ? SW_AUTH_V1 : v == 3 ? SW_AUTH_V3 : SW_AUTH_V2;
 		a->auth_url = strdup(os_url);
 		user = secret_need(s, "OS_USERNAME");
 		key = secret_need(s, "OS_PASSWORD");
 		miss = !user ? "OS_USERNAME" : !key ? "OS_PASSWORD" : NULL;
 		a->cred_keys = "OS_USERNAME, OS_PASSWORD and the project keys";
-		if (!miss && a->kind == SWIFT_AUTH_V2 && !secret_need(s, "OS_TENANT_ID") &&
+		if (!miss && a->kind == SW_AUTH_V2 && !secret_need(s, "OS_TENANT_ID") &&
 		    !secret_need(s, "OS_TENANT_NAME"))
 			miss = "OS_TENANT_NAME (or OS_TENANT_ID)";
 	} else if (tok && surl) {
-		a->kind = SWIFT_AUTH_TOKEN;
+		a->kind = SW_AUTH_TOKEN;
 		user = key = NULL;
 	} else {
 		why_set(why, "swift: no credentials: put ST_AUTH, ST_USER and ST_KEY (TempAuth), or OS_AUTH_URL, "
@@ -332,7 +332,7 @@ int swift_auth_new(struct swift_auth **out, struct http *h, const struct secret 
 		rc = -EINVAL;
 		goto err;
 	}
-	if (a->kind != SWIFT_AUTH_TOKEN && (!a->auth_url || !(a->user = strdup(user)) || !(a->key = strdup(key))))
+	if (a->kind != SW_AUTH_TOKEN && (!a->auth_url || !(a->user = strdup(user)) || !(a->key = strdup(key))))
 		goto err;
 	strip_slash(a->auth_url);
 	a->tenant_id = dup_or_null(secret_need(s, "OS_TENANT_ID"));
@@ -363,7 +363,7 @@ int swift_auth_new(struct swift_auth **out, struct http *h, const struct secret 
 		if (!a->token || !a->url)
 			goto err;
 	}
-	if (a->kind != SWIFT_AUTH_TOKEN) {
+	if (a->kind != SW_AUTH_TOKEN) {
 		const char *hp = strstr(a->auth_url, "://"), *e;
 
 		hp = hp ? hp + 3 : a->auth_url;
@@ -373,27 +373,27 @@ int swift_auth_new(struct swift_auth **out, struct http *h, const struct secret 
 			goto err;
 		}
 	}
-	if (a->kind == SWIFT_AUTH_TOKEN)
+	if (a->kind == SW_AUTH_TOKEN)
 		snprintf(a->who, sizeof(a->who), "the OS_AUTH_TOKEN");
 	else
 		snprintf(a->who, sizeof(a->who), "user %s (%s at %s)", a->user,
-			 a->kind == SWIFT_AUTH_V1 ? "TempAuth" : a->kind == SWIFT_AUTH_V2 ? "Keystone v2" :
+			 a->kind == SW_AUTH_V1 ? "TempAuth" : a->kind == SW_AUTH_V2 ? "Keystone v2" :
 			 "Keystone v3", a->auth_host);
 	*out = a;
 	return 0;
 err:
 	if (rc == -ENOMEM && why && !*why)
 		why_set(why, "swift: out of memory");
-	swift_auth_free(a);
+	sw_auth_free(a);
 	return rc;
 }
 
-enum swift_auth_kind swift_auth_kind(const struct swift_auth *a)
+enum sw_auth_kind sw_auth_kind(const struct sw_auth *a)
 {
 	return a->kind;
 }
 
-const char *swift_auth_who(const struct swift_auth *a)
+const char *sw_auth_who(const struct sw_auth *a)
 {
 	return a->who;
 }
@@ -401,7 +401,7 @@ const char *swift_auth_who(const struct swift_auth *a)
 /* ---------- authenticating ---------- */
 
 /* A transport failure or an unexpected status, as one line. */
-static int auth_fail(struct swift_auth *a, int rc, const struct http_resp *resp, char **why)
+static int auth_fail(struct sw_auth *a, int rc, const struct http_resp *resp, char **why)
 {
 	if (rc) {
 		why_set(why, "cannot reach the auth URL at %s: %s", a->auth_host,
@@ -431,7 +431,7 @@ static void req_init(struct http_req *r, const char *method, const char *url, co
 	r->deadline_s = AUTH_DEADLINE_S;
 }
 
-static int auth_v1(struct swift_auth *a, char **token, char **url, time_t *expires, char **why)
+static int auth_v1(struct sw_auth *a, char **token, char **url, time_t *expires, char **why)
 {
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
@@ -480,7 +480,7 @@ static json_t *name_or_id(const char *name, const char *id)
 	return json_pack("{s:s}", "name", name);
 }
 
-static char *v3_body(struct swift_auth *a)
+static char *v3_body(struct sw_auth *a)
 {
 	json_t *user, *root, *scope = NULL;
 	const char *pname = a->project_name ? a->project_name : a->tenant_name;
@@ -515,7 +515,7 @@ static char *v3_body(struct swift_auth *a)
 	return s;
 }
 
-static char *v2_body(struct swift_auth *a)
+static char *v2_body(struct sw_auth *a)
 {
 	json_t *root = json_pack("{s:{s:{s:s, s:s}}}", "auth", "passwordCredentials", "username", a->user,
 				 "password", a->key);
@@ -533,7 +533,7 @@ static char *v2_body(struct swift_auth *a)
 }
 
 /* v2: POST {auth_url}/tokens (/v2.0 added when the URL has no version); v3: POST .../v3/auth/tokens */
-static int auth_keystone(struct swift_auth *a, int v3, char **token, char **url, time_t *expires,
+static int auth_keystone(struct sw_auth *a, int v3, char **token, char **url, time_t *expires,
 			 char **why)
 {
 	static const char *const hdrs[] = { "Content-Type: application/json", "Accept: application/json", NULL };
@@ -565,9 +565,9 @@ static int auth_keystone(struct swift_auth *a, int v3, char **token, char **url,
 			rc = -EIO;
 			goto out;
 		}
-		rc = swift_parse_v3(resp.body.data, resp.body.len, a->region, a->iface, url, expires, why);
+		rc = sw_parse_v3(resp.body.data, resp.body.len, a->region, a->iface, url, expires, why);
 	} else {
-		rc = swift_parse_v2(resp.body.data, resp.body.len, a->region, a->iface, token, url, expires,
+		rc = sw_parse_v2(resp.body.data, resp.body.len, a->region, a->iface, token, url, expires,
 				    why);
 	}
 out:
@@ -580,16 +580,16 @@ out:
 	return rc;
 }
 
-static int authenticate(struct swift_auth *a, char **why)
+static int authenticate(struct sw_auth *a, char **why)
 {
 	char *token = NULL, *url = NULL, *err = NULL;
 	time_t expires = 0, now = time(NULL);
 	int rc;
 
-	if (a->kind == SWIFT_AUTH_V1)
+	if (a->kind == SW_AUTH_V1)
 		rc = auth_v1(a, &token, &url, &expires, &err);
 	else
-		rc = auth_keystone(a, a->kind == SWIFT_AUTH_V3, &token, &url, &expires, &err);
+		rc = auth_keystone(a, a->kind == SW_AUTH_V3, &token, &url, &expires, &err);
 	if (rc) {
 		why_set(why, "swift: %s", err ? err : strerror(-rc));
 		log_debug("swift: authentication as %s failed: %s", a->who, err ? err : strerror(-rc));
@@ -628,14 +628,14 @@ out:
 	return rc;
 }
 
-int swift_auth_get(struct swift_auth *a, char **token, char **storage_url, char **why)
+int sw_auth_get(struct sw_auth *a, char **token, char **storage_url, char **why)
 {
 	int rc = 0;
 
 	*token = *storage_url = NULL;
 	pthread_mutex_lock(&a->lock);
-	if (!a->token || (a->renew_at && time(NULL) >= a->renew_at && a->kind != SWIFT_AUTH_TOKEN)) {
-		if (a->kind == SWIFT_AUTH_TOKEN) {
+	if (!a->token || (a->renew_at && time(NULL) >= a->renew_at && a->kind != SW_AUTH_TOKEN)) {
+		if (a->kind == SW_AUTH_TOKEN) {
 			why_set(why, "swift: the OS_AUTH_TOKEN was refused and there are no credentials to renew it");
 			rc = -EACCES;
 			goto out;
@@ -657,13 +657,13 @@ out:
 	return rc;
 }
 
-int swift_auth_invalidate(struct swift_auth *a, const char *token)
+int sw_auth_invalidate(struct sw_auth *a, const char *token)
 {
 	int rc = 0;
 
 	pthread_mutex_lock(&a->lock);
 	if (a->token && token && !strcmp(a->token, token)) {
-		if (a->kind == SWIFT_AUTH_TOKEN) {
+		if (a->kind == SW_AUTH_TOKEN) {
 			rc = -EACCES;
 		} else {
 			memset(a->token, 0, strlen(a->token));

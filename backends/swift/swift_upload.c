@@ -160,8 +160,8 @@ static int copy_dlo_base(struct upload *up, const char *prefix)
 }
 
 struct seg_tally {
-	size_t n;
-	uint64_t bytes;
+	size_t n, nwant;
+	uint64_t bytes, want;
 };
 
 static int tally_seg(void *arg, const char *name, const struct obj_info *oi)
@@ -174,36 +174,83 @@ static int tally_seg(void *arg, const char *name, const struct obj_info *oi)
 	return 0;
 }
 
+/* A Swift container listing may lag its objects for a moment: a listing page that does not show
+ * every segment yet is asked for again, with the backoff of any retry. */
+static enum http_verdict tally_judge(void *arg, const struct http_req *req, const struct http_resp *resp)
+{
+	struct seg_tally *t = arg;
+	json_t *root;
+	size_t i;
+	json_t *e;
+
+	(void)req;
+	t->n = 0;
+	t->bytes = 0;
+	if (resp->status != 200 && resp->status != 204)
+		return HTTP_POLICY;
+	root = resp->status == 200 ? json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, NULL)
+				   : json_array();
+	if (!json_is_array(root)) {
+		json_decref(root);
+		return HTTP_FINAL;    /* malformed: the caller says so */
+	}
+	json_array_foreach(root, i, e) {
+		t->n++;
+		t->bytes += (uint64_t)json_integer_value(json_object_get(e, "bytes"));
+	}
+	json_decref(root);
+	return t->n == t->nwant && t->bytes == t->want ? HTTP_FINAL : HTTP_RETRY;
+}
+
 /* A DLO is whatever its prefix lists when read, and no store checks it at the manifest PUT: before
  * the manifest goes in, the listing must hold every segment of this upload and its bytes, no more. */
 static int check_dlo_segments(struct upload *up, unsigned nparts)
 {
 	struct sw *sw = up->sw;
 	struct seg_tally t = { 0 };
-	uint64_t want = up->base;
-	size_t nwant = nparts + (up->base_copied ? 1 : up->base_nsegs);
-	char *prefix = NULL;
-	int rc;
+	struct http_resp resp = HTTP_RESP_INIT;
+	struct http_req req;
+	char *prefix = NULL, *eprefix = NULL, *path = NULL;
+	int rc = -ENOMEM;
 
+	t.want = up->base;
+	t.nwant = nparts + (up->base_copied ? 1 : up->base_nsegs);
 	for (unsigned n = 1; n <= nparts; n++)
-		want += up->segs[n].size;
-	if (asprintf(&prefix, "%s/%s/", up->key, up->uid) < 0)
-		return -ENOMEM;
-	/* a Swift container listing may lag its objects for a moment: asked again, with backoff */
-	for (int attempt = 0;; attempt++) {
-		t = (struct seg_tally){ 0 };
-		rc = sw_list_cont(sw, sw->segc_enc, prefix, 0, 0, 0, tally_seg, &t);
-		if (rc || (t.n == nwant && t.bytes == want))
-			break;
-		if (attempt >= sw->retries) {
-			log_warn("swift: commit of %s: the segment listing shows %zu segments, %llu bytes; "
-				 "expected %zu, %llu", up->key, t.n, (unsigned long long)t.bytes, nwant,
-				 (unsigned long long)want);
-			rc = -EIO;
-			break;
-		}
-		http_backoff(sw->http, attempt);
+		t.want += up->segs[n].size;
+	if (asprintf(&prefix, "%s/%s/", up->key, up->uid) < 0) {
+		prefix = NULL;
+		goto out;
 	}
+	if (t.nwant >= sw->listing_limit) {
+		/* more than one page: counted once, page by page, without asking again */
+		rc = sw_list_cont(sw, sw->segc_enc, prefix, 0, 0, 0, tally_seg, &t);
+		goto check;
+	}
+	eprefix = enc_uri(prefix, 0);
+	/* one more than expected: a listing showing a stray segment too is not this upload's */
+	if (!eprefix || asprintf(&path, "/%s?format=json&prefix=%s&limit=%zu", sw->segc_enc, eprefix,
+				 t.nwant + 1) < 0) {
+		path = NULL;
+		goto out;
+	}
+	sw_req_init(&req, "GET", NULL);
+	req.judge = tally_judge;
+	req.judge_arg = &t;
+	req.tries = sw->retries + 1;
+	rc = sw_do(sw, &req, path, &resp);
+	if (!rc && resp.status != 200 && resp.status != 204)
+		rc = sw_fail("list", prefix, &resp);
+check:
+	if (!rc && (t.n != t.nwant || t.bytes != t.want)) {
+		log_warn("swift: commit of %s: the segment listing shows %zu segments, %llu bytes; "
+			 "expected %zu, %llu", up->key, t.n, (unsigned long long)t.bytes, t.nwant,
+			 (unsigned long long)t.want);
+		rc = -EIO;
+	}
+out:
+	http_resp_free(&resp);
+	free(path);
+	free(eprefix);
 	free(prefix);
 	return rc;
 }
