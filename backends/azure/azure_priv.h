@@ -23,6 +23,7 @@
 #define AZ_DEL_THREADS 8
 #define AZ_BATCH_MAX 256   /* sub-requests per Blob Batch */
 #define AZ_OPEN_DEADLINE_S 20
+#define AZ_MAX_BLOCKS 50000   /* committed blocks per blob */
 
 struct az {
 	struct http *http;
@@ -104,6 +105,12 @@ int az_upload_commit(struct upload *up, unsigned nparts, const char *sha256);
 void az_upload_abort(struct upload *up);
 char *az_upload_token(struct upload *up);
 int az_upload_forget(struct backend *b, const char *rel, const char *token);
+
+/* a commit that kept failing, kept for `snapctl retry`: release frees up and leaves its blocks
+ * uncommitted in the blob (azure_upload.c); finish commits them later from the token alone
+ * (azure_kept.c) */
+void az_upload_release(struct upload *up);
+int az_upload_finish(struct backend *b, const char *rel, const char *token);
 
 /* azure_remove.c */
 int az_remove(struct backend *b, const char *const *keys, size_t n);

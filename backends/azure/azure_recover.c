@@ -1,5 +1,6 @@
 /* Azure crash recovery: the token that names an upload's blocks, and dropping them after a crash. */
 #include "backends/azure/azure_priv.h"
+#include "backends/uptoken.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -11,7 +12,9 @@
 /* For the crash journal: the tag names every block this upload puts. */
 char *az_upload_token(struct upload *up)
 {
-	return strdup(up->tag);
+	/* an append that keeps the base's committed blocks names how many: a kept commit finished
+	 * later must find exactly those first */
+	return uptoken_make(up->tag, up->n_old);
 }
 
 /* Put Block List of exactly the committed blocks bl names (none: an empty blob), under the condition
@@ -114,18 +117,16 @@ int az_upload_forget(struct backend *b, const char *rel, const char *token)
 	struct http_req req;
 	struct az_blocks bl = { 0 };
 	char *key = az_key(az, rel), *url = NULL, *etag = NULL, *type = NULL, *len = NULL, cond[160];
-	char **props = NULL;
-	size_t nprops = 0;
+	char **props = NULL, tag[17];
+	size_t nprops = 0, n_old;
 	int rc = -ENOMEM;
 
-	/* a journal line is data from disk: it must be a tag as az_upload_begin makes them */
-	if (strlen(token) != 16 || strspn(token, "0123456789abcdef") != 16) {
-		rc = -EINVAL;
+	rc = uptoken_parse(token, AZ_MAX_BLOCKS, tag, &n_old);
+	if (rc)
 		goto out;
-	}
 	if (!key || !(url = az_blob_url(az, key, NULL)))
 		goto out;
-	rc = az_get_blocks(az, key, token, &bl);
+	rc = az_get_blocks(az, key, tag, &bl);
 	if (!rc && !bl.nours)
 		rc = -ENOENT;   /* committed before the crash, dropped by a later commit, or expired */
 	if (rc)

@@ -304,3 +304,9 @@ out:
 	http_resp_free(&resp);
 	upload_free(up);
 }
+
+void az_upload_release(struct upload *up)
+{
+	log_info("azure: upload %s kept uncommitted (tag %s)", up->key, up->tag);
+	upload_free(up);
+}
