@@ -89,6 +89,7 @@ void sw_objkind_free(struct sw_objkind *k);
  * ("name" entries). -ENODATA when the server shows none (RGW). */
 int sw_slo_get(struct sw *sw, const char *opath, int raw, json_t **out);
 int sw_slo_manifest(struct sw *sw, const char *key, json_t **out);     /* raw entries */
+/* swift_delete.c */
 int sw_delete_paths(struct sw *sw, char *const *paths, size_t n);       /* bulk where offered */
 int sw_delete_slo(struct sw *sw, const char *key);   /* ?multipart-manifest=delete: manifest and segments */
 /* swift_probe.c: 1 when an SLO put in the segment container gives its manifest back, else 0 */
