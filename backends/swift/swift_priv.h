@@ -1,5 +1,5 @@
 /* What the Swift backend's files share (swift.c, swift_req.c, swift_list.c,
- * swift_segs.c, swift_orphans.c, swift_upload.c): the
+ * swift_segs.c, swift_orphans.c, swift_upload.c, swift_commit.c, swift_kept.c): the
  * backend state, request helpers, the object kinds (plain, SLO, DLO, disowned) and deleting. */
 #ifndef SNAPFS_SWIFT_PRIV_H
 #define SNAPFS_SWIFT_PRIV_H
@@ -23,6 +23,8 @@
 #define SW_MAX_SEGMENTS 1000
 /* Parts per object: more than one manifest holds are nested into sub-manifests at commit */
 #define SW_MAX_PARTS 10000
+/* entries of a base manifest an append may list first (nested manifests hold many more segments) */
+#define SW_MAX_BASE_ENTRIES 1000000
 
 struct sw {
 	struct http *http;
@@ -129,9 +131,44 @@ void sw_drop_replaced(struct sw *sw, const char *key, struct sw_strv *old, const
 int sw_list_uploads(struct backend *b, const char *prefix, list_fn fn, void *arg);
 
 /* swift_upload.c */
+struct seg {
+	uint64_t size;
+	int done;
+	char etag[40];
+};
+
+struct upload {
+	struct sw *sw;
+	char *key;
+	char uid[24];
+	uint64_t base;
+	int dlo;                /* commit a DLO manifest */
+	json_t *base_list;      /* SLO base: the old manifest's entries, listed first */
+	int base_copied;        /* the old bytes were copied to segment 0 */
+	size_t base_nsegs;      /* or a DLO base's segments, to "00000000.<i>" */
+	char base_etag[40];
+	pthread_mutex_t lock;
+	struct seg *segs;       /* index n (1-based) */
+	unsigned cap;
+};
+
+/* a new upload of key (no uid yet), after the segment container is made and the SLO-or-DLO choice
+ * taken (once per mount) */
+int sw_upload_new(struct sw *sw, const char *key, struct upload **out);
+void sw_upload_free(struct upload *up);
+/* a commit that kept failing: release frees up, its segments stay under "<key>/<uid>/"; finish
+ * (swift_kept.c) commits them later from the token alone */
+void sw_upload_release(struct upload *up);
+int sw_upload_finish(struct backend *b, const char *key, const char *token);
 int sw_upload_begin(struct backend *b, const char *key, uint64_t base, struct upload **out);
 int sw_upload_part(struct upload *up, const struct part *p);
+/* "<key>/<uid>/<n, 8 digits>" below the segment container, decoded; malloc'd */
+char *sw_seg_name(const struct upload *up, unsigned n);
+/* delete every segment of the upload, found by listing (a part whose reply was lost too) */
+int sw_drop_upload_segments(struct upload *up);
+/* swift_commit.c */
 int sw_upload_commit(struct upload *up, unsigned nparts, const char *sha256);
+/* swift_upload.c */
 void sw_upload_abort(struct upload *up);
 char *sw_upload_token(struct upload *up);
 int sw_upload_forget(struct backend *b, const char *key, const char *token);
