@@ -1,9 +1,8 @@
 /* libFuzzer: the GCS JSON API reply parsers (an objects.list page, an object resource), the OAuth2
- * token reply and the service-account key (oauth2.h). The listing parsers are static in backends/gcs.c,
- * so this target compiles that file into itself; a gcs_priv.h exposing them would let it include that. */
+ * token reply and the service-account key (oauth2.h), reached through backends/gcs/gcs_priv.h. */
 #include "fuzz_common.h"
 
-#include "backends/gcs/gcs.c"
+#include "backends/gcs/gcs_priv.h"
 #include "backends/gcs/oauth2.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -23,17 +22,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		static const char *const prefixes[] = { "", "kubedb/" };
 
 		for (size_t i = 0; i < 2; i++) {
-			struct lister l = { .prefix = prefixes[i], .plen = strlen(prefixes[i]), .fn = fuzz_entry,
+			struct gcs_lister l = { .prefix = prefixes[i], .plen = strlen(prefixes[i]), .fn = fuzz_entry,
 					    .arg = &sum, .limit = i ? 2 : 0 };
 			char *next = NULL;
 
-			list_page(&l, j, &next);
+			gcs_list_page(&l, j, &next);
 			free(next);
 		}
 		{
 			struct obj_info oi;
 
-			if (!obj_from_json(j, &oi))
+			if (!gcs_obj_from_json(j, &oi))
 				sum += oi.size + strlen(oi.etag);
 		}
 	}

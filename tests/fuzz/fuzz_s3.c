@@ -1,4 +1,4 @@
-/* libFuzzer: every S3 reply parser of backends/s3_xml.c (s3_priv.h) on the same bytes, as a hostile
+/* libFuzzer: every S3 reply parser of backends/s3/s3_xml.c (s3_priv.h) on the same bytes, as a hostile
  * server could send them in any reply. */
 #include "fuzz_common.h"
 #include "backends/http.h"

@@ -9,8 +9,9 @@ JSON API. What it enforces:
   * object API: a valid, unexpired bearer token with a storage scope (401/403 otherwise);
     buckets.get; objects get/list (prefix, delimiter, prefixes, pageToken, maxResults), media
     download with Range (206/416), simple upload, resumable sessions (chunks a multiple of 256 KiB
-    except the last, 308 with a Range header, status query with bytes */*, the next chunk must start
-    at the persisted offset, DELETE cancels with 499), generations (new per write, ifGenerationMatch),
+    except the last, 308 with a Range header, status query with bytes */* or bytes */SIZE (which
+    finishes the upload once SIZE bytes are in, as GCS documents), the next chunk must start at the
+    persisted offset, DELETE cancels with 499), generations (new per write, ifGenerationMatch),
     compose (at most 32 sources), rewrite (in steps, with rewriteToken), delete, patch (custom
     metadata, ifGenerationMatch/ifMetagenerationMatch), multipart uploads (a JSON metadata part and
     the media part).
@@ -1025,13 +1026,15 @@ class Handler(BaseHTTPRequestHandler):
                 # a status query, or the finish of an upload whose bytes are all there
                 if n:
                     raise Fail(400, "Content-Range says no bytes but the request has a body.", "invalid")
-                if total is None:
-                    stat_inc("status_queries")
-                else:
-                    if total != s["persisted"]:
-                        raise Fail(400, "Invalid request. The total size %d does not match the %d bytes "
-                                   "uploaded." % (total, s["persisted"]), "invalid")
+                # GCS documents both as the status check ("bytes */OBJECT_SIZE" when the size is
+                # known): with every byte of that size persisted it finishes the upload, short of it
+                # it answers 308 with what it has; more bytes than that size is an error
+                if total is not None and total == s["persisted"]:
                     return self.finalize(s, parse_hash_header(self.headers.get_all("X-Goog-Hash")))
+                if total is not None and total < s["persisted"]:
+                    raise Fail(400, "Invalid request. The total size %d is less than the %d bytes "
+                               "uploaded." % (total, s["persisted"]), "invalid")
+                stat_inc("status_queries")
                 return self.incomplete(s)
             if last - first + 1 != n:
                 raise Fail(400, "Content-Range length %d does not match Content-Length %d."

@@ -5,6 +5,8 @@ and "-N") and, by the key, loses the reply of the first CompleteMultipartUpload:
   .../lost-*      the upload completes, the connection closes without a reply
   .../vanished-*  the upload disappears without completing (aborted, expired), no reply either
   .../rgw-*       completes and answers with an empty <ETag>, as Ceph RGW does
+  .../flaky-I-B-* answers the first I completions 200 with an InternalError document, the next B 503
+                  SlowDown, then completes
 A retry of a completion whose upload is gone answers 404 NoSuchUpload. No signature is checked.
 Prints its port on stdout, then serves until stdin closes."""
 import hashlib
@@ -77,6 +79,15 @@ class H(BaseHTTPRequestHandler):
                 up["parts"][int(q["partNumber"])] = (data, md5)
             return self.reply(200, headers=[("ETag", '"%s"' % md5)])
         if self.command == "POST" and "uploadId" in q:
+            if name.startswith("flaky-"):
+                inner, busy = (int(x) for x in name.split("-")[1:3])
+                with lock:
+                    up = uploads.get(q["uploadId"], {})
+                    n = up["tries"] = up.get("tries", 0) + 1
+                if n <= inner:
+                    return self.reply(200, error("InternalError", "We encountered an internal error."))
+                if n <= inner + busy:
+                    return self.reply(503, error("SlowDown", "Please reduce your request rate."))
             with lock:
                 up = uploads.pop(q["uploadId"], None)
                 if not up:

@@ -8,6 +8,7 @@
 #include "common/crypto.h"
 #include "common/encode.h"
 #include "backends/http.h"
+#include "tests/unit/lib_reply_server.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -22,59 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-struct server {
-	pid_t pid;
-	int in;        /* the server's stdin: closing it stops the server */
-	int port;
-};
-
 static char tmpdir[256];
-static struct server plain, tls;
+static struct reply_server plain, tls;
 static char *cert_pem;
-
-static int start_server(struct server *s, const char *cert, const char *key)
-{
-	const char *src = getenv("SNAPFS_SRC");
-	char script[1024], line[32] = "";
-	int to[2], from[2];
-	ssize_t n;
-	size_t got = 0;
-
-	snprintf(script, sizeof(script), "%s/tests/unit/http_server.py", src ? src : ".");
-	if (pipe2(to, O_CLOEXEC) || pipe2(from, O_CLOEXEC))
-		return -1;
-	s->pid = fork();
-	if (s->pid < 0)
-		return -1;
-	if (s->pid == 0) {
-		dup2(to[0], 0);
-		dup2(from[1], 1);
-		close(to[1]);
-		close(from[0]);
-		if (cert)
-			execlp("python3", "python3", script, "--tls", cert, key, (char *)NULL);
-		else
-			execlp("python3", "python3", script, (char *)NULL);
-		_exit(127);
-	}
-	close(to[0]);
-	close(from[1]);
-	s->in = to[1];
-	while (got < sizeof(line) - 1 && (n = read(from[0], line + got, 1)) == 1 && line[got] != '\n')
-		got++;
-	close(from[0]);
-	s->port = atoi(line);
-	return s->port > 0 ? 0 : -1;
-}
-
-static void stop_server(struct server *s)
-{
-	if (s->pid > 0) {
-		close(s->in);
-		waitpid(s->pid, NULL, 0);
-		s->pid = 0;
-	}
-}
 
 static char *slurp(const char *path)
 {
@@ -113,7 +64,8 @@ static int setup_all(void **state)
 	cert_pem = slurp(cert);
 	if (!cert_pem)
 		return -1;
-	if (start_server(&plain, NULL, NULL) || start_server(&tls, cert, key))
+	if (reply_server_start(&plain, "http_server.py", NULL) ||
+	    reply_server_start(&tls, "http_server.py", (const char *const[]){ "--tls", cert, key, NULL }))
 		return -1;
 	return 0;
 }
@@ -122,8 +74,8 @@ static int teardown_all(void **state)
 {
 	char cmd[300];
 
-	stop_server(&plain);
-	stop_server(&tls);
+	reply_server_stop(&plain);
+	reply_server_stop(&tls);
 	free(cert_pem);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
@@ -142,7 +94,7 @@ static struct http *mk(int retries, int timeout_s)
 	return h;
 }
 
-static char *url(const struct server *s, const char *path)
+static char *url(const struct reply_server *s, const char *path)
 {
 	static __thread char u[256];
 

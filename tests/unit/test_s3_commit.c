@@ -1,7 +1,9 @@
 /* CompleteMultipartUpload whose reply is lost (tests/unit/s3_commit.py): the retry answers NoSuchUpload,
  * and only the multipart ETag ("MD5 of the parts' MD5s"-N) may decide whether the upload completed. An
  * older object of the same size, or an upload that vanished without completing, must be -EIO; a completed
- * upload (also on a server whose completion reply has an empty ETag, as Ceph RGW's) is stored. */
+ * upload (also on a server whose completion reply has an empty ETag, as Ceph RGW's) is stored.
+ * And the completion's retries: a 200 whose document is a transient <Error> is sent again up to 4
+ * attempts in all, a 503 up to --retries (3 here) times more, each counted apart. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,19 +13,17 @@
 #include "backends/backend.h"
 #include "backends/s3/s3_priv.h"
 #include "backends/secret.h"
+#include "tests/unit/lib_reply_server.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 extern const struct backend_ops s3_backend_ops;
 
-static pid_t srv_pid;
-static int srv_in = -1;
+static struct reply_server srv;
 static char endpoint[64];
 static struct secret sec;
 static struct source src;
@@ -31,69 +31,25 @@ static struct backend_conf conf;
 static struct backend be;
 static int spool = -1;
 
-static int start_server(void)
-{
-	const char *dir = getenv("SNAPFS_SRC");
-	char script[1024], line[32] = "";
-	int to[2], from[2];
-	size_t got = 0;
-	ssize_t n;
-
-	snprintf(script, sizeof(script), "%s/tests/unit/s3_commit.py", dir ? dir : ".");
-	if (pipe2(to, O_CLOEXEC) || pipe2(from, O_CLOEXEC))
-		return -1;
-	srv_pid = fork();
-	if (srv_pid < 0)
-		return -1;
-	if (srv_pid == 0) {
-		dup2(to[0], 0);
-		dup2(from[1], 1);
-		execlp("python3", "python3", script, (char *)NULL);
-		_exit(127);
-	}
-	close(to[0]);
-	close(from[1]);
-	srv_in = to[1];
-	while (got < sizeof(line) - 1 && (n = read(from[0], line + got, 1)) == 1 && line[got] != '\n')
-		got++;
-	close(from[0]);
-	if (atoi(line) <= 0)
-		return -1;
-	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", atoi(line));
-	return 0;
-}
-
-static void set_kv(unsigned i, const char *k, const char *v)
-{
-	sec.kv[i].key = strdup(k);
-	sec.kv[i].val = strdup(v);
-}
-
 static int setup(void **state)
 {
-	char *why = NULL, sp[] = "/tmp/test_s3_commit.XXXXXX";
+	char sp[] = "/tmp/test_s3_commit.XXXXXX";
 	int rc;
 
 	(void)state;
 	for (const char *const *k = (const char *const[]){ "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
 							   "AWS_SESSION_TOKEN", "AWS_REGION", NULL }; *k; k++)
 		unsetenv(*k);
-	if (start_server())
+	if (reply_server_start(&srv, "s3_commit.py", NULL))
 		return -1;
-	sec.n = 2;
-	sec.kv = calloc(2, sizeof(*sec.kv));
-	set_kv(0, "AWS_ACCESS_KEY_ID", "AKID");
-	set_kv(1, "AWS_SECRET_ACCESS_KEY", "secret");
+	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", srv.port);
+	reply_secret_set(&sec, (const char *const[]){ "AWS_ACCESS_KEY_ID", "AKID",
+						      "AWS_SECRET_ACCESS_KEY", "secret", NULL });
 	src.scheme = "s3";
 	src.bucket = "b";
 	src.prefix = "";
 	conf = (struct backend_conf){ &src, &sec, endpoint, NULL, NULL, 5, 3, 0 };
-	be.ops = &s3_backend_ops;
-	be.conf = &conf;
-	rc = s3_backend_ops.open(&be, &conf, &why);
-	if (rc)
-		fprintf(stderr, "open: %s\n", why ? why : "?");
-	free(why);
+	rc = reply_backend_open(&be, &s3_backend_ops, &conf);
 	spool = mkstemp(sp);
 	if (spool < 0)
 		return -1;
@@ -108,10 +64,7 @@ static int teardown(void **state)
 		s3_backend_ops.close(&be);
 	secret_free(&sec);
 	close(spool);
-	if (srv_pid > 0) {
-		close(srv_in);
-		waitpid(srv_pid, NULL, 0);
-	}
+	reply_server_stop(&srv);
 	return 0;
 }
 
@@ -205,6 +158,40 @@ static void test_empty_etag_reply(void **state)
 	assert_int_equal(oi.size, 3000);
 }
 
+/* key's upload commits with want (0 or -EIO), and the object is there whole or absent */
+static void commit_gives(const char *key, int want)
+{
+	struct obj_info oi;
+
+	assert_int_equal(upload3(key, 'n'), want);
+	assert_int_equal(s3_backend_ops.stat(&be, key, &oi), want ? -ENOENT : 0);
+	if (!want)
+		assert_int_equal(oi.size, 3000);
+}
+
+/* 200 with InternalError inside: 4 attempts in all */
+static void test_error_in_200_retried(void **state)
+{
+	(void)state;
+	commit_gives("s/flaky-3-0-a", 0);
+	commit_gives("s/flaky-4-0-b", -EIO);
+}
+
+/* 503 SlowDown: the policy's first attempt and --retries 3 more */
+static void test_busy_retried(void **state)
+{
+	(void)state;
+	commit_gives("s/flaky-0-3-a", 0);
+	commit_gives("s/flaky-0-4-b", -EIO);
+}
+
+/* both kinds in one completion, 5 attempts: neither eats the other's count */
+static void test_error_and_busy_apart(void **state)
+{
+	(void)state;
+	commit_gives("s/flaky-2-2-a", 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +200,9 @@ int main(void)
 		cmocka_unit_test(test_vanished_over_same_size),
 		cmocka_unit_test(test_vanished_absent),
 		cmocka_unit_test(test_empty_etag_reply),
+		cmocka_unit_test(test_error_in_200_retried),
+		cmocka_unit_test(test_busy_retried),
+		cmocka_unit_test(test_error_and_busy_apart),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

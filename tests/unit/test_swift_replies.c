@@ -9,88 +9,38 @@
 
 #include "backends/backend.h"
 #include "backends/secret.h"
+#include "tests/unit/lib_reply_server.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 extern const struct backend_ops swift_backend_ops;
 
-static pid_t srv_pid;
-static int srv_in = -1;
+static struct reply_server srv;
 static char storage_url[128];
 static struct secret sec;
 static struct source src;
 static struct backend_conf conf;
 static struct backend be;
 
-static int start_server(void)
-{
-	const char *dir = getenv("SNAPFS_SRC");
-	char script[1024], line[32] = "";
-	int to[2], from[2];
-	size_t got = 0;
-	ssize_t n;
-
-	snprintf(script, sizeof(script), "%s/tests/unit/swift_replies.py", dir ? dir : ".");
-	if (pipe2(to, O_CLOEXEC) || pipe2(from, O_CLOEXEC))
-		return -1;
-	srv_pid = fork();
-	if (srv_pid < 0)
-		return -1;
-	if (srv_pid == 0) {
-		dup2(to[0], 0);
-		dup2(from[1], 1);
-		execlp("python3", "python3", script, (char *)NULL);
-		_exit(127);
-	}
-	close(to[0]);
-	close(from[1]);
-	srv_in = to[1];
-	while (got < sizeof(line) - 1 && (n = read(from[0], line + got, 1)) == 1 && line[got] != '\n')
-		got++;
-	close(from[0]);
-	if (atoi(line) <= 0)
-		return -1;
-	snprintf(storage_url, sizeof(storage_url), "http://127.0.0.1:%d/v1/AUTH_t", atoi(line));
-	return 0;
-}
-
-static void set_kv(unsigned i, const char *k, const char *v)
-{
-	sec.kv[i].key = strdup(k);
-	sec.kv[i].val = strdup(v);
-}
-
 static int setup(void **state)
 {
-	char *why = NULL;
-	int rc;
-
 	(void)state;
 	for (const char *const *k = (const char *const[]){ "ST_AUTH", "OS_AUTH_URL", NULL }; *k; k++)
 		unsetenv(*k);
-	if (start_server())
+	if (reply_server_start(&srv, "swift_replies.py", NULL))
 		return -1;
-	sec.n = 2;
-	sec.kv = calloc(2, sizeof(*sec.kv));
-	set_kv(0, "OS_STORAGE_URL", storage_url);
-	set_kv(1, "OS_AUTH_TOKEN", "tok-123");
+	snprintf(storage_url, sizeof(storage_url), "http://127.0.0.1:%d/v1/AUTH_t", srv.port);
+	reply_secret_set(&sec, (const char *const[]){ "OS_STORAGE_URL", storage_url,
+						      "OS_AUTH_TOKEN", "tok-123", NULL });
 	src.scheme = "swift";
 	src.bucket = "c";
 	src.prefix = "";
 	conf = (struct backend_conf){ &src, &sec, NULL, NULL, NULL, 5, 0, 0 };
-	be.ops = &swift_backend_ops;
-	be.conf = &conf;
-	rc = swift_backend_ops.open(&be, &conf, &why);
-	if (rc)
-		fprintf(stderr, "open: %s\n", why ? why : "?");
-	free(why);
-	return rc ? -1 : 0;
+	return reply_backend_open(&be, &swift_backend_ops, &conf) ? -1 : 0;
 }
 
 static int teardown(void **state)
@@ -99,10 +49,7 @@ static int teardown(void **state)
 	if (be.priv)
 		swift_backend_ops.close(&be);
 	secret_free(&sec);
-	if (srv_pid > 0) {
-		close(srv_in);
-		waitpid(srv_pid, NULL, 0);
-	}
+	reply_server_stop(&srv);
 	return 0;
 }
 
