@@ -93,7 +93,7 @@ static int batch_part(struct az *az, struct buf *body, const char *boundary, siz
 		      const char *date)
 {
 	const char *hdrs[] = { date, "x-ms-delete-snapshots: include", "Content-Length: 0", NULL };
-	struct azure_sig_in in = { "DELETE", az->account, NULL, hdrs, -1 };
+	struct az_sig_in in = { "DELETE", az->account, NULL, hdrs, -1 };
 	char *url = az_blob_url(az, key, NULL), *sts = NULL, *sig = NULL;
 	const char *path;
 	int rc = -ENOMEM;
@@ -102,8 +102,8 @@ static int batch_part(struct az *az, struct buf *body, const char *boundary, siz
 		goto out;
 	in.url = url;
 	path = strchr(strstr(url, "://") + 3, '/');
-	sts = azure_string_to_sign(&in);
-	if (!sts || !(sig = azure_signature(az->key, az->klen, sts)))
+	sts = az_string_to_sign(&in);
+	if (!sts || !(sig = az_signature(az->key, az->klen, sts)))
 		goto out;
 	rc = buf_addf(body, "--%s\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
 		      "Content-ID: %zu\r\n\r\nDELETE %s HTTP/1.1\r\n%s\r\nx-ms-delete-snapshots: include\r\n"

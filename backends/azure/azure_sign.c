@@ -98,7 +98,7 @@ static const char *url_path(const char *url)
 	return strchr(p + 3, '/');
 }
 
-char *azure_canon_resource(const char *account, const char *url)
+char *az_canon_resource(const char *account, const char *url)
 {
 	const char *path = url_path(url), *q;
 	struct buf b = BUF_INIT;
@@ -218,7 +218,7 @@ out:
 	return rc ? -1 : 0;
 }
 
-char *azure_string_to_sign(const struct azure_sig_in *in)
+char *az_string_to_sign(const struct az_sig_in *in)
 {
 	struct buf b = BUF_INIT;
 	char *res = NULL;
@@ -248,7 +248,7 @@ char *azure_string_to_sign(const struct azure_sig_in *in)
 	}
 	if (rc || canon_headers(&b, in->headers))
 		goto fail;
-	res = azure_canon_resource(in->account, in->url);
+	res = az_canon_resource(in->account, in->url);
 	if (!res || buf_adds(&b, res))
 		goto fail;
 	free(res);
@@ -259,7 +259,7 @@ fail:
 	return NULL;
 }
 
-char *azure_signature(const unsigned char *key, size_t klen, const char *sts)
+char *az_signature(const unsigned char *key, size_t klen, const char *sts)
 {
 	unsigned char mac[32];
 

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct azure_sig_in {
+struct az_sig_in {
 	const char *method;          /* "GET", "PUT", ... */
 	const char *account;         /* storage account name */
 	const char *url;             /* complete, percent-encoded URL as sent */
@@ -18,12 +18,12 @@ struct azure_sig_in {
 /* The string-to-sign: verb, the fixed standard header list, canonicalized x-ms- headers, canonicalized
  * resource ("/" account path, then sorted "\nname:v1,v2" query parameters). Malloc'd; NULL on ENOMEM
  * or a URL without a path. */
-char *azure_string_to_sign(const struct azure_sig_in *in);
+char *az_string_to_sign(const struct az_sig_in *in);
 
 /* base64(HMAC-SHA256(key, sts)) with the already base64-decoded account key. Malloc'd or NULL. */
-char *azure_signature(const unsigned char *key, size_t klen, const char *sts);
+char *az_signature(const unsigned char *key, size_t klen, const char *sts);
 
 /* The canonicalized resource alone (exposed for tests). Malloc'd or NULL. */
-char *azure_canon_resource(const char *account, const char *url);
+char *az_canon_resource(const char *account, const char *url);
 
 #endif

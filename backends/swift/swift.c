@@ -49,7 +49,7 @@ static void sw_free(struct sw *sw)
 {
 	if (!sw)
 		return;
-	swift_auth_free(sw->auth);
+	sw_auth_free(sw->auth);
 	http_free(sw->http);
 	free(sw->container);
 	free(sw->cont_enc);
@@ -73,7 +73,7 @@ static void read_info(struct sw *sw)
 	sw->bulk = 0;
 	sw->max_segments = SW_MAX_SEGMENTS;
 	sw->listing_limit = 10000;
-	if (swift_auth_get(sw->auth, &tok, &base, NULL))
+	if (sw_auth_get(sw->auth, &tok, &base, NULL))
 		goto out;
 	/* the cluster root: the storage URL up to its "/v1/", else up to the path */
 	v1 = strstr(base, "/v1/");
@@ -129,7 +129,7 @@ static int check_container(struct sw *sw, char **why)
 	int rc;
 
 	/* authenticate first: its errors (credentials, region, reachability) are the clearest */
-	rc = swift_auth_get(sw->auth, &tok, &base, &err);
+	rc = sw_auth_get(sw->auth, &tok, &base, &err);
 	if (rc) {
 		why_set(why, "%s", err ? err : strerror(-rc));
 		goto out;
@@ -154,7 +154,7 @@ static int check_container(struct sw *sw, char **why)
 		why_set(why, "swift: container '%s' does not exist in %s (create it first)", sw->container, base);
 	else if (resp.status == 401 || resp.status == 403)
 		why_set(why, "swift: %s may not read container '%s' at %s (HTTP %ld)",
-			swift_auth_who(sw->auth), sw->container, base, resp.status);
+			sw_auth_who(sw->auth), sw->container, base, resp.status);
 	else
 		why_set(why, "swift: checking container '%s' at %s: HTTP %ld", sw->container, base, resp.status);
 out:
@@ -205,7 +205,7 @@ static int sw_open(struct backend *b, const struct backend_conf *conf, char **wh
 	rc = http_new(&sw->http, &hc, why);
 	if (rc)
 		goto err;
-	rc = swift_auth_new(&sw->auth, sw->http, conf->secret, conf->region, conf->endpoint, why);
+	rc = sw_auth_new(&sw->auth, sw->http, conf->secret, conf->region, conf->endpoint, why);
 	if (rc)
 		goto err;
 	rc = check_container(sw, why);
@@ -214,7 +214,7 @@ static int sw_open(struct backend *b, const struct backend_conf *conf, char **wh
 	read_info(sw);
 	if (max_seg_knob > 1 && max_seg_knob < sw->max_segments)
 		sw->max_segments = max_seg_knob;
-	log_info("swift: container %s as %s", sw->container, swift_auth_who(sw->auth));
+	log_info("swift: container %s as %s", sw->container, sw_auth_who(sw->auth));
 	sw->conf = conf;
 	b->priv = sw;
 	return 0;
@@ -560,6 +560,8 @@ const struct backend_ops swift_backend_ops = {
 	.upload_commit = sw_upload_commit,
 	.upload_abort = sw_upload_abort,
 	.commit_again = 1,
+	.upload_release = sw_upload_release,
+	.upload_finish = sw_upload_finish,
 	.upload_token = sw_upload_token,
 	.upload_forget = sw_upload_forget,
 	.remove = sw_remove,

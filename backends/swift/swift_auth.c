@@ -1,3 +1,5 @@
+/* Swift authentication (swift_auth.h): the credentials, TempAuth v1 and Keystone requests, and the
+ * cached token renewed before it expires or after a 401; the replies are read in swift_auth_reply.c. */
 #include "backends/swift/swift_auth.h"
 #include "common/buf.h"
 #include "backends/http.h"
@@ -16,10 +18,10 @@
 #define AUTH_DEADLINE_S 60
 #define RENEW_MARGIN_S 300
 
-struct swift_auth {
+struct sw_auth {
 	pthread_mutex_t lock;
 	struct http *http;
-	enum swift_auth_kind kind;   /* how to renew; SWIFT_AUTH_TOKEN: cannot */
+	enum sw_auth_kind kind;   /* how to renew; SW_AUTH_TOKEN: cannot */
 	char *auth_url;
 	char *auth_host;             /* scheme://host:port of auth_url, for messages */
 	char *user, *key;
@@ -33,188 +35,6 @@ struct swift_auth {
 	time_t renew_at;             /* 0: never (no expiry known) */
 	char who[512];
 };
-
-/* ---------- reply parsing ---------- */
-
-time_t swift_parse_time(const char *s)
-{
-	struct tm tm;
-	const char *p;
-	time_t t;
-
-	if (!s)
-		return 0;
-	memset(&tm, 0, sizeof(tm));
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return 0;
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			;
-	t = timegm(&tm);
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int hh, mm, used = 0;
-
-		/* exactly "+HH:MM": a shorter offset must not walk past the end */
-		if (sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &used) != 2 || used != 5)
-			return 0;
-		t += (*p == '+' ? -1 : 1) * (time_t)(hh * 3600 + mm * 60);
-		p += 6;
-	}
-	return *p ? 0 : t;
-}
-
-static const char *jstr(json_t *o, const char *name)
-{
-	json_t *v = json_object_get(o, name);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-/* Append ", name" to a list of regions seen, for the error message. */
-static void note_region(struct buf *seen, const char *r)
-{
-	if (!r)
-		r = "(none)";
-	if (seen->len && strstr(seen->data, r))
-		return;
-	buf_addf(seen, "%s%s", seen->len ? ", " : "", r);
-}
-
-/* The object-store endpoint from a catalog (v2 serviceCatalog or v3 catalog). */
-static int pick_endpoint(json_t *catalog, int v3, const char *region, const char *iface, char **url,
-			 char **why)
-{
-	struct buf seen = BUF_INIT;
-	char v2key[32];
-	int found_service = 0, rc = -ENOENT;
-	size_t i, j;
-	json_t *svc, *ep;
-
-	if (!json_is_array(catalog)) {
-		why_set(why, "the token reply has no service catalog");
-		return -EIO;
-	}
-	if (!iface || !*iface)
-		iface = "public";
-	snprintf(v2key, sizeof(v2key), "%sURL", iface);
-	json_array_foreach(catalog, i, svc) {
-		const char *type = jstr(svc, "type");
-		json_t *eps = json_object_get(svc, "endpoints");
-
-		if (!type || strcmp(type, "object-store"))
-			continue;
-		found_service = 1;
-		if (!json_is_array(eps))
-			continue;
-		json_array_foreach(eps, j, ep) {
-			const char *r = jstr(ep, "region"), *rid = jstr(ep, "region_id"), *u;
-
-			if (v3) {
-				const char *in = jstr(ep, "interface");
-
-				if (!in || strcmp(in, iface))
-					continue;
-				u = jstr(ep, "url");
-			} else {
-				u = jstr(ep, v2key);
-			}
-			if (!u || !*u)
-				continue;
-			note_region(&seen, r ? r : rid);
-			if (region && *region && !(r && !strcmp(r, region)) && !(rid && !strcmp(rid, region)))
-				continue;
-			*url = strdup(u);
-			rc = *url ? 0 : -ENOMEM;
-			goto out;
-		}
-	}
-	if (!found_service)
-		why_set(why, "the service catalog has no object-store (Swift) endpoint");
-	else if (region && *region)
-		why_set(why, "no %s object-store endpoint in region %s (the catalog has: %s)", iface, region,
-			seen.len ? seen.data : "none");
-	else
-		why_set(why, "the service catalog has no %s object-store endpoint", iface);
-out:
-	buf_free(&seen);
-	return rc;
-}
-
-static json_t *parse_json(const char *body, size_t len, char **why)
-{
-	json_error_t err;
-	json_t *root = body ? json_loadb(body, len, 0, &err) : NULL;
-
-	if (!root || !json_is_object(root)) {
-		why_set(why, "the token reply is not a JSON object%s", root ? "" : " (malformed JSON)");
-		json_decref(root);
-		return NULL;
-	}
-	return root;
-}
-
-int swift_parse_v2(const char *body, size_t len, const char *region, const char *iface, char **token,
-		   char **url, time_t *expires, char **why)
-{
-	json_t *root = parse_json(body, len, why), *access, *tok;
-	const char *id;
-	int rc = -EIO;
-
-	*token = *url = NULL;
-	*expires = 0;
-	if (!root)
-		return -EIO;
-	access = json_object_get(root, "access");
-	tok = json_object_get(access, "token");
-	id = jstr(tok, "id");
-	if (!id || !*id) {
-		why_set(why, "the Keystone v2 reply has no access.token.id");
-		goto out;
-	}
-	rc = pick_endpoint(json_object_get(access, "serviceCatalog"), 0, region, iface, url, why);
-	if (rc)
-		goto out;
-	*token = strdup(id);
-	if (!*token) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	*expires = swift_parse_time(jstr(tok, "expires"));
-out:
-	if (rc) {
-		free(*url);
-		*url = NULL;
-	}
-	json_decref(root);
-	return rc;
-}
-
-int swift_parse_v3(const char *body, size_t len, const char *region, const char *iface, char **url,
-		   time_t *expires, char **why)
-{
-	json_t *root = parse_json(body, len, why), *tok;
-	int rc = -EIO;
-
-	*url = NULL;
-	*expires = 0;
-	if (!root)
-		return -EIO;
-	tok = json_object_get(root, "token");
-	if (!json_is_object(tok)) {
-		why_set(why, "the Keystone v3 reply has no token object");
-		goto out;
-	}
-	rc = pick_endpoint(json_object_get(tok, "catalog"), 1, region, iface, url, why);
-	if (rc)
-		goto out;
-	*expires = swift_parse_time(jstr(tok, "expires_at"));
-out:
-	json_decref(root);
-	return rc;
-}
 
 /* ---------- set-up ---------- */
 
@@ -252,7 +72,7 @@ static int auth_version(const struct secret *s, const char *url)
 	return 2;
 }
 
-void swift_auth_free(struct swift_auth *a)
+void sw_auth_free(struct sw_auth *a)
 {
 	if (!a)
 		return;
@@ -281,13 +101,13 @@ void swift_auth_free(struct swift_auth *a)
 	free(a);
 }
 
-int swift_auth_new(struct swift_auth **out, struct http *h, const struct secret *s, const char *region,
+int sw_auth_new(struct sw_auth **out, struct http *h, const struct secret *s, const char *region,
 		   const char *storage_url, char **why)
 {
 	const char *st_auth = secret_need(s, "ST_AUTH"), *os_url = secret_need(s, "OS_AUTH_URL");
 	const char *tok = secret_need(s, "OS_AUTH_TOKEN"), *surl = secret_need(s, "OS_STORAGE_URL");
 	const char *user, *key, *miss = NULL;
-	struct swift_auth *a;
+	struct sw_auth *a;
 	int rc = -ENOMEM;
 
 	*out = NULL;
@@ -299,7 +119,7 @@ int swift_auth_new(struct swift_auth **out, struct http *h, const struct secret 
 	if (storage_url && *storage_url)
 		surl = storage_url;
 	if (st_auth) {
-		a->kind = SWIFT_AUTH_V1;
+		a->kind = SW_AUTH_V1;
 		a->auth_url = strdup(st_auth);
 		user = secret_need(s, "ST_USER");
 		key = secret_need(s, "ST_KEY");
@@ -308,17 +128,17 @@ int swift_auth_new(struct swift_auth **out, struct http *h, const struct secret 
 	} else if (os_url) {
 		int v = auth_version(s, os_url);
 
-		a->kind = v == 1 ? SWIFT_AUTH_V1 : v == 3 ? SWIFT_AUTH_V3 : SWIFT_AUTH_V2;
+		a->kind = v == 1 ? SW_AUTH_V1 : v == 3 ? SW_AUTH_V3 : SW_AUTH_V2;
 		a->auth_url = strdup(os_url);
 		user = secret_need(s, "OS_USERNAME");
 		key = secret_need(s, "OS_PASSWORD");
 		miss = !user ? "OS_USERNAME" : !key ? "OS_PASSWORD" : NULL;
 		a->cred_keys = "OS_USERNAME, OS_PASSWORD and the project keys";
-		if (!miss && a->kind == SWIFT_AUTH_V2 && !secret_need(s, "OS_TENANT_ID") &&
+		if (!miss && a->kind == SW_AUTH_V2 && !secret_need(s, "OS_TENANT_ID") &&
 		    !secret_need(s, "OS_TENANT_NAME"))
 			miss = "OS_TENANT_NAME (or OS_TENANT_ID)";
 	} else if (tok && surl) {
-		a->kind = SWIFT_AUTH_TOKEN;
+		a->kind = SW_AUTH_TOKEN;
 		user = key = NULL;
 	} else {
 		why_set(why, "swift: no credentials: put ST_AUTH, ST_USER and ST_KEY (TempAuth), or OS_AUTH_URL, "
@@ -332,7 +152,7 @@ int swift_auth_new(struct swift_auth **out, struct http *h, const struct secret 
 		rc = -EINVAL;
 		goto err;
 	}
-	if (a->kind != SWIFT_AUTH_TOKEN && (!a->auth_url || !(a->user = strdup(user)) || !(a->key = strdup(key))))
+	if (a->kind != SW_AUTH_TOKEN && (!a->auth_url || !(a->user = strdup(user)) || !(a->key = strdup(key))))
 		goto err;
 	strip_slash(a->auth_url);
 	a->tenant_id = dup_or_null(secret_need(s, "OS_TENANT_ID"));
@@ -363,7 +183,7 @@ int swift_auth_new(struct swift_auth **out, struct http *h, const struct secret 
 		if (!a->token || !a->url)
 			goto err;
 	}
-	if (a->kind != SWIFT_AUTH_TOKEN) {
+	if (a->kind != SW_AUTH_TOKEN) {
 		const char *hp = strstr(a->auth_url, "://"), *e;
 
 		hp = hp ? hp + 3 : a->auth_url;
@@ -373,27 +193,27 @@ int swift_auth_new(struct swift_auth **out, struct http *h, const struct secret 
 			goto err;
 		}
 	}
-	if (a->kind == SWIFT_AUTH_TOKEN)
+	if (a->kind == SW_AUTH_TOKEN)
 		snprintf(a->who, sizeof(a->who), "the OS_AUTH_TOKEN");
 	else
 		snprintf(a->who, sizeof(a->who), "user %s (%s at %s)", a->user,
-			 a->kind == SWIFT_AUTH_V1 ? "TempAuth" : a->kind == SWIFT_AUTH_V2 ? "Keystone v2" :
+			 a->kind == SW_AUTH_V1 ? "TempAuth" : a->kind == SW_AUTH_V2 ? "Keystone v2" :
 			 "Keystone v3", a->auth_host);
 	*out = a;
 	return 0;
 err:
 	if (rc == -ENOMEM && why && !*why)
 		why_set(why, "swift: out of memory");
-	swift_auth_free(a);
+	sw_auth_free(a);
 	return rc;
 }
 
-enum swift_auth_kind swift_auth_kind(const struct swift_auth *a)
+enum sw_auth_kind sw_auth_kind(const struct sw_auth *a)
 {
 	return a->kind;
 }
 
-const char *swift_auth_who(const struct swift_auth *a)
+const char *sw_auth_who(const struct sw_auth *a)
 {
 	return a->who;
 }
@@ -401,7 +221,7 @@ const char *swift_auth_who(const struct swift_auth *a)
 /* ---------- authenticating ---------- */
 
 /* A transport failure or an unexpected status, as one line. */
-static int auth_fail(struct swift_auth *a, int rc, const struct http_resp *resp, char **why)
+static int auth_fail(struct sw_auth *a, int rc, const struct http_resp *resp, char **why)
 {
 	if (rc) {
 		why_set(why, "cannot reach the auth URL at %s: %s", a->auth_host,
@@ -431,7 +251,7 @@ static void req_init(struct http_req *r, const char *method, const char *url, co
 	r->deadline_s = AUTH_DEADLINE_S;
 }
 
-static int auth_v1(struct swift_auth *a, char **token, char **url, time_t *expires, char **why)
+static int auth_v1(struct sw_auth *a, char **token, char **url, time_t *expires, char **why)
 {
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
@@ -480,7 +300,7 @@ static json_t *name_or_id(const char *name, const char *id)
 	return json_pack("{s:s}", "name", name);
 }
 
-static char *v3_body(struct swift_auth *a)
+static char *v3_body(struct sw_auth *a)
 {
 	json_t *user, *root, *scope = NULL;
 	const char *pname = a->project_name ? a->project_name : a->tenant_name;
@@ -515,7 +335,7 @@ static char *v3_body(struct swift_auth *a)
 	return s;
 }
 
-static char *v2_body(struct swift_auth *a)
+static char *v2_body(struct sw_auth *a)
 {
 	json_t *root = json_pack("{s:{s:{s:s, s:s}}}", "auth", "passwordCredentials", "username", a->user,
 				 "password", a->key);
@@ -533,7 +353,7 @@ static char *v2_body(struct swift_auth *a)
 }
 
 /* v2: POST {auth_url}/tokens (/v2.0 added when the URL has no version); v3: POST .../v3/auth/tokens */
-static int auth_keystone(struct swift_auth *a, int v3, char **token, char **url, time_t *expires,
+static int auth_keystone(struct sw_auth *a, int v3, char **token, char **url, time_t *expires,
 			 char **why)
 {
 	static const char *const hdrs[] = { "Content-Type: application/json", "Accept: application/json", NULL };
@@ -565,9 +385,9 @@ static int auth_keystone(struct swift_auth *a, int v3, char **token, char **url,
 			rc = -EIO;
 			goto out;
 		}
-		rc = swift_parse_v3(resp.body.data, resp.body.len, a->region, a->iface, url, expires, why);
+		rc = sw_parse_v3(resp.body.data, resp.body.len, a->region, a->iface, url, expires, why);
 	} else {
-		rc = swift_parse_v2(resp.body.data, resp.body.len, a->region, a->iface, token, url, expires,
+		rc = sw_parse_v2(resp.body.data, resp.body.len, a->region, a->iface, token, url, expires,
 				    why);
 	}
 out:
@@ -580,16 +400,16 @@ out:
 	return rc;
 }
 
-static int authenticate(struct swift_auth *a, char **why)
+static int authenticate(struct sw_auth *a, char **why)
 {
 	char *token = NULL, *url = NULL, *err = NULL;
 	time_t expires = 0, now = time(NULL);
 	int rc;
 
-	if (a->kind == SWIFT_AUTH_V1)
+	if (a->kind == SW_AUTH_V1)
 		rc = auth_v1(a, &token, &url, &expires, &err);
 	else
-		rc = auth_keystone(a, a->kind == SWIFT_AUTH_V3, &token, &url, &expires, &err);
+		rc = auth_keystone(a, a->kind == SW_AUTH_V3, &token, &url, &expires, &err);
 	if (rc) {
 		why_set(why, "swift: %s", err ? err : strerror(-rc));
 		log_debug("swift: authentication as %s failed: %s", a->who, err ? err : strerror(-rc));
@@ -628,14 +448,14 @@ out:
 	return rc;
 }
 
-int swift_auth_get(struct swift_auth *a, char **token, char **storage_url, char **why)
+int sw_auth_get(struct sw_auth *a, char **token, char **storage_url, char **why)
 {
 	int rc = 0;
 
 	*token = *storage_url = NULL;
 	pthread_mutex_lock(&a->lock);
-	if (!a->token || (a->renew_at && time(NULL) >= a->renew_at && a->kind != SWIFT_AUTH_TOKEN)) {
-		if (a->kind == SWIFT_AUTH_TOKEN) {
+	if (!a->token || (a->renew_at && time(NULL) >= a->renew_at && a->kind != SW_AUTH_TOKEN)) {
+		if (a->kind == SW_AUTH_TOKEN) {
 			why_set(why, "swift: the OS_AUTH_TOKEN was refused and there are no credentials to renew it");
 			rc = -EACCES;
 			goto out;
@@ -657,13 +477,13 @@ out:
 	return rc;
 }
 
-int swift_auth_invalidate(struct swift_auth *a, const char *token)
+int sw_auth_invalidate(struct sw_auth *a, const char *token)
 {
 	int rc = 0;
 
 	pthread_mutex_lock(&a->lock);
 	if (a->token && token && !strcmp(a->token, token)) {
-		if (a->kind == SWIFT_AUTH_TOKEN) {
+		if (a->kind == SW_AUTH_TOKEN) {
 			rc = -EACCES;
 		} else {
 			memset(a->token, 0, strlen(a->token));

@@ -11,38 +11,38 @@
 struct http;
 struct secret;
 
-enum swift_auth_kind { SWIFT_AUTH_TOKEN, SWIFT_AUTH_V1, SWIFT_AUTH_V2, SWIFT_AUTH_V3 };
+enum sw_auth_kind { SW_AUTH_TOKEN, SW_AUTH_V1, SW_AUTH_V2, SW_AUTH_V3 };
 
-struct swift_auth;   /* thread-safe */
+struct sw_auth;   /* thread-safe */
 
 /* Read the credentials (secret dir, then environment). region overrides OS_REGION_NAME and
  * storage_url (--endpoint) overrides the catalog. Nothing is sent yet. On error -EINVAL and *why
  * names the missing key. */
-int swift_auth_new(struct swift_auth **out, struct http *h, const struct secret *s, const char *region,
+int sw_auth_new(struct sw_auth **out, struct http *h, const struct secret *s, const char *region,
 		   const char *storage_url, char **why);
-void swift_auth_free(struct swift_auth *a);
-enum swift_auth_kind swift_auth_kind(const struct swift_auth *a);
+void sw_auth_free(struct sw_auth *a);
+enum sw_auth_kind sw_auth_kind(const struct sw_auth *a);
 /* "user test:tester at http://..." for messages: names the user and URL, never a secret */
-const char *swift_auth_who(const struct swift_auth *a);
+const char *sw_auth_who(const struct sw_auth *a);
 
 /* A valid token and the storage URL (both malloc'd). Authenticates when there is none yet or it
  * expires within a margin. why (may be NULL) gets a one-line reason on failure: -EACCES bad
  * credentials, -ENOENT no object-store endpoint in the region, -EHOSTUNREACH/-ECONNREFUSED/-ETIMEDOUT
  * auth URL unreachable, -EIO malformed reply. */
-int swift_auth_get(struct swift_auth *a, char **token, char **storage_url, char **why);
-/* A request carrying token met 401: forget it so the next swift_auth_get authenticates again (a
+int sw_auth_get(struct sw_auth *a, char **token, char **storage_url, char **why);
+/* A request carrying token met 401: forget it so the next sw_auth_get authenticates again (a
  * token that was already replaced is left alone). Returns 0 if a new one can be had, -EACCES when
  * the token was given ready-made and there are no credentials to renew it with. */
-int swift_auth_invalidate(struct swift_auth *a, const char *token);
+int sw_auth_invalidate(struct sw_auth *a, const char *token);
 
 /* Reply parsers, exposed for the unit tests. region NULL or "": the first endpoint of the wanted
  * interface ("public", "internal", "admin"). On error -EIO (malformed) or -ENOENT (no object-store
  * endpoint there) and *why says which. */
-int swift_parse_v2(const char *body, size_t len, const char *region, const char *iface, char **token,
+int sw_parse_v2(const char *body, size_t len, const char *region, const char *iface, char **token,
 		   char **url, time_t *expires, char **why);
-int swift_parse_v3(const char *body, size_t len, const char *region, const char *iface, char **url,
+int sw_parse_v3(const char *body, size_t len, const char *region, const char *iface, char **url,
 		   time_t *expires, char **why);
 /* "2015-11-06T15:32:17.893769Z", "2015-11-06T15:32:17Z", "...+00:00" -> UTC seconds; 0 if malformed */
-time_t swift_parse_time(const char *s);
+time_t sw_parse_time(const char *s);
 
 #endif

@@ -1,4 +1,5 @@
-/* Swift requests: the token on every request (renewed on 401), object kinds, manifests, deletes. */
+/* Swift requests: the token on every request (renewed on 401), object kinds, manifests, and PUTs
+ * checked by their MD5. */
 #include "backends/swift/swift_priv.h"
 #include "common/buf.h"
 #include "common/crypto.h"
@@ -34,7 +35,7 @@ static int sw_sign(void *arg, const struct http_req *req, struct curl_slist **hd
 	struct curl_slist *tmp;
 	int rc;
 
-	rc = swift_auth_get(c->sw->auth, &tok, &url, &why);
+	rc = sw_auth_get(c->sw->auth, &tok, &url, &why);
 	if (rc) {
 		log_warn("%s", why ? why : "swift: authentication failed");
 		free(why);
@@ -70,7 +71,7 @@ int sw_do(struct sw *sw, struct http_req *req, const char *path, struct http_res
 		char *tok = NULL, *base = NULL, *url = NULL, *why = NULL;
 
 		if (strncmp(path, "http", 4)) {
-			rc = swift_auth_get(sw->auth, &tok, &base, &why);
+			rc = sw_auth_get(sw->auth, &tok, &base, &why);
 			if (rc) {
 				log_warn("%s", why ? why : "swift: authentication failed");
 				free(why);
@@ -93,7 +94,7 @@ int sw_do(struct sw *sw, struct http_req *req, const char *path, struct http_res
 		free(url);
 		req->url = NULL;
 		if (rc == 0 && resp->status == 401 && round == 0 && c.token) {
-			if (swift_auth_invalidate(sw->auth, c.token))
+			if (sw_auth_invalidate(sw->auth, c.token))
 				break;
 			log_info("swift: token refused (401), authenticating again");
 			http_resp_free(resp);
@@ -302,7 +303,7 @@ out:
 
 /* An SLO manifest at an encoded path ("/container/object"): raw, the PUT format {path, etag,
  * size_bytes[, range]}; else the GET format {name, hash, bytes[, sub_slo]}. A new JSON list. */
-static int slo_get(struct sw *sw, const char *opath, int raw, json_t **out)
+int sw_slo_get(struct sw *sw, const char *opath, int raw, json_t **out)
 {
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
@@ -356,211 +357,10 @@ out:
 int sw_slo_manifest(struct sw *sw, const char *key, json_t **out)
 {
 	char *path = sw_obj_path(sw->cont_enc, key, NULL);
-	int rc = path ? slo_get(sw, path, 1, out) : -ENOMEM;
+	int rc = path ? sw_slo_get(sw, path, 1, out) : -ENOMEM;
 
 	free(path);
 	return rc;
-}
-
-/* ---------- deleting ---------- */
-
-struct del_job {
-	struct sw *sw;
-	char *const *paths;    /* "container/object", not encoded */
-};
-
-static int del_path(void *arg, size_t i)
-{
-	struct del_job *j = arg;
-	struct http_resp resp = HTTP_RESP_INIT;
-	struct http_req req;
-	const char *p = j->paths[i];
-	char *enc = enc_uri(p, 1), *path = NULL;
-	int rc = -ENOMEM;
-
-	if (!enc || asprintf(&path, "/%s", enc) < 0) {
-		path = NULL;
-		goto out;
-	}
-	sw_req_init(&req, "DELETE", NULL);
-	rc = sw_do(j->sw, &req, path, &resp);
-	if (!rc && resp.status / 100 != 2 && resp.status != 404)
-		rc = sw_fail("DELETE", p, &resp);
-out:
-	free(enc);
-	free(path);
-	http_resp_free(&resp);
-	return rc;
-}
-
-int sw_delete_slo(struct sw *sw, const char *key)
-{
-	struct http_resp resp = HTTP_RESP_INIT;
-	struct http_req req;
-	char *path = sw_obj_path(sw->cont_enc, key, "multipart-manifest=delete");
-	int rc = -ENOMEM;
-
-	if (!path)
-		return -ENOMEM;
-	sw_req_init(&req, "DELETE", NULL);
-	rc = sw_do(sw, &req, path, &resp);
-	if (!rc && resp.status / 100 != 2 && resp.status != 404)
-		rc = sw_fail("DELETE manifest and segments", key, &resp);
-	free(path);
-	http_resp_free(&resp);
-	return rc;
-}
-
-/* One bulk-delete request for paths[0..n). */
-static int bulk_delete(struct sw *sw, char *const *paths, size_t n)
-{
-	static const char *const hdrs[] = { "Content-Type: text/plain", "Accept: application/json", NULL };
-	struct http_resp resp = HTTP_RESP_INIT;
-	struct http_req req;
-	struct buf body = BUF_INIT;
-	json_error_t err;
-	json_t *root = NULL, *errs;
-	const char *st;
-	int rc = 0;
-
-	for (size_t i = 0; i < n && !rc; i++) {
-		char *enc = enc_uri(paths[i], 1);
-
-		rc = enc ? buf_addf(&body, "/%s\n", enc) : -ENOMEM;
-		free(enc);
-	}
-	if (rc)
-		goto out;
-	sw_req_init(&req, "POST", hdrs);
-	req.body = body.data;
-	req.body_len = body.len;
-	rc = sw_do(sw, &req, "?bulk-delete", &resp);
-	if (rc)
-		goto out;
-	if (resp.status / 100 != 2) {
-		rc = sw_fail("bulk delete", "", &resp);
-		goto out;
-	}
-	/* the reply starts with whitespace sent while the deletes ran */
-	root = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, &err);
-	st = root ? json_string_value(json_object_get(root, "Response Status")) : NULL;
-	if (!st) {
-		log_warn("swift: malformed bulk delete reply");
-		rc = -EIO;
-		goto out;
-	}
-	errs = json_object_get(root, "Errors");
-	if (strncmp(st, "200", 3) || json_array_size(errs)) {
-		json_t *e = json_array_get(errs, 0);
-
-		log_warn("swift: bulk delete: %s (%zu errors, first %s: %s)", st, json_array_size(errs),
-			 json_string_value(json_array_get(e, 0)) ?: "?",
-			 json_string_value(json_array_get(e, 1)) ?: "?");
-		rc = -EIO;
-	}
-out:
-	json_decref(root);
-	buf_free(&body);
-	http_resp_free(&resp);
-	return rc;
-}
-
-/* Delete objects ("container/object"): bulk where the cluster has it, else in parallel. Missing ones
- * are not errors. */
-int sw_delete_paths(struct sw *sw, char *const *paths, size_t n)
-{
-	struct del_job j = { sw, paths };
-	int rc = 0;
-
-	if (!n)
-		return 0;
-	if (!sw->bulk || n == 1)
-		return sw_par_for(n, del_path, &j);
-	for (size_t i = 0; i < n && !rc; i += sw->bulk_max) {
-		size_t cnt = n - i < sw->bulk_max ? n - i : sw->bulk_max;
-
-		rc = bulk_delete(sw, paths + i, cnt);
-	}
-	return rc;
-}
-
-/* Every object an SLO at an encoded path lists, nested manifests and their segments too. */
-static int slo_segments(struct sw *sw, const char *opath, int depth, struct sw_strv *out)
-{
-	json_t *m = NULL;
-	int rc;
-
-	if (depth > 10)
-		return -ELOOP;   /* Swift itself stops at 10 levels */
-	rc = slo_get(sw, opath, 0, &m);
-	for (size_t i = 0; !rc && i < json_array_size(m); i++) {
-		json_t *e = json_array_get(m, i);
-		const char *p = json_string_value(json_object_get(e, "name"));
-
-		while (*p == '/')
-			p++;
-		if (!sw_strv_has(out, p))
-			rc = sw_strv_add(out, p);
-		if (!rc && json_is_true(json_object_get(e, "sub_slo"))) {
-			char *enc = enc_uri(p, 1), *sub = NULL;
-
-			if (!enc || asprintf(&sub, "/%s", enc) < 0) {
-				sub = NULL;
-				rc = -ENOMEM;
-			} else {
-				rc = slo_segments(sw, sub, depth + 1, out);
-			}
-			free(enc);
-			free(sub);
-		}
-	}
-	json_decref(m);
-	return rc;
-}
-
-/* The segments a manifest owns, as "container/object": SLO entries (recursively) or the DLO
- * prefix's objects. */
-int sw_owned_segments(struct sw *sw, const char *key, const struct sw_objkind *k, struct sw_strv *out)
-{
-	int rc = 0;
-
-	if (!k->exists || k->disowned)
-		return 0;
-	if (k->slo) {
-		char *path = sw_obj_path(sw->cont_enc, key, NULL);
-
-		rc = path ? slo_segments(sw, path, 0, out) : -ENOMEM;
-		free(path);
-	} else if (k->dlo && k->dlo_manifest) {
-		char *c = strdup(k->dlo_manifest), *slash;
-
-		if (!c)
-			return -ENOMEM;
-		slash = strchr(c, '/');
-		if (slash) {
-			*slash = 0;
-			rc = sw_list_names(sw, c, slash + 1, out);
-		}
-		free(c);
-	}
-	return rc;
-}
-
-/* After key was replaced: delete the segments of its old version that the new one does not list. */
-void sw_drop_replaced(struct sw *sw, const char *key, struct sw_strv *old, const struct sw_strv *keep)
-{
-	struct sw_strv gone = { 0 };
-	int rc = 0;
-
-	for (size_t i = 0; i < old->n && !rc; i++)
-		if (!keep || !sw_strv_has(keep, old->v[i]))
-			rc = sw_strv_add(&gone, old->v[i]);
-	if (!rc)
-		rc = sw_delete_paths(sw, gone.v, gone.n);
-	if (rc)
-		log_warn("swift: %s was replaced but %zu old segments could not be deleted: %s", key, gone.n,
-			 strerror(-rc));
-	sw_strv_free(&gone);
 }
 
 int sw_sha256_header(const char *sha256, char **out)
@@ -594,41 +394,57 @@ static int body_md5(int fd, off_t fd_off, uint64_t len, char *hex)
 	return rc;
 }
 
+/* What a PUT's reply says of its body: 0 stored as sent, else why it must be sent again. */
+struct put_check {
+	const struct sw *sw;
+	const char *what, *want;
+	const char *damage;
+};
+
+static enum http_verdict sw_put_judge(void *arg, const struct http_req *req, const struct http_resp *resp)
+{
+	struct put_check *pc = arg;
+	char got[80], *v;
+
+	(void)req;
+	pc->damage = NULL;
+	if (resp->status == 201) {
+		v = http_header(resp, "ETag");
+		sw_set_etag(got, sizeof(got), v);
+		free(v);
+		/* no ETag in the reply: nothing to compare (Swift checked ours) */
+		if (!pc->want || !*got || !strcasecmp(got, pc->want))
+			return HTTP_FINAL;
+		pc->damage = "the stored object's ETag is not the one sent";
+	} else if (resp->status == 422) {
+		pc->damage = "Swift refused the body: it does not match its ETag (422)";
+	} else {
+		return HTTP_POLICY;
+	}
+	if (resp->attempts <= pc->sw->retries)
+		log_warn("swift: PUT %s: %s: damaged on the way, sending it again", pc->what, pc->damage);
+	return HTTP_RETRY;
+}
+
 int sw_put_checked(struct sw *sw, struct http_req *req, const char *path, const char *what, const char *want,
 		   struct http_resp *resp)
 {
-	char got[80];
+	struct put_check pc = { sw, what, want, NULL };
 	int rc;
 
-	for (int attempt = 0;; attempt++) {
-		const char *damage;
-		char *v;
-
-		rc = sw_do(sw, req, path, resp);
-		if (rc)
-			return rc;
-		if (resp->status == 201) {
-			v = http_header(resp, "ETag");
-			sw_set_etag(got, sizeof(got), v);
-			free(v);
-			/* no ETag in the reply: nothing to compare (Swift checked ours) */
-			if (!want || !*got || !strcasecmp(got, want))
-				return 0;
-			damage = "the stored object's ETag is not the one sent";
-		} else if (resp->status == 422) {
-			damage = "Swift refused the body: it does not match its ETag (422)";
-		} else {
-			return sw_fail("PUT", what, resp);
-		}
-		if (attempt >= sw->retries) {
-			log_warn("swift: PUT %s: %s; given up after %d attempts", what, damage, attempt + 1);
-			return -EIO;
-		}
-		log_warn("swift: PUT %s: %s: damaged on the way, sending it again", what, damage);
-		http_backoff(sw->http, attempt);
-		http_resp_free(resp);
-		*resp = (struct http_resp)HTTP_RESP_INIT;
+	req->judge = sw_put_judge;
+	req->judge_arg = &pc;
+	req->tries = sw->retries + 1;
+	rc = sw_do(sw, req, path, resp);
+	req->judge = NULL;
+	req->judge_arg = NULL;
+	if (rc)
+		return rc;
+	if (pc.damage) {
+		log_warn("swift: PUT %s: %s; given up after %d attempts", what, pc.damage, resp->attempts);
+		return -EIO;
 	}
+	return resp->status == 201 ? 0 : sw_fail("PUT", what, resp);
 }
 
 int sw_put_path(struct sw *sw, const char *path, const char *what, const char *const *hdrs, int fd,

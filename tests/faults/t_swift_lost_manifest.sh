@@ -3,7 +3,8 @@
 # is stored by Swift but its reply is lost (drop_reply), and every retry is refused (503). The manifest
 # in place is the new one: its segments must not be deleted (that left a broken object in place of the
 # old one), close() succeeds and the object reads as the new file. A manifest PUT that never reached
-# Swift must still fail with EIO, leave the old object whole and delete the failed upload's segments.
+# Swift must still fail with EIO and leave the old object whole; the failed upload's segments are kept
+# for `snapctl retry` until `snapctl discard` deletes them.
 source "$SNAPFS_SRC/tests/lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/swift.sh"
 source "$SNAPFS_SRC/tests/faults/proxy.sh"
@@ -73,8 +74,11 @@ check "a new version whose manifest PUT is refused fails" \
 	bash -c "! cp '$T_DIR/c.bin' '$SNAP/a.bin' 2>'$T_DIR/cp.err'"
 fp_reset
 check "the object is still the version before, whole" is_file "$KEY/a.bin" "$T_DIR/b.bin"
-check "the failed upload's segments are gone" eventually own_segments "$KEY/a.bin"
 check "the log says NOT stored" eventually grep -q "lost/a.bin: NOT stored" "$LOG"
+check "the failed upload is kept" grep -q "lost/a.bin: its upload is kept in the store" "$LOG"
+check "snapctl discard drops it" "$SNAPFS_BUILD/snapctl" discard swift://kubedb "/$KEY/a.bin" \
+	--secret-dir "$SWIFT_SECRET" --cache-dir "$T_DIR/cache"
+check "the failed upload's segments are gone" eventually own_segments "$KEY/a.bin"
 check "and no manifest was taken as found" test "$(found)" = 1
 
 umount_snapfs "$MNT"

@@ -1,4 +1,4 @@
-/* libFuzzer: the Azure List Blobs page parser. It is static in backends/azure_list.c, so this target
+/* libFuzzer: the Azure List Blobs page parser. It is static in backends/azure/azure_list.c, so this target
  * compiles that file into itself (the rest of the core comes from the fuzz archive). Exposing the page
  * parser in azure_priv.h would let this include a header instead. */
 #include "fuzz_common.h"

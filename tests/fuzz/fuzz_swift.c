@@ -1,5 +1,5 @@
 /* libFuzzer: the Swift reply parsers: Keystone v2 and v3 token replies (swift_auth.h) and a container
- * listing page, which is static in backends/swift_list.c: this target compiles that file into itself
+ * listing page, which is static in backends/swift/swift_list.c: this target compiles that file into itself
  * (exposing the page parser in swift_priv.h would let it include a header instead). */
 #include "fuzz_common.h"
 
@@ -22,12 +22,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *tok = NULL, *url = NULL, *why = NULL;
 		time_t exp = 0;
 
-		swift_parse_v2(body, size, regions[i], "public", &tok, &url, &exp, &why);
+		sw_parse_v2(body, size, regions[i], "public", &tok, &url, &exp, &why);
 		free(tok);
 		free(url);
 		free(why);
 		url = why = NULL;
-		swift_parse_v3(body, size, regions[i], i ? "internal" : "public", &url, &exp, &why);
+		sw_parse_v3(body, size, regions[i], i ? "internal" : "public", &url, &exp, &why);
 		free(url);
 		free(why);
 	}
@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	cstr = fuzz_cstr(data, size);
 	if (cstr) {
-		sum += (size_t)swift_parse_time(cstr);
+		sum += (size_t)sw_parse_time(cstr);
 		free(cstr);
 	}
 	(void)sum;

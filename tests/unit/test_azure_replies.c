@@ -347,6 +347,59 @@ static void test_commit_names_old_blocks_first(void **st)
 	fx_close(&f);
 }
 
+/* block ids of the upload with tag 0123456789abcdef: "snapfs-<tag>-b00001" etc. in base64 */
+#define ID_B1 "c25hcGZzLTAxMjM0NTY3ODlhYmNkZWYtYjAwMDAx"
+#define ID_P1 "c25hcGZzLTAxMjM0NTY3ODlhYmNkZWYtcDAwMDAx"
+#define ID_P2 "c25hcGZzLTAxMjM0NTY3ODlhYmNkZWYtcDAwMDAy"
+#define ID_P3 "c25hcGZzLTAxMjM0NTY3ODlhYmNkZWYtcDAwMDAz"
+#define ID_OTHER "c25hcGZzLWZlZGNiYTk4NzY1NDMyMTAtcDAwMDAx"   /* another upload's */
+#define BLK(id) "<Block><Name>" ID_##id "</Name><Size>3</Size></Block>"
+
+/* A kept commit finished from the token alone: the upload's own uncommitted blocks (ids "snapfs-<tag>-
+ * <kind><n>"), listed in any order and beside another upload's, are committed base copies first, then
+ * parts, by number; an append's token names the base's committed blocks, which go first. An upload
+ * the service no longer holds whole (a part missing) is not committed; one it does not hold at all is
+ * gone (-ENOENT); a token from a damaged journal line is refused before any request. */
+static void test_finish(void **st)
+{
+	const struct canned script[] = {
+		ok_container,
+		{ 200, "ETag: \"0x7\"\r\n",
+		  "<?xml version=\"1.0\"?><BlockList><CommittedBlocks>"
+		  "<Block><Name>AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1</Name><Size>4</Size></Block>"
+		  "</CommittedBlocks><UncommittedBlocks>"
+		  BLK(P3)
+		  BLK(OTHER)
+		  BLK(P1)
+		  BLK(B1)
+		  BLK(P2)
+		  "</UncommittedBlocks></BlockList>" },
+		{ 201, NULL, NULL },
+		{ 200, NULL,
+		  "<?xml version=\"1.0\"?><BlockList><CommittedBlocks/><UncommittedBlocks>"
+		  BLK(P1)
+		  BLK(P3)
+		  "</UncommittedBlocks></BlockList>" },
+		{ 404, "x-ms-error-code: BlobNotFound\r\n", NULL },
+	};
+	struct fixture f;
+
+	(void)st;
+	assert_int_equal(fx_open(&f, script, 5, 0), 0);
+	assert_int_equal(azure_backend_ops.upload_finish(&f.b, "k", "0123456789abcdef+1"), 0);
+	assert_non_null(strstr(f.srv.req[1], "comp=blocklist&blocklisttype=all"));
+	assert_non_null(strstr(f.srv.req[2], "<BlockList><Committed>AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1</Committed>"
+				       "<Uncommitted>" ID_B1 "</Uncommitted><Uncommitted>" ID_P1 "</Uncommitted>"
+				       "<Uncommitted>" ID_P2 "</Uncommitted><Uncommitted>" ID_P3 "</Uncommitted></BlockList>"));
+	assert_non_null(strstr(f.srv.req[2], "If-Match: \"0x7\""));
+	assert_int_equal(azure_backend_ops.upload_finish(&f.b, "k", "0123456789abcdef"), -EIO);
+	assert_int_equal(azure_backend_ops.upload_finish(&f.b, "k", "0123456789abcdef"), -ENOENT);
+	assert_int_equal(azure_backend_ops.upload_finish(&f.b, "k", "0123456789abcdef+x"), -EINVAL);
+	assert_int_equal(azure_backend_ops.upload_finish(&f.b, "k", "../etc"), -EINVAL);
+	assert_int_equal(f.srv.served, 5);
+	fx_close(&f);
+}
+
 static void test_batch_delete(void **st)
 {
 	const struct canned script[] = {
@@ -457,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_read_statuses),
 		cmocka_unit_test(test_block_list_malformed),
 		cmocka_unit_test(test_commit_names_old_blocks_first),
+		cmocka_unit_test(test_finish),
 		cmocka_unit_test(test_batch_delete),
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_put_md5_resend),

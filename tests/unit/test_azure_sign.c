@@ -20,8 +20,8 @@ static const char dev_key_b64[] =
 static void expect_sts(const char *method, const char *account, const char *url, const char *const *hdrs,
 		       int64_t clen, const char *want)
 {
-	struct azure_sig_in in = { method, account, url, hdrs, clen };
-	char *sts = azure_string_to_sign(&in);
+	struct az_sig_in in = { method, account, url, hdrs, clen };
+	char *sts = az_string_to_sign(&in);
 
 	assert_non_null(sts);
 	assert_string_equal(sts, want);
@@ -36,7 +36,7 @@ static void expect_sig(const char *sts, const char *want)
 
 	assert_non_null(key);
 	assert_int_equal(klen, 64);
-	sig = azure_signature(key, klen, sts);
+	sig = az_signature(key, klen, sts);
 	assert_non_null(sig);
 	assert_string_equal(sig, want);
 	free(sig);
@@ -45,7 +45,7 @@ static void expect_sig(const char *sts, const char *want)
 
 static void expect_res(const char *account, const char *url, const char *want)
 {
-	char *r = azure_canon_resource(account, url);
+	char *r = az_canon_resource(account, url);
 
 	assert_non_null(r);
 	assert_string_equal(r, want);
@@ -150,11 +150,11 @@ static void test_encoded_names(void **st)
 
 static void test_bad_input(void **st)
 {
-	struct azure_sig_in in = { "GET", "a", "not a url", NULL, -1 };
+	struct az_sig_in in = { "GET", "a", "not a url", NULL, -1 };
 
 	(void)st;
-	assert_null(azure_string_to_sign(&in));
-	assert_null(azure_canon_resource("a", "http://hostonly"));
+	assert_null(az_string_to_sign(&in));
+	assert_null(az_canon_resource("a", "http://hostonly"));
 }
 
 int main(void)

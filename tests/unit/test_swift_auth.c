@@ -78,10 +78,10 @@ static void test_v2_default_region(void **state)
 	time_t exp;
 
 	(void)state;
-	assert_int_equal(swift_parse_v2(v2_reply, strlen(v2_reply), NULL, NULL, &tok, &url, &exp, &why), 0);
+	assert_int_equal(sw_parse_v2(v2_reply, strlen(v2_reply), NULL, NULL, &tok, &url, &exp, &why), 0);
 	assert_string_equal(tok, "aaaaa-bbbbb-ccccc-dddd");
 	assert_string_equal(url, "https://swift-one.example.com/v1/AUTH_fc39");
-	assert_int_equal(exp, swift_parse_time("2014-01-31T15:30:58Z"));
+	assert_int_equal(exp, sw_parse_time("2014-01-31T15:30:58Z"));
 	assert_true(exp > 0);
 	assert_null(why);
 	free(tok);
@@ -94,11 +94,11 @@ static void test_v2_region_and_interface(void **state)
 	time_t exp;
 
 	(void)state;
-	assert_int_equal(swift_parse_v2(v2_reply, strlen(v2_reply), "RegionTwo", NULL, &tok, &url, &exp, &why), 0);
+	assert_int_equal(sw_parse_v2(v2_reply, strlen(v2_reply), "RegionTwo", NULL, &tok, &url, &exp, &why), 0);
 	assert_string_equal(url, "https://swift-two.example.com/v1/AUTH_fc39");
 	free(tok);
 	free(url);
-	assert_int_equal(swift_parse_v2(v2_reply, strlen(v2_reply), "RegionTwo", "internal", &tok, &url, &exp,
+	assert_int_equal(sw_parse_v2(v2_reply, strlen(v2_reply), "RegionTwo", "internal", &tok, &url, &exp,
 					&why), 0);
 	assert_string_equal(url, "http://10.0.1.1:8080/v1/AUTH_fc39");
 	free(tok);
@@ -111,7 +111,7 @@ static void test_v2_missing_region(void **state)
 	time_t exp;
 
 	(void)state;
-	assert_int_equal(swift_parse_v2(v2_reply, strlen(v2_reply), "Mars", NULL, &tok, &url, &exp, &why), -ENOENT);
+	assert_int_equal(sw_parse_v2(v2_reply, strlen(v2_reply), "Mars", NULL, &tok, &url, &exp, &why), -ENOENT);
 	assert_null(tok);
 	assert_null(url);
 	assert_non_null(why);
@@ -137,7 +137,7 @@ static void test_v2_malformed(void **state)
 		char *tok = NULL, *url = NULL, *why = NULL;
 		time_t exp;
 
-		assert_int_equal(swift_parse_v2(bad[i], strlen(bad[i]), NULL, NULL, &tok, &url, &exp, &why), -EIO);
+		assert_int_equal(sw_parse_v2(bad[i], strlen(bad[i]), NULL, NULL, &tok, &url, &exp, &why), -EIO);
 		assert_null(tok);
 		assert_null(url);
 		assert_non_null(why);
@@ -151,18 +151,18 @@ static void test_v3_catalog(void **state)
 	time_t exp;
 
 	(void)state;
-	assert_int_equal(swift_parse_v3(v3_reply, strlen(v3_reply), NULL, NULL, &url, &exp, &why), 0);
+	assert_int_equal(sw_parse_v3(v3_reply, strlen(v3_reply), NULL, NULL, &url, &exp, &why), 0);
 	assert_string_equal(url, "https://one.example.com/v1/AUTH_a694");   /* public, not internal */
-	assert_int_equal(exp, swift_parse_time("2015-11-06T15:32:17Z"));
+	assert_int_equal(exp, sw_parse_time("2015-11-06T15:32:17Z"));
 	free(url);
-	assert_int_equal(swift_parse_v3(v3_reply, strlen(v3_reply), "east", NULL, &url, &exp, &why), 0);
+	assert_int_equal(sw_parse_v3(v3_reply, strlen(v3_reply), "east", NULL, &url, &exp, &why), 0);
 	assert_string_equal(url, "https://east.example.com/v1/AUTH_a694");
 	free(url);
-	assert_int_equal(swift_parse_v3(v3_reply, strlen(v3_reply), "RegionOne", "internal", &url, &exp, &why), 0);
+	assert_int_equal(sw_parse_v3(v3_reply, strlen(v3_reply), "RegionOne", "internal", &url, &exp, &why), 0);
 	assert_string_equal(url, "http://10.0.0.5:8080/v1/AUTH_a694");
 	free(url);
 	/* east has no internal endpoint */
-	assert_int_equal(swift_parse_v3(v3_reply, strlen(v3_reply), "east", "internal", &url, &exp, &why), -ENOENT);
+	assert_int_equal(sw_parse_v3(v3_reply, strlen(v3_reply), "east", "internal", &url, &exp, &why), -ENOENT);
 	assert_null(url);
 	assert_non_null(strstr(why, "east"));
 	free(why);
@@ -174,7 +174,7 @@ static void test_v3_no_object_store(void **state)
 	time_t exp;
 
 	(void)state;
-	assert_int_equal(swift_parse_v3(v3_no_swift, strlen(v3_no_swift), "RegionOne", NULL, &url, &exp, &why),
+	assert_int_equal(sw_parse_v3(v3_no_swift, strlen(v3_no_swift), "RegionOne", NULL, &url, &exp, &why),
 			 -ENOENT);
 	assert_null(url);
 	assert_non_null(why);
@@ -193,7 +193,7 @@ static void test_v3_malformed(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *url = NULL, *why = NULL;
 		time_t exp;
-		int rc = swift_parse_v3(bad[i], strlen(bad[i]), NULL, NULL, &url, &exp, &why);
+		int rc = sw_parse_v3(bad[i], strlen(bad[i]), NULL, NULL, &url, &exp, &why);
 
 		/* an endpoint without a url is no endpoint: -ENOENT; anything else here is malformed */
 		assert_true(rc == -EIO || (i == 6 && rc == -ENOENT));
@@ -206,16 +206,16 @@ static void test_v3_malformed(void **state)
 static void test_times(void **state)
 {
 	(void)state;
-	assert_int_equal(swift_parse_time("1970-01-01T00:00:00Z"), 0);   /* the epoch itself reads as 0 */
-	assert_int_equal(swift_parse_time("2015-11-06T15:32:17Z"), 1446823937);
-	assert_int_equal(swift_parse_time("2015-11-06T15:32:17.893769Z"), 1446823937);
-	assert_int_equal(swift_parse_time("2015-11-06T15:32:17"), 1446823937);
-	assert_int_equal(swift_parse_time("2015-11-06T16:32:17+01:00"), 1446823937);
-	assert_int_equal(swift_parse_time("2015-11-06T14:32:17.5-01:00"), 1446823937);
-	assert_int_equal(swift_parse_time("2015-11-06"), 0);
-	assert_int_equal(swift_parse_time("yesterday"), 0);
-	assert_int_equal(swift_parse_time("2015-11-06T15:32:17Zjunk"), 0);
-	assert_int_equal(swift_parse_time(NULL), 0);
+	assert_int_equal(sw_parse_time("1970-01-01T00:00:00Z"), 0);   /* the epoch itself reads as 0 */
+	assert_int_equal(sw_parse_time("2015-11-06T15:32:17Z"), 1446823937);
+	assert_int_equal(sw_parse_time("2015-11-06T15:32:17.893769Z"), 1446823937);
+	assert_int_equal(sw_parse_time("2015-11-06T15:32:17"), 1446823937);
+	assert_int_equal(sw_parse_time("2015-11-06T16:32:17+01:00"), 1446823937);
+	assert_int_equal(sw_parse_time("2015-11-06T14:32:17.5-01:00"), 1446823937);
+	assert_int_equal(sw_parse_time("2015-11-06"), 0);
+	assert_int_equal(sw_parse_time("yesterday"), 0);
+	assert_int_equal(sw_parse_time("2015-11-06T15:32:17Zjunk"), 0);
+	assert_int_equal(sw_parse_time(NULL), 0);
 }
 
 /* A secret from key=value pairs (no files needed). */
@@ -260,33 +260,33 @@ static void test_credential_sets(void **state)
 	struct {
 		const char *const *kv;
 		int rc;
-		enum swift_auth_kind kind;
+		enum sw_auth_kind kind;
 		const char *why_has;
 	} cases[] = {
-		{ v1, 0, SWIFT_AUTH_V1, NULL },
+		{ v1, 0, SW_AUTH_V1, NULL },
 		{ v1_nokey, -EINVAL, 0, "ST_KEY" },
-		{ v2, 0, SWIFT_AUTH_V2, NULL },
+		{ v2, 0, SW_AUTH_V2, NULL },
 		{ v2_notenant, -EINVAL, 0, "OS_TENANT_NAME" },
-		{ v3, 0, SWIFT_AUTH_V3, NULL },
-		{ tok, 0, SWIFT_AUTH_TOKEN, NULL },
+		{ v3, 0, SW_AUTH_V3, NULL },
+		{ tok, 0, SW_AUTH_TOKEN, NULL },
 		{ none, -EINVAL, 0, "ST_AUTH" },
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct secret *s = mk_secret(cases[i].kv);
-		struct swift_auth *a = NULL;
+		struct sw_auth *a = NULL;
 		char *why = NULL;
-		int rc = swift_auth_new(&a, NULL, s, NULL, NULL, &why);
+		int rc = sw_auth_new(&a, NULL, s, NULL, NULL, &why);
 
 		assert_int_equal(rc, cases[i].rc);
 		if (!rc) {
 			assert_non_null(a);
-			assert_int_equal(swift_auth_kind(a), cases[i].kind);
+			assert_int_equal(sw_auth_kind(a), cases[i].kind);
 			/* the description names the user, never a secret */
-			assert_null(strstr(swift_auth_who(a), "secret"));
-			assert_null(strstr(swift_auth_who(a), "sekrit"));
-			swift_auth_free(a);
+			assert_null(strstr(sw_auth_who(a), "secret"));
+			assert_null(strstr(sw_auth_who(a), "sekrit"));
+			sw_auth_free(a);
 		} else {
 			assert_null(a);
 			assert_non_null(why);
