@@ -121,10 +121,11 @@ struct backend_ops {
 	void (*upload_abort)(struct upload *up);
 	int commit_again;      /* a failed upload_commit leaves up open (see above) */
 	/* Optional, with commit_again, to keep a commit that kept failing: upload_release frees up and
-	 * leaves the upload open in the store; upload_finish commits it later from the key and its
+	 * leaves the upload open in the store (0), or, when it cannot keep it so that it can be finished
+	 * later, aborts it and says why (-errno); upload_finish commits it later from the key and its
 	 * upload_token alone (after a restart, from snapctl), taking every part the store holds.
 	 * upload_finish: 0, -ENOENT when the upload is gone, or another -errno (still kept). */
-	void (*upload_release)(struct upload *up);
+	int (*upload_release)(struct upload *up);
 	int (*upload_finish)(struct backend *b, const char *key, const char *token);
 
 	int (*remove)(struct backend *b, const char *const *keys, size_t n);  /* missing keys are not errors */

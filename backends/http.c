@@ -524,6 +524,8 @@ out:
 	return rc;
 }
 
+static void http_backoff(const struct http *h, int attempt);
+
 int http_do(struct http *h, const struct http_req *req, struct http_resp *resp)
 {
 	int tries = req->no_retry ? 1 : req->tries > 0 ? req->tries : h->conf.retries + 1;
@@ -673,7 +675,8 @@ unsigned http_backoff_ms(const struct http *h, int attempt)
 	return (unsigned)(rand64() % (cap + 1));
 }
 
-void http_backoff(const struct http *h, int attempt)
+/* the one sleep between attempts: every retry of every store goes through http_do's loop */
+static void http_backoff(const struct http *h, int attempt)
 {
 	unsigned ms = http_backoff_ms(h, attempt);
 	struct timespec ts;

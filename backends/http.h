@@ -108,9 +108,6 @@ int http_retryable(long status);
 /* An HTTP date (Last-Modified: "Wed, 25 Nov 2026 16:21:20 GMT") as time_t; 0 if NULL or malformed. */
 time_t http_date(const char *s);
 
-/* Sleep for the backoff of attempt n (0-based) with full jitter; http_do's loop is its only caller
- * once every store's own loop has become a judge (issue 14). */
-void http_backoff(const struct http *h, int attempt);
 /* The delay http_backoff would sleep: uniform in [0, min(20 s, first * 2^attempt)] ms. */
 unsigned http_backoff_ms(const struct http *h, int attempt);
 

@@ -73,21 +73,31 @@ int wf_commit_upload(struct wfile *wf, const char *hex, int *kept)
 	if (ops->commit_again) {
 		if (wf_keepable(wf, rc)) {
 			char why[200];
-			int jrc;
+			int krc, jrc;
 
+			/* the store first: a store that cannot keep this upload (GCS without its commit
+			 * record) has aborted it, and the file must not be listed as kept */
+			krc = ops->upload_release(up);
+			if (krc) {
+				log_error("%s: the failed commit could not be kept in the store (%s): its upload "
+					  "is discarded", wf->path, strerror(-krc));
+				goto done;
+			}
 			snprintf(why, sizeof(why), "the store refused the commit %u times in %d s (%s)", tries,
 				 wf->ctx->commit_retry_s, strerror(-rc));
 			jrc = journal_fail(wf->ctx->journal, wf->jid, wf->path, wf->size, why);
-			if (!jrc) {
-				ops->upload_release(up);
-				wf->jid = 0;   /* the record is the failed one now: nothing for journal_done */
+			if (jrc) {
+				/* the record of the upload in progress stays: the next mount discards it as
+				 * a crash's leftover, so nothing is left open in the store for good */
+				log_error("%s: could not keep the failed commit in the crash journal (%s): the "
+					  "next mount discards its upload", wf->path, strerror(-jrc));
+			} else {
 				*kept = 1;
 				log_error("%s: its upload is kept in the store: `snapctl retry` stores it, "
 					  "`snapctl discard` drops it", wf->path);
-				goto done;
 			}
-			log_error("%s: could not keep the failed commit in the crash journal (%s): aborting "
-				  "the upload", wf->path, strerror(-jrc));
+			wf->jid = 0;   /* either record outlives the file: nothing for journal_done */
+			goto done;
 		}
 		ops->upload_abort(up);
 	}

@@ -109,7 +109,7 @@ int az_upload_forget(struct backend *b, const char *rel, const char *token);
 /* a commit that kept failing, kept for `snapctl retry`: release frees up and leaves its blocks
  * uncommitted in the blob (azure_upload.c); finish commits them later from the token alone
  * (azure_kept.c) */
-void az_upload_release(struct upload *up);
+int az_upload_release(struct upload *up);
 int az_upload_finish(struct backend *b, const char *rel, const char *token);
 
 /* azure_remove.c */

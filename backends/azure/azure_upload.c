@@ -305,8 +305,9 @@ out:
 	upload_free(up);
 }
 
-void az_upload_release(struct upload *up)
+int az_upload_release(struct upload *up)
 {
 	log_info("azure: upload %s kept uncommitted (tag %s)", up->key, up->tag);
 	upload_free(up);
+	return 0;
 }

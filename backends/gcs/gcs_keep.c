@@ -182,24 +182,23 @@ out:
 
 /* A commit that kept failing, kept for later: the session stays open (it lives a week) and the record
  * holds what finishing it needs. Without a record it cannot be finished honestly: it is discarded. */
-void gcs_upload_release(struct upload *up)
+int gcs_upload_release(struct upload *up)
 {
 	char *name;
 	int rc;
 
 	if (!up)
-		return;
+		return -ENOENT;
 	if (up->dead) {
 		gcs_upload_free(up);
-		return;
+		return -ENOENT;
 	}
 	name = record_name(up->g, up->session);
 	rc = name ? record_write(up, name) : -ENOMEM;
 	if (rc) {
-		log_error("gcs: %s: the failed commit CANNOT be kept: its commit record could not be stored "
+		log_error("gcs: %s: the failed commit cannot be kept: its commit record could not be stored "
 			  "(%s), and the last %zu bytes of the upload were only in this process; its session is "
-			  "cancelled, so `snapctl retry` will find it gone", up->key, strerror(-rc),
-			  up->tail_len);
+			  "cancelled", up->key, strerror(-rc), up->tail_len);
 		gcs_upload_abort(up);
 	} else {
 		log_info("gcs: %s: its session is kept open with a commit record (%zu bytes not yet sent)",
@@ -207,6 +206,7 @@ void gcs_upload_release(struct upload *up)
 		gcs_upload_free(up);
 	}
 	free(name);
+	return rc;
 }
 
 /* Parse a record read back; the tail bytes follow the line. */

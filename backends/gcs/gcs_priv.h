@@ -126,7 +126,7 @@ void gcs_upload_abort(struct upload *up);
 /* gcs_keep.c: an upload named by its token (crash journal, kept commits) */
 char *gcs_upload_token(struct upload *up);
 int gcs_upload_forget(struct backend *b, const char *key, const char *token);
-void gcs_upload_release(struct upload *up);
+int gcs_upload_release(struct upload *up);
 int gcs_upload_finish(struct backend *b, const char *key, const char *token);
 
 /* gcs_remove.c */

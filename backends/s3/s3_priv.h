@@ -175,7 +175,7 @@ int s3_upload_begin(struct backend *b, const char *key, uint64_t base, struct up
 int s3_upload_part(struct upload *up, const struct part *p);
 void s3_upload_abort(struct upload *up);
 char *s3_upload_token(struct upload *up);
-void s3_upload_release(struct upload *up);
+int s3_upload_release(struct upload *up);
 
 /* s3_commit.c */
 int s3_upload_commit(struct upload *up, unsigned nparts, const char *sha256);

@@ -441,7 +441,8 @@ char *s3_upload_token(struct upload *up)
 }
 
 
-void s3_upload_release(struct upload *up)
+int s3_upload_release(struct upload *up)
 {
 	s3_up_free(up);
+	return 0;
 }

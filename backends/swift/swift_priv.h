@@ -158,7 +158,7 @@ int sw_upload_new(struct sw *sw, const char *key, struct upload **out);
 void sw_upload_free(struct upload *up);
 /* a commit that kept failing: release frees up, its segments stay under "<key>/<uid>/"; finish
  * (swift_kept.c) commits them later from the token alone */
-void sw_upload_release(struct upload *up);
+int sw_upload_release(struct upload *up);
 int sw_upload_finish(struct backend *b, const char *key, const char *token);
 int sw_upload_begin(struct backend *b, const char *key, uint64_t base, struct upload **out);
 int sw_upload_part(struct upload *up, const struct part *p);

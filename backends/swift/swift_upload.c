@@ -309,10 +309,11 @@ char *sw_upload_token(struct upload *up)
 	return uptoken_make(up->uid, json_array_size(up->base_list));
 }
 
-void sw_upload_release(struct upload *up)
+int sw_upload_release(struct upload *up)
 {
 	log_info("swift: upload %s of %s kept: its segments stay for `snapctl retry`", up->uid, up->key);
 	sw_upload_free(up);
+	return 0;
 }
 
 /* After a crash: delete the upload's segments, unless the object's manifest lists them (the commit

@@ -166,12 +166,13 @@ static void w_upload_abort(struct upload *up)
 	free(fu);
 }
 
-static void w_upload_release(struct upload *up)
+static int w_upload_release(struct upload *up)
 {
 	struct fault_upload *fu = (struct fault_upload *)up;
+	int rc = fu->f->inner.ops->upload_release(fu->up);
 
-	fu->f->inner.ops->upload_release(fu->up);
 	free(fu);
+	return rc;
 }
 
 static int w_upload_finish(struct backend *b, const char *key, const char *token)
