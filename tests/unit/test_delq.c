@@ -15,7 +15,7 @@
 #include "cache/delq.h"
 #include "cache/meta.h"
 
-/* A fake store, not tests/unit/fault_backend.h: remove() is held at a gate so that keys stay queued
+/* A fake store, not tests/unit/lib_fault_backend.h: remove() is held at a gate so that keys stay queued
  * while the test looks, batch sizes are recorded, and stat answers by name after a failed batch. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;

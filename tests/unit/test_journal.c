@@ -157,7 +157,7 @@ static void test_round_trip(void **state)
 }
 
 /* A store whose discard answers by key, counting its calls: each of upload_forget's answers, success
- * included, for uploads no real store holds (tests/unit/fault_backend.h only makes real calls fail). */
+ * included, for uploads no real store holds (tests/unit/lib_fault_backend.h only makes real calls fail). */
 static int forgets[5];
 static const char *const fkeys[5] = { "k/ok", "k/gone", "k/fail", "k/bad", "k/nosup" };
 

@@ -1,5 +1,5 @@
 /* The file system's operations in-process, through the state-explicit functions (fs/ops.h) over file://
- * and the failure-injecting store (tests/unit/fault_backend.h): publishing whole at close, failures that
+ * and the failure-injecting store (tests/unit/lib_fault_backend.h): publishing whole at close, failures that
  * leave the previous version, one writer per path, unlink and rename of an open file, a writer killed
  * before its close; then a long random sequence checked against a model after every step (whole or
  * absent, as README "Whole or absent: the rules" says). */
@@ -20,7 +20,7 @@
 #include "fs/ops.h"
 #include "fs/resolve.h"
 #include "fs/snapfs.h"
-#include "tests/unit/fault_backend.h"
+#include "tests/unit/lib_fault_backend.h"
 
 #define DIR_ "/kubedb/ns/db/snap"
 

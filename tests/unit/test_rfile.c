@@ -20,7 +20,7 @@
 #define MIB (1024 * 1024)
 #define MAX_REQ 4096
 
-/* A synthetic store, not tests/unit/fault_backend.h: the test measures the reader's requests (each
+/* A synthetic store, not tests/unit/lib_fault_backend.h: the test measures the reader's requests (each
  * offset and length, how many overlap), slows each one down and changes the object's version under a
  * reader, none of which a failure injector over file:// can do. */
 struct fake {

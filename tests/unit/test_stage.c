@@ -16,7 +16,7 @@
 #include "cache/pool.h"
 #include "cache/space.h"
 #include "cache/stage.h"
-#include "tests/unit/fault_backend.h"
+#include "tests/unit/lib_fault_backend.h"
 
 struct env {
 	char root[256], cache[300];

@@ -1,5 +1,5 @@
 /* The failure-injecting store: see fault_backend.h. */
-#include "tests/unit/fault_backend.h"
+#include "tests/unit/lib_fault_backend.h"
 #include "backends/secret.h"
 
 #include <errno.h>
