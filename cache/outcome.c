@@ -3,13 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
-void outcomes_init(struct outcomes *o)
+void outcome_init(struct outcomes *o)
 {
 	memset(o, 0, sizeof(*o));
 	pthread_mutex_init(&o->lock, NULL);
 }
 
-void outcomes_destroy(struct outcomes *o)
+void outcome_destroy(struct outcomes *o)
 {
 	pthread_mutex_destroy(&o->lock);
 }
@@ -29,7 +29,7 @@ void outcome_record(struct outcomes *o, const char *path, uint64_t bytes, const 
 	pthread_mutex_unlock(&o->lock);
 }
 
-void outcomes_foreach(struct outcomes *o, void (*fn)(void *arg, const struct outcome *oc), void *arg)
+void outcome_foreach(struct outcomes *o, void (*fn)(void *arg, const struct outcome *oc), void *arg)
 {
 	pthread_mutex_lock(&o->lock);
 	for (uint64_t i = 0; i < OUTCOME_KEEP && i < o->seq; i++)

@@ -25,11 +25,11 @@ struct outcomes {
 	uint64_t seq;       /* outcomes recorded so far */
 };
 
-void outcomes_init(struct outcomes *o);
-void outcomes_destroy(struct outcomes *o);
+void outcome_init(struct outcomes *o);
+void outcome_destroy(struct outcomes *o);
 /* reason: NULL when stored */
 void outcome_record(struct outcomes *o, const char *path, uint64_t bytes, const char *reason);
 /* The kept outcomes, newest first. */
-void outcomes_foreach(struct outcomes *o, void (*fn)(void *arg, const struct outcome *oc), void *arg);
+void outcome_foreach(struct outcomes *o, void (*fn)(void *arg, const struct outcome *oc), void *arg);
 
 #endif

@@ -60,13 +60,13 @@ int stage_init(struct stage_ctx *c, struct backend *be, struct space *space, str
 			 (unsigned long long)(c->plan.base / MIB));
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->gone, NULL);
-	outcomes_init(&c->outcomes);
+	outcome_init(&c->outcomes);
 	return 0;
 }
 
 void stage_destroy(struct stage_ctx *c)
 {
-	outcomes_destroy(&c->outcomes);
+	outcome_destroy(&c->outcomes);
 	pthread_cond_destroy(&c->gone);
 	pthread_mutex_destroy(&c->lock);
 }

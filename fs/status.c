@@ -57,7 +57,7 @@ char *status_json(struct snapfs *s, size_t *len)
 	}
 	if (s->stage_ready) {
 		stage_foreach(&s->stage, add_upload, uploads);
-		outcomes_foreach(&s->stage.outcomes, add_outcome, recent);
+		outcome_foreach(&s->stage.outcomes, add_outcome, recent);
 	}
 	if (s->journal)
 		journal_failed_foreach(s->journal, NULL, add_kept, kept);
