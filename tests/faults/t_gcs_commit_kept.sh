@@ -12,7 +12,8 @@
 #     cancelled, the file is not listed as a kept failure, and `snapctl retry` has nothing to store;
 # (d) a failed commit left by a mount that stopped survives the next mount and `snapctl retry --all`
 #     stores it with no mount running.
-# Self-contained: tests/lib/commit_kept.sh (the stores' shared steps) is not on main yet.
+# Its own steps, not tests/lib/commit_kept.sh's: what it checks of a GCS session (its state, the commit record)
+# has no counterpart in the other stores' scenarios.
 source "$SNAPFS_SRC/tests/lib/common.sh"
 source "$SNAPFS_SRC/tests/lib/gcs.sh"
 source "$SNAPFS_SRC/tests/faults/proxy.sh"
