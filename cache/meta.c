@@ -20,6 +20,7 @@ struct meta {
 	pthread_mutex_t lock;
 	unsigned ttl_ms;
 	struct strtab t;
+	uint64_t gen;   /* moved on by every drop (meta_gen) */
 };
 
 static uint64_t meta_now_ms(void)
@@ -100,21 +101,18 @@ void meta_put(struct meta *m, const char *path, enum meta_kind kind, uint64_t si
 	meta_put_ttl(m, path, kind, size, mtime, m->ttl_ms);
 }
 
-void meta_put_ttl(struct meta *m, const char *path, enum meta_kind kind, uint64_t size, time_t mtime,
-		  unsigned ttl_ms)
+static void meta_put_locked(struct meta *m, const char *path, enum meta_kind kind, uint64_t size,
+			    time_t mtime, unsigned ttl_ms)
 {
 	struct ment *e;
 
-	if (!ttl_ms)
-		return;
-	pthread_mutex_lock(&m->lock);
 	e = meta_find_locked(m, path);
 	if (!e) {
 		if (m->t.count >= MAX_ENTRIES)   /* crude but bounded: a cache, not a store */
 			strtab_drain(&m->t, NULL, NULL, meta_free_node);
 		e = meta_add_locked(m, path);
 		if (!e)
-			goto out;
+			return;
 	} else if (e->e.kind == META_FILE && kind == META_FILE && e->e.size != size) {
 		e->replaced = 1;   /* shown with another size before, fresh or not */
 	}
@@ -122,13 +120,44 @@ void meta_put_ttl(struct meta *m, const char *path, enum meta_kind kind, uint64_
 	e->e.size = size;
 	e->e.mtime = mtime;
 	e->expires_ms = meta_now_ms() + ttl_ms;
-out:
+}
+
+void meta_put_ttl(struct meta *m, const char *path, enum meta_kind kind, uint64_t size, time_t mtime,
+		  unsigned ttl_ms)
+{
+	if (!ttl_ms)
+		return;
+	pthread_mutex_lock(&m->lock);
+	meta_put_locked(m, path, kind, size, mtime, ttl_ms);
 	pthread_mutex_unlock(&m->lock);
 }
+
+uint64_t meta_gen(struct meta *m)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&m->lock);
+	g = m->gen;
+	pthread_mutex_unlock(&m->lock);
+	return g;
+}
+
+void meta_put_since(struct meta *m, uint64_t gen, const char *path, enum meta_kind kind, uint64_t size,
+		    time_t mtime)
+{
+	if (!m->ttl_ms)
+		return;
+	pthread_mutex_lock(&m->lock);
+	if (m->gen == gen)
+		meta_put_locked(m, path, kind, size, mtime, m->ttl_ms);
+	pthread_mutex_unlock(&m->lock);
+}
+
 
 void meta_drop(struct meta *m, const char *path)
 {
 	pthread_mutex_lock(&m->lock);
+	m->gen++;
 	free(strtab_take(&m->t, path));
 	pthread_mutex_unlock(&m->lock);
 }
@@ -138,6 +167,7 @@ void meta_set_replaced(struct meta *m, const char *path)
 	struct ment *e;
 
 	pthread_mutex_lock(&m->lock);
+	m->gen++;
 	e = meta_find_locked(m, path);
 	if (e)
 		e->expires_ms = 0;   /* and ask the store again */
@@ -179,6 +209,7 @@ void meta_drop_tree(struct meta *m, const char *path)
 	struct meta_under u = { path, strlen(path) };
 
 	pthread_mutex_lock(&m->lock);
+	m->gen++;
 	strtab_drain(&m->t, meta_is_under, &u, meta_free_node);
 	pthread_mutex_unlock(&m->lock);
 }

@@ -26,6 +26,13 @@ void meta_put(struct meta *m, const char *path, enum meta_kind kind, uint64_t si
 void meta_put_ttl(struct meta *m, const char *path, enum meta_kind kind, uint64_t size, time_t mtime,
 		  unsigned ttl_ms);
 void meta_drop(struct meta *m, const char *path);
+/* The cache's generation: every drop (meta_drop, meta_drop_tree, meta_set_replaced) moves it on. A
+ * lookup that asks the store reads it first and keeps the answer with meta_put_since, which keeps
+ * nothing if a drop came in between: the answer may predate the commit or the delete that drop stood
+ * for (a getattr's HEAD sent before a release published the file would bring its old size back). */
+uint64_t meta_gen(struct meta *m);
+void meta_put_since(struct meta *m, uint64_t gen, const char *path, enum meta_kind kind, uint64_t size,
+		    time_t mtime);
 /* A file whose size changed in the store behind the mount's back: the kernel may hold the old size
  * for as long as it keeps the inode (with its writeback cache it never takes a new one), so reads
  * of it must not trust that size. Set by meta_put when a file's size changes, or by hand; cleared

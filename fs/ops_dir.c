@@ -88,6 +88,7 @@ struct dir_fill {
 	unsigned nopen;
 	struct dirlist_rec *rec;   /* the listing as the store gave it, kept for the next reader */
 	unsigned long since;       /* the delete queue's mark when the listing was sent */
+	uint64_t meta_gen;         /* the metadata cache's, then: a drop since voids what it lists */
 	int stopped;
 	char last[1024];      /* a marker and its folder can both come back: one entry */
 	int last_dir;
@@ -207,7 +208,7 @@ static int fill_one(void *arg, const char *name, const struct obj_info *oi)
 		note_file(df, nm);
 	}
 	fill_stat(df->s, &st, is_dir ? META_DIR : META_FILE, oi->size, oi->mtime ? oi->mtime : df->s->started);
-	meta_put(df->s->meta, child, is_dir ? META_DIR : META_FILE, oi->size, st.st_mtime);
+	meta_put_since(df->s->meta, df->meta_gen, child, is_dir ? META_DIR : META_FILE, oi->size, st.st_mtime);
 	fresh_note(df->s->fresh, child);
 	return df->filler(df->buf, nm, &st, 0, FUSE_FILL_DIR_PLUS) ? 1 : 0;
 }
@@ -255,6 +256,7 @@ int sfs_readdir(struct snapfs *s, const struct sfs_caller *who, const char *path
 		return rc;
 	if (e.kind != META_DIR)
 		return e.kind == META_NONE ? -ENOENT : -ENOTDIR;
+	df.meta_gen = meta_gen(s->meta);
 	dk = sfs_dir_key(s, path);
 	if (!dk)
 		return -ENOMEM;

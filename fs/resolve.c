@@ -70,6 +70,7 @@ int sfs_resolve(struct snapfs *s, const char *path, struct meta_entry *out)
 {
 	int depth = layout_depth(path), rc;
 	struct obj_info oi;
+	uint64_t gen;
 	struct wfile *wf;
 	char *key;
 
@@ -112,13 +113,14 @@ int sfs_resolve(struct snapfs *s, const char *path, struct meta_entry *out)
 		free(key);
 		return 0;   /* unlinked, its delete still on the way: gone already */
 	}
+	gen = meta_gen(s->meta);   /* before the answer: a drop from now on voids it */
 	if (meta_get(s->meta, path, out)) {
 		free(key);
 		return 0;
 	}
 	if (fresh_absent(s->fresh, path)) {
 		free(key);   /* a new name in a folder this mount made: nothing to ask the store */
-		meta_put(s->meta, path, META_NONE, 0, 0);
+		meta_put_since(s->meta, gen, path, META_NONE, 0, 0);
 		return 0;
 	}
 	rc = depth >= 5 ? s->be.ops->stat(&s->be, key, &oi) : -ENOENT;
@@ -137,7 +139,7 @@ int sfs_resolve(struct snapfs *s, const char *path, struct meta_entry *out)
 	} else {
 		return rc;
 	}
-	meta_put(s->meta, path, out->kind, out->size, out->mtime);
+	meta_put_since(s->meta, gen, path, out->kind, out->size, out->mtime);
 	return 0;
 }
 
