@@ -28,6 +28,13 @@ int sfs_handle_attr(struct fuse_file_info *fi, uint64_t *size, time_t *mtime)
 	return wf_getattr(h->wf, size, mtime);
 }
 
+int sfs_handle_error(struct fuse_file_info *fi)
+{
+	struct sfs_handle *h = sfs_handle_of(fi);
+
+	return h && h->wf && h->kind == SFS_H_WRITE ? wf_error(h->wf) : 0;
+}
+
 int sfs_handle_new(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi,
 		   enum sfs_hkind kind, struct sfs_handle **out)
 {

@@ -26,6 +26,7 @@ struct sfs_handle {
 	char *path;          /* at open: libfuse passes NULL paths to ops that have the handle */
 	char *doc;           /* status document */
 	int stale_logged;    /* a read found the object replaced (logged once) */
+	int fail_told;       /* the kernel was told to ask this file's attributes again (once) */
 	size_t doc_len;
 	struct sfs_handle *prev, *next;   /* snapfs.handles */
 };
@@ -41,6 +42,8 @@ void sfs_handle_flushed(struct snapfs *s, struct sfs_handle *h);
 const char *sfs_handle_path(struct fuse_file_info *fi);
 /* If fi is an open handle being written, its size and mtime: 1; else 0. */
 int sfs_handle_attr(struct fuse_file_info *fi, uint64_t *size, time_t *mtime);
+/* -EIO if fi is a handle being written whose file has failed (the sticky error); else 0. */
+int sfs_handle_error(struct fuse_file_info *fi);
 /* Every handle of wf now has path (a rename of the open file). */
 void sfs_handles_renamed(struct snapfs *s, struct wfile *wf, const char *path);
 /* One writer per path: 0, or -EBUSY (logged, naming what was refused) when a process other than who's

@@ -4,6 +4,7 @@
 #include "backends/open.h"
 #include "common/log.h"
 #include "fs/daemon.h"
+#include "fs/notify.h"
 #include "fs/ops.h"
 #include "fs/readahead.h"
 #include "fs/snapfs.h"
@@ -97,6 +98,16 @@ out:
 	free(fsname);
 	free(o);
 	return rc;
+}
+
+/* Two parts' worth, at least 16 MiB: the kernel keeps the writer that close to the daemon, and
+ * hands over whole parts while the previous ones upload (64 MiB was no faster for pg_dumpall on
+ * RGW: 2.5-4.2 s against 2.9-3.3 s, same rounds). */
+static unsigned long long wb_dirty_bytes(const struct config *cfg)
+{
+	unsigned long long v = 2 * cfg->part_size;
+
+	return v < (16ULL << 20) ? 16ULL << 20 : v;
 }
 
 static void write_pid_file(const char *path)
@@ -205,6 +216,13 @@ int main(int argc, char **argv)
 	rc = readahead_set(s->cfg.mountpoint, SNAPFS_READAHEAD_KIB);
 	if (rc)
 		log_info("kernel read-ahead left at its default: %s", strerror(-rc));
+	/* With the kernel's writeback cache, what a writer wrote but the daemon has not seen is at
+	 * most this much: a failed upload reaches write() while the writer is still that far from its
+	 * end, and a dump no bigger reaches the store (or fails) only at close. */
+	if (s->cfg.writeback_cache &&
+	    (rc = readahead_bdi_set(s->cfg.mountpoint, "max_bytes", wb_dirty_bytes(&s->cfg))))
+		log_warn("--writeback-cache: the kernel's dirty bytes for the mount stay unbounded: %s",
+			 strerror(-rc));
 	if ((rc = daemon_fork(s->cfg.foreground, &ready))) {
 		ret = die("cannot daemonize", strerror(-rc));
 		goto out;
@@ -217,6 +235,11 @@ int main(int argc, char **argv)
 	if (sfs_start(s, &fail)) {
 		ret = die(fail, NULL);
 		daemon_ready(&ready, 0, fail);
+		goto out;
+	}
+	if (s->cfg.writeback_cache && (rc = notify_start(&s->notify, f))) {
+		ret = die("cannot start the notification thread", strerror(-rc));
+		daemon_ready(&ready, 0, "cannot start the notification thread");
 		goto out;
 	}
 	if (fuse_set_signal_handlers(fuse_get_session(f))) {
@@ -240,6 +263,9 @@ int main(int argc, char **argv)
 		log_info("signal %d: unmounting", rc);
 out:
 	daemon_ready(&ready, 0, NULL);
+	/* before the unmount closes the FUSE descriptor the notifications are written to */
+	notify_stop(s->notify);
+	s->notify = NULL;
 	if (mounted)
 		fuse_unmount(f);
 	/* uploads and deletes still queued run first; files still open are named, nothing is published */

@@ -75,13 +75,16 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->hard_remove = 1;
 	/* ops on an open file that was unlinked come with a NULL path: they use the handle */
 	cfg->nullpath_ok = 1;
-	/* No kernel writeback cache: with it, write() only fills the page cache and never sees a failed
-	 * upload, so `pg_dumpall > f` would exit 0 with nothing stored. Each write() reaches the daemon
-	 * and returns the file's sticky EIO. That costs a round trip per write(): dd bs=1M loses
-	 * nothing, but glibc's stdio sizes its buffer min(BUFSIZ, st_blksize), so pg_dump sends 8 KiB
-	 * writes whatever st_blksize says (strace), and a dump takes about twice the daemon time
-	 * (tools/bench_write_sizes.sh --compare). */
-	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* No kernel writeback cache by default: with it, write() only fills the page cache, so each
+	 * write() reaches the daemon and returns the file's sticky EIO at once. That costs a round trip
+	 * per write(): dd bs=1M loses nothing, but glibc's stdio sizes its buffer min(BUFSIZ,
+	 * st_blksize), so pg_dump sends 8 KiB writes whatever st_blksize says (strace), and a dump takes
+	 * about twice as long. --writeback-cache trades that for a failure seen up to attr_timeout late
+	 * (sfs_getattr fails the writer's handle, fs/main.c bounds the kernel's dirty bytes). */
+	if (s->cfg.writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	else
+		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)

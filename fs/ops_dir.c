@@ -44,6 +44,11 @@ int sfs_getattr(struct snapfs *s, const struct sfs_caller *who, const char *path
 	time_t mtime;
 	int rc;
 
+	/* With the kernel's writeback cache every write() refreshes the attributes once they are
+	 * attr_timeout old, through the writer's handle: that is how a failed upload reaches the
+	 * writer (pg_dumpall > f) when write() itself only fills the page cache. */
+	if (fi && s->cfg.writeback_cache && (rc = sfs_handle_error(fi)))
+		return rc;
 	if (fi && sfs_handle_attr(fi, &size, &mtime)) {
 		fill_stat(s, st, META_FILE, size, mtime);
 		return 0;

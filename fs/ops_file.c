@@ -4,6 +4,7 @@
 #include "fs/layout.h"
 #include "common/log.h"
 #include "fs/handle.h"
+#include "fs/notify.h"
 #include "fs/ops.h"
 #include "fs/resolve.h"
 #include "fs/snapfs.h"
@@ -143,8 +144,10 @@ int sfs_open(struct snapfs *s, const struct sfs_caller *who, const char *path, s
 		rc = e.kind == META_DIR ? -EISDIR : -ENOENT;
 	if (!rc)
 		rc = rfile_open(&s->be, s->prefetch, key, e.size, (size_t)s->cfg.read_ahead, &h->rf);
-	if (!rc && meta_replaced(s->meta, path)) {
-		/* the kernel may hold an older size: read around its page cache, up to the object's end */
+	/* The kernel may hold an older size: read around its page cache, up to the object's end. With
+	 * its writeback cache it never takes a size from the daemon for an inode it holds, so every
+	 * read goes around (a longer object replaced by another client would read short). */
+	if (!rc && (s->cfg.writeback_cache || meta_replaced(s->meta, path))) {
 		fi->direct_io = 1;
 		rfile_size_from_object(h->rf);
 	}
@@ -192,10 +195,17 @@ int sfs_write(struct snapfs *s, const struct sfs_caller *who, const char *path, 
 {
 	struct sfs_handle *h = sfs_handle_of(fi);
 
+	ssize_t n;
+
 	(void)path;
 	if (!h->wf || h->kind != SFS_H_WRITE)
 		return -EBADF;
-	return (int)wf_write(h->wf, buf, size, (uint64_t)off);
+	n = wf_write(h->wf, buf, size, (uint64_t)off);
+	/* With the writeback cache this WRITE is the kernel's, not the writer's: make the writer's next
+	 * write() refresh the attributes, which fails (sfs_getattr) */
+	if (n < 0 && s->notify && !h->fail_told++)
+		notify_inval(s->notify, h->path);
+	return (int)n;
 }
 
 int sfs_flush(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi)

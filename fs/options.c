@@ -44,6 +44,10 @@ static const struct opt opts[] = {
 	  "                       the upload goes on in the background (after a crash or an\n"
 	  "                       unmount: at the next mount). Files up to half --cache-size;\n"
 	  "                       fsync still waits for the store" },
+	{ "writeback-cache", T_FLAG, O(writeback_cache), "   the kernel gathers small writes (pg_dump's 8 KiB) into large\n"
+	  "                       ones: dumps about twice as fast; a failed upload reaches\n"
+	  "                       write() up to a second later, and one in the last dirty\n"
+	  "                       MiB only `snapctl wait` (see the README)" },
 	{ "write-once", T_FLAG, O(write_once), "        a committed object in a snapshot is never replaced or\n"
 	  "                       appended to (EPERM); the store's conditional create where offered" },
 	{ "no-delete", T_FLAG, O(no_delete), "         nothing is removed through the mount (EPERM)" },

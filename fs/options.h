@@ -32,6 +32,7 @@ struct config {
 	int read_only;
 	int no_probe;
 	int async_close;
+	int writeback_cache;
 	int write_once;
 	int no_delete;
 	int help;

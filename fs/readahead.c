@@ -71,7 +71,12 @@ int readahead_mountinfo_dev(const char *mi, const char *mountpoint, char *dev, u
 
 int readahead_set(const char *mountpoint, unsigned kib)
 {
-	char dev[32], path[96], val[16];
+	return readahead_bdi_set(mountpoint, "read_ahead_kb", kib);
+}
+
+int readahead_bdi_set(const char *mountpoint, const char *attr, unsigned long long v)
+{
+	char dev[32], path[128], val[24];
 	struct buf mi = BUF_INIT;
 	int rc = buf_read_file(&mi, "/proc/self/mountinfo", MOUNTINFO_MAX), fd, len;
 
@@ -82,12 +87,12 @@ int readahead_set(const char *mountpoint, unsigned kib)
 	buf_free(&mi);
 	if (rc)
 		return rc;
-	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/%s", dev, attr);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	errno = 0;
-	len = snprintf(val, sizeof(val), "%u\n", kib);
+	len = snprintf(val, sizeof(val), "%llu\n", v);
 	if (write(fd, val, (size_t)len) != len)
 		rc = errno ? -errno : -EIO;
 	close(fd);

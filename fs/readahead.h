@@ -11,4 +11,7 @@ int readahead_mountinfo_dev(const char *mountinfo, const char *mountpoint, char 
 /* Set the mount's kernel read-ahead to kib. 0 or -errno; the mount works either way. */
 int readahead_set(const char *mountpoint, unsigned kib);
 
+/* Set another of the mount's bdi attributes in sysfs (max_bytes: its share of dirty pages). */
+int readahead_bdi_set(const char *mountpoint, const char *attr, unsigned long long v);
+
 #endif

@@ -37,6 +37,7 @@ struct snapfs {
 	struct dirlist *lists;     /* recent folder listings */
 	struct fresh *fresh;       /* folders this mount made: names it never met are absent */
 	struct delq *delq;         /* deletes on their way to the store (unlink) */
+	struct notifier *notify;   /* --writeback-cache: tells the kernel of a failed file; NULL else */
 	int devnull;               /* an empty body for folder markers */
 	uid_t uid;
 	gid_t gid;

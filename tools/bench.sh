@@ -68,8 +68,10 @@ P=kubedb/bench/pg
 
 # --- mounts: each tool can be (re)mounted fresh, so reads and listings start cold ---
 M_SNAP=$T_DIR/snapfs M_S3FS=$T_DIR/s3fs M_FILE=$T_DIR/snapfs-file
+# the same two with --writeback-cache (the kernel gathers pg_dump's 8 KiB writes; README)
+M_SNAPWB=$T_DIR/snapfs-wb M_FILEWB=$T_DIR/snapfs-file-wb
 VOL=$T_DIR/volume LOCAL=$T_DIR/local
-mkdir -p "$M_SNAP" "$M_S3FS" "$M_FILE" "$VOL" "$LOCAL"
+mkdir -p "$M_SNAP" "$M_S3FS" "$M_FILE" "$M_SNAPWB" "$M_FILEWB" "$VOL" "$LOCAL"
 printf '%s:%s\n' "$S3_KEY_ID" "$S3_KEY" >"$T_DIR/s3fs.passwd"
 chmod 600 "$T_DIR/s3fs.passwd"
 S3FS_PID=
@@ -91,6 +93,13 @@ mount_tool() {
 	file)
 		rm -rf "$T_DIR/cache-file"
 		mount_snapfs "file://$VOL" "$M_FILE" --cache-dir "$T_DIR/cache-file" ;;
+	snapwb)
+		rm -rf "$T_DIR/cache-snapwb"
+		mount_snapfs "s3://$B" "$M_SNAPWB" --secret-dir "$S3_SECRET" --endpoint "$S3_ENDPOINT" \
+			--cache-dir "$T_DIR/cache-snapwb" --writeback-cache ;;
+	filewb)
+		rm -rf "$T_DIR/cache-filewb"
+		mount_snapfs "file://$VOL" "$M_FILEWB" --cache-dir "$T_DIR/cache-filewb" --writeback-cache ;;
 	s3fs)
 		T_MOUNTS+=("$M_S3FS")
 		S3FS_PID=$(bg s3fs s3fs "$B" "$M_S3FS" -f \
@@ -102,6 +111,8 @@ umount_tool() {
 	case $1 in
 	snapfs) umount_snapfs "$M_SNAP" ;;
 	file) umount_snapfs "$M_FILE" ;;
+	snapwb) umount_snapfs "$M_SNAPWB" ;;
+	filewb) umount_snapfs "$M_FILEWB" ;;
 	s3fs)
 		fusermount3 -u "$M_S3FS"
 		for _ in $(seq 600); do kill -0 "$S3FS_PID" 2>/dev/null || break; sleep 0.1; done ;;
@@ -109,10 +120,11 @@ umount_tool() {
 }
 remount() { umount_tool "$1"; mount_tool "$1"; }
 mnt_of() {
-	case $1 in snapfs) echo "$M_SNAP" ;; s3fs) echo "$M_S3FS" ;; file) echo "$M_FILE" ;; esac
+	case $1 in snapfs) echo "$M_SNAP" ;; s3fs) echo "$M_S3FS" ;; file) echo "$M_FILE" ;;
+	snapwb) echo "$M_SNAPWB" ;; filewb) echo "$M_FILEWB" ;; esac
 }
-for t in snapfs s3fs file; do mount_tool $t; done
-say "mounted snapfs (s3:// and file://) and s3fs"
+for t in snapfs s3fs file snapwb filewb; do mount_tool $t; done
+say "mounted snapfs (s3:// and file://, each also with --writeback-cache) and s3fs"
 SNAP_TAG=snapfs
 SNAP_PID() { cat "$T_DIR/snapfs-$SNAP_TAG.pid"; }
 
@@ -161,7 +173,7 @@ sub() { echo "$1 - $2" | bc; }
 dump_to() {  # dump_to TOOL ROUND: seconds into R[dump.TOOL]
 	local tool=$1 r=$2 key="$P/$1-r$2/dumpfile.sql" t0 t1 m
 	case $tool in
-	snapfs|s3fs|file)
+	snapfs|s3fs|file|snapwb|filewb)
 		m=$(mnt_of "$tool")
 		[ "$tool" != s3fs ] || mkdir -p "$m/$P/$tool-r$r"
 		if [ "$tool" = snapfs ]; then hwm_reset; sample_start "$T_DIR/cache-snapfs"; fi
@@ -320,7 +332,7 @@ rotate() {  # rotate N words...: the words, starting at the N-th (mod count)
 }
 for r in $(seq 1 "$RUNS"); do
 	ROUND=$r
-	for t in $(rotate "$r" snapfs seed s3fs local file); do dump_to "$t" "$r"; done
+	for t in $(rotate "$r" snapfs seed s3fs local file snapwb filewb); do dump_to "$t" "$r"; done
 	for mb in $SIZES; do for t in $(rotate "$r" snapfs curl); do write_big "$t" "$r" "$mb"; done; done
 	for t in $(rotate "$r" snapfs s3fs curl); do read_from "$t" "$r"; done
 	for t in $(rotate "$r" snapfs s3fs floor); do
@@ -329,7 +341,7 @@ for r in $(seq 1 "$RUNS"); do
 	done
 	for t in $(rotate "$r" snapfs s3fs curl); do ls_rm "$t" "$r"; done
 	# the round's objects are no longer needed: free the store's memory
-	rm -rf "$M_SNAP/$P/"*-r"$r" "$VOL/$P/file-r$r"
+	rm -rf "$M_SNAP/$P/"*-r"$r" "$VOL/$P/file-r$r" "$VOL/$P/filewb-r$r"
 done
 
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -358,6 +370,7 @@ R_DS=$(rr dump snapfs seed) R_DF=$(rr dump snapfs s3fs) R_DL=$(rr dump snapfs lo
 R_W1=$(rr dd256 snapfs curl) R_W2=$(rr dd1024 snapfs curl) R_RD=$(rr read snapfs curl) R_RF=$(rr read snapfs s3fs)
 R_TF=$(rr tar snapfs floor) R_TS=$(rr tar snapfs s3fs) R_LS=$(rr ls snapfs s3fs) R_RM=$(rr rm snapfs s3fs)
 R_FILE=$(rr dump file local)
+R_WS=$(rr dump snapwb seed) R_WF=$(rr dump snapwb s3fs) R_WL=$(rr dump snapwb local) R_FILEWB=$(rr dump filewb local)
 RSS=$(max_of "${R[rss.snapfs]} ${R[rss1024.snapfs]:-}") CACHE=$(max_of "${R[cache.snapfs]} ${R[cache1024.snapfs]:-}")
 CACHE_GOAL_MIB=40   # (--uploads 4 + the part being filled) x --part-size 8M
 
@@ -372,6 +385,8 @@ TABLE=$(cat <<EOF
 | \`ls -l\` of $MANY_N objects (fresh mount); anchor: the paged listing with curl | $(f1 "$(med ls snapfs)") | $(f1 "$(med ls curl)") | $(f1 "$(med ls s3fs)") | | $(rr ls snapfs curl) | $R_LS |
 | \`rm -r\` of $MANY_N objects (fresh mount) | $(f1 "$(med rm snapfs)") | | $(f1 "$(med rm s3fs)") | | | $R_RM |
 | \`pg_dumpall >\` snapfs \`file://\`; anchor: the volume itself | $(f1 "$(med dump file)") | $(f1 "$(med dump local)") | | | $R_FILE | |
+| \`pg_dumpall >\` the mount with \`--writeback-cache\`; anchor: dump to local disk, then one PUT | $(f1 "$(med dump snapwb)") | $(f1 "$(med dump seed)") | $(f1 "$(med dump s3fs)") | $(f1 "$(med dump local)") | $R_WS | $R_WF |
+| \`pg_dumpall >\` snapfs \`file://\` with \`--writeback-cache\`; anchor: the volume itself | $(f1 "$(med dump filewb)") | $(f1 "$(med dump local)") | | | $R_FILEWB | |
 
 | goal | measured (same-round ratios) | result |
 |---|---|---|
@@ -386,6 +401,10 @@ TABLE=$(cat <<EOF
 | \`ls -l\` at least 5x faster than s3fs | $(inv "$(first "$R_LS")")x faster | $(verdict "$(first "$R_LS")" 0.2) |
 | \`rm -r\` at least 5x faster than s3fs | $(inv "$(first "$R_RM")")x faster | $(verdict "$(first "$R_RM")" 0.2) |
 | \`file://\` at most 1.15x writing the volume directly | $R_FILE | $(verdict "$(first "$R_FILE")" 1.15) |
+| with \`--writeback-cache\`: dump at most 0.8x dump-then-upload | $R_WS | $(verdict "$(first "$R_WS")" 0.8) |
+| with \`--writeback-cache\`: dump at most 0.3x s3fs | $R_WF | $(verdict "$(first "$R_WF")" 0.3) |
+| with \`--writeback-cache\`: dump at most 1.1x the dump to local disk alone (moonshot) | $R_WL | $(verdict "$(first "$R_WL")" 1.1) |
+| with \`--writeback-cache\`: \`file://\` at most 1.15x writing the volume directly | $R_FILEWB | $(verdict "$(first "$R_FILEWB")" 1.15) |
 | peak RSS under 128 MiB (the dump and the 1 GiB dd) | $(mib "$RSS") MiB | $(verdict "$(mib "$RSS")" 128) |
 | peak cache ≤ $CACHE_GOAL_MIB MiB ((uploads + 1) x part size; the dump and the 1 GiB dd) | $(mib "$CACHE") MiB | $(verdict "$(mib "$CACHE")" $CACHE_GOAL_MIB) |
 EOF
@@ -433,5 +452,5 @@ os.replace(tmp, p)
 PY
 	say "README.md: Performance section rewritten"
 fi
-for t in snapfs file s3fs; do umount_tool "$t"; done
+for t in snapfs file snapwb filewb s3fs; do umount_tool "$t"; done
 finish
