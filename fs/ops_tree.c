@@ -30,7 +30,7 @@ int sfs_mkdir(struct snapfs *s, const struct sfs_caller *who, const char *path, 
 {
 	struct meta_entry e;
 	char *dk = NULL;
-	int rc;
+	int rc, cached;
 
 	(void)mode;
 	if (s->cfg.read_only)
@@ -38,14 +38,15 @@ int sfs_mkdir(struct snapfs *s, const struct sfs_caller *who, const char *path, 
 	rc = refuse("mkdir", path, 1);
 	if (rc)
 		return rc;
-	rc = sfs_resolve(s, path, &e);
+	rc = sfs_resolve_cached(s, path, &e, &cached);
 	if (rc)
 		return rc;
 	if (e.kind != META_NONE)
 		return -EEXIST;
-	/* a marker only for a folder that would not exist without it: the cached "nothing there" may
-	 * predate objects another client wrote below it */
-	rc = sfs_folder_in_store(s, path);
+	/* a marker only for a folder that would not exist without it: a cached "nothing there" may
+	 * predate objects another client wrote below it (an answer just asked, or a new name in a
+	 * folder this mount made, is not asked twice: tar -x makes a tree of folders) */
+	rc = cached ? sfs_folder_in_store(s, path) : 0;
 	if (rc > 0)
 		meta_put(s->meta, path, META_DIR, 0, s->started);   /* there after all */
 	if (rc)

@@ -68,6 +68,13 @@ void sfs_forget(struct snapfs *s, const char *path)
 
 int sfs_resolve(struct snapfs *s, const char *path, struct meta_entry *out)
 {
+	int cached;
+
+	return sfs_resolve_cached(s, path, out, &cached);
+}
+
+int sfs_resolve_cached(struct snapfs *s, const char *path, struct meta_entry *out, int *cached)
+{
 	int depth = layout_depth(path), rc;
 	struct obj_info oi;
 	uint64_t gen;
@@ -75,6 +82,7 @@ int sfs_resolve(struct snapfs *s, const char *path, struct meta_entry *out)
 	char *key;
 
 	memset(out, 0, sizeof(*out));
+	*cached = 0;
 	if (depth <= 1) {
 		out->kind = depth == 0 || !strcmp(path + 1, LAYOUT_ROOT) ? META_DIR : META_NONE;
 		out->mtime = s->started;
@@ -116,6 +124,7 @@ int sfs_resolve(struct snapfs *s, const char *path, struct meta_entry *out)
 	gen = meta_gen(s->meta);   /* before the answer: a drop from now on voids it */
 	if (meta_get(s->meta, path, out)) {
 		free(key);
+		*cached = 1;
 		return 0;
 	}
 	if (fresh_absent(s->fresh, path)) {

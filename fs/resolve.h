@@ -13,6 +13,9 @@ char *sfs_dir_key(struct snapfs *s, const char *path);
 /* What is at path: a file (with size), a folder, or nothing (META_NONE). Uses and fills the metadata
  * cache; open files being written count with their current size. 0 or -errno (store errors). */
 int sfs_resolve(struct snapfs *s, const char *path, struct meta_entry *out);
+/* The same; *cached is 1 when the answer came from the metadata cache (it may predate what another
+ * client did since), 0 when it was asked of the store or known without asking. */
+int sfs_resolve_cached(struct snapfs *s, const char *path, struct meta_entry *out, int *cached);
 /* Does the store hold anything for the folder at path (its marker, or objects below it)? 1, 0 or
  * -errno. */
 int sfs_folder_in_store(struct snapfs *s, const char *path);
