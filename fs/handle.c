@@ -71,6 +71,18 @@ static struct sfs_handle *writer_elsewhere_locked(struct snapfs *s, const char *
 	return NULL;
 }
 
+/* This process's own handle of key, its descriptor closed: the release is on the way (the kernel
+ * sends it after close() returns, and with its writeback cache only after flushing the times), and
+ * an empty file is published only then. Caller holds s->handles_lock. */
+static struct sfs_handle *own_closed_locked(struct snapfs *s, const char *key, pid_t me)
+{
+	for (struct sfs_handle *h = s->handles; h; h = h->next)
+		if (h->kind == SFS_H_WRITE && h->opener == me && h->flushed && h->wf &&
+		    !strcmp(wf_key(h->wf), key) && !wf_unlinked(h->wf))
+			return h;
+	return NULL;
+}
+
 /* A second process writing into the same stream could publish it half-written: refused (EBUSY). A
  * handle whose opener has closed a descriptor of it may just be waiting for its release, which the
  * kernel sends after close() returns (`: > f; cat x >> f`, pg_dumpall -f handing the file to
@@ -86,6 +98,12 @@ int sfs_refuse_second_writer(struct snapfs *s, const struct sfs_caller *who, con
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 1;
 	pthread_mutex_lock(&s->handles_lock);
+	/* `: > f; echo x >> f` in one shell: the append must build on the truncated file, not on the
+	 * object before it (its release gets the same second; a descriptor still open elsewhere in the
+	 * process just costs that second) */
+	while (own_closed_locked(s, key, me) &&
+	       pthread_cond_timedwait(&s->handle_gone, &s->handles_lock, &until) != ETIMEDOUT)
+		;
 	while ((h = writer_elsewhere_locked(s, key, me))) {
 		if (!h->flushed || pthread_cond_timedwait(&s->handle_gone, &s->handles_lock, &until) == ETIMEDOUT) {
 			h = writer_elsewhere_locked(s, key, me);
