@@ -10,7 +10,7 @@
 #define MIN_WINDOW (128 * 1024)      /* a random read fetches at least this */
 #define START_WINDOW (1024 * 1024)   /* a sequential run's first window; each next one doubles */
 /* The kernel's read-ahead requests (1 MiB, two or so in flight) arrive slightly out of order: a read
- * this close to where the last one ended is still sequential. */
+ * this close to where the last one ended, or to the windows its run has armed, is still sequential. */
 #define SEQ_SLACK (4u << 20)
 /* A window that ended this little before the reader is kept a while: a late request may want it. */
 #define KEEP_BEHIND (2u << 20)
@@ -22,6 +22,7 @@ struct slot {
 	enum slot_state state;
 	uint64_t start;
 	size_t len;        /* bytes valid once READY */
+	size_t served;     /* bytes handed out of it (a sequential reader takes each once) */
 	size_t want;
 	char *data;        /* max_window bytes, allocated on first use */
 	unsigned long used;
@@ -46,6 +47,7 @@ struct rfile {
 	size_t max_window, window;
 	uint64_t next_seq;     /* where the last read ended */
 	uint64_t run_start;    /* where the current sequential run began */
+	uint64_t run_end;      /* the end of the furthest window armed since (0: none yet) */
 	unsigned long clock;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -186,11 +188,12 @@ static struct slot *rfile_find(struct rfile *rf, uint64_t off)
 	return NULL;
 }
 
-/* A slot a reader at off may still want: just behind it, or ahead of it within reach. */
+/* A slot a reader at off may still want: ahead of it within reach, and just behind it or, in the
+ * current run, not yet read through (requests of a larger kernel read-ahead come back for it). */
 static int rfile_live(const struct rfile *rf, const struct slot *s, uint64_t off)
 {
-	return s->state == SLOT_READY && s->start + s->len + KEEP_BEHIND > off &&
-	       s->start < off + (uint64_t)RFILE_SLOTS * rf->max_window;
+	return s->state == SLOT_READY && s->start < off + (uint64_t)RFILE_SLOTS * rf->max_window &&
+	       (s->start + s->len + KEEP_BEHIND > off || (s->start >= rf->run_start && s->served < s->len));
 }
 
 /* The slot to reuse for a reader at off: never a loading one; one it no longer wants, least recently
@@ -229,8 +232,11 @@ static int rfile_arm(struct rfile *rf, struct slot *s, uint64_t start, size_t wa
 	s->start = start;
 	s->want = want;
 	s->len = 0;
+	s->served = 0;
 	s->used = ++rf->clock;
 	s->epoch = rf->epoch;
+	if (start + want > rf->run_end)
+		rf->run_end = start + want;
 	return 0;
 }
 
@@ -257,12 +263,13 @@ static void rfile_grow(struct rfile *rf)
 
 /* A sequential read at off has asked for everything up to end: start fetching the windows after it,
  * in parallel, as far ahead as twice what the run has read so far (so a short read of the head of a
- * file costs little) and as free slots allow (which bounds memory). */
+ * file costs little) and as free slots allow (which bounds memory). A read that overtook others
+ * (off past where the run had read to) leaves a gap behind it: that is fetched first. */
 static void rfile_ahead(struct rfile *rf, uint64_t off, uint64_t end)
 {
 	uint64_t run = end > rf->run_start ? end - rf->run_start : 0;
 	uint64_t limit = end + (run * 2 > START_WINDOW ? run * 2 : START_WINDOW);
-	uint64_t at = end;
+	uint64_t at = off > rf->next_seq && rf->next_seq > rf->run_start ? rf->next_seq : end;
 
 	if (!rf->prefetch || (rf->be->ops->read_ver && !rf->ver.known))
 		return;   /* the version is not pinned yet: one fetch first */
@@ -310,6 +317,14 @@ static int rfile_near(uint64_t a, uint64_t b)
 	return (a > b ? a - b : b - a) <= SEQ_SLACK;
 }
 
+/* A larger kernel read-ahead (read_ahead_kb of a few MiB) has several requests in flight that land
+ * anywhere in the windows ahead: one inside the current run is part of it, not a jump that would
+ * restart the run with small windows and fetch its bytes again. */
+static int rfile_in_run(const struct rfile *rf, uint64_t off)
+{
+	return rf->run_end && off >= rf->run_start && off < rf->run_end + SEQ_SLACK;
+}
+
 ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
@@ -324,9 +339,10 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 		goto out;
 	if (len > rf->size - off)
 		len = (size_t)(rf->size - off);
-	seq = rfile_near(off, rf->next_seq);
+	seq = rfile_near(off, rf->next_seq) || rfile_in_run(rf, off);
 	if (!seq) {
 		rf->run_start = off;
+		rf->run_end = 0;
 		rf->window = rfile_min_sz(START_WINDOW, rf->max_window);
 	}
 	while (done < len) {
@@ -383,6 +399,7 @@ ssize_t rfile_read(struct rfile *rf, void *buf, size_t len, uint64_t off)
 		size_t n = rfile_min_sz(s->start + s->len - pos, len - done);
 
 		memcpy((char *)buf + done, s->data + (pos - s->start), n);
+		s->served += n;
 		s->used = ++rf->clock;
 		done += n;
 	}

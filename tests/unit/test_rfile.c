@@ -241,6 +241,36 @@ static void test_out_of_order_pairs(void **state)
 	assert_true(F.bytes <= size + 2 * MIB);
 }
 
+/* A larger kernel read-ahead (read_ahead_kb 4096: blockdev --setra, a udev rule) has several 1 MiB
+ * requests in flight, and they arrive up to a few MiB out of order: still one sequential run, read
+ * ahead in whole windows, nothing fetched twice. */
+static void test_read_ahead_spread(void **state)
+{
+	struct env *e = *state;
+	uint64_t size = 64ull * MIB;
+	static const unsigned order[] = { 5, 6, 7, 0, 1, 2, 3, 4 };
+	unsigned char *buf = malloc(MIB);
+	struct rfile *rf;
+
+	F.size = size;
+	assert_int_equal(rfile_open(&BE, e->pool, "obj", size, 8 * MIB, &rf), 0);
+	assert_int_equal(rfile_read(rf, buf, MIB, 0), MIB);
+	check_bytes(buf, MIB, 0);
+	for (uint64_t base = MIB; base + 8 * MIB <= size; base += 8 * MIB) {
+		for (unsigned i = 0; i < 8; i++) {
+			uint64_t off = base + (uint64_t)order[i] * MIB;
+
+			assert_int_equal(rfile_read(rf, buf, MIB, off), MIB);
+			check_bytes(buf, MIB, off);
+		}
+	}
+	rfile_close(rf);
+	free(buf);
+	/* whole windows read ahead, as for requests in order: few requests, nearly nothing twice */
+	assert_true(F.bytes <= size + 2 * MIB);
+	assert_true(F.n < 24);
+}
+
 /* Every offset and length pattern gives the stored bytes (odd sizes, window edges, the end). */
 static void test_bytes_at_every_offset(void **state)
 {
@@ -497,6 +527,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sequential_fetches_ahead_in_parallel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_order_pairs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_ahead_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bytes_at_every_offset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_reads_fetch_little, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jump_then_sequential, setup, teardown),
