@@ -1,10 +1,12 @@
 #include "fs/notify.h"
+#include "common/log.h"
 
 #include <fuse.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct note {
 	struct note *next;
@@ -89,13 +91,24 @@ void notify_inval(struct notifier *n, const char *path)
 
 void notify_stop(struct notifier *n)
 {
+	struct timespec until;
+
 	if (!n)
 		return;
 	pthread_mutex_lock(&n->lock);
 	n->stop = 1;
 	pthread_cond_signal(&n->cond);
 	pthread_mutex_unlock(&n->lock);
-	pthread_join(n->thread, NULL);
+	/* A notification can wait in the kernel for WRITE requests that no FUSE thread serves any
+	 * more (the loop ended on a signal); the unmount that follows ends them. Until then the thread
+	 * keeps n: it is left to finish alone. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	if (pthread_timedjoin_np(n->thread, NULL, &until)) {
+		log_warn("a kernel notification is still waiting; unmounting without it");
+		pthread_detach(n->thread);
+		return;
+	}
 	while (n->head) {
 		struct note *e = n->head;
 

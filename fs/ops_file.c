@@ -203,7 +203,7 @@ int sfs_write(struct snapfs *s, const struct sfs_caller *who, const char *path, 
 	n = wf_write(h->wf, buf, size, (uint64_t)off);
 	/* With the writeback cache this WRITE is the kernel's, not the writer's: make the writer's next
 	 * write() refresh the attributes, which fails (sfs_getattr) */
-	if (n < 0 && s->notify && !h->fail_told++)
+	if (n < 0 && s->notify && !__atomic_exchange_n(&h->fail_told, 1, __ATOMIC_RELAXED))
 		notify_inval(s->notify, h->path);
 	return (int)n;
 }
