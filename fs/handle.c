@@ -60,13 +60,24 @@ int sfs_handle_new(struct snapfs *s, const struct sfs_caller *who, const char *p
 	return 0;
 }
 
+/* Is h a write handle of this path? A handle being released may have lost its staged file already
+ * (sfs_release): its own path says. Caller holds s->handles_lock. */
+static int writes_path_locked(struct sfs_handle *h, const char *path, const char *key)
+{
+	if (h->kind != SFS_H_WRITE)
+		return 0;
+	if (h->releasing)
+		return h->path && !strcmp(h->path, path);
+	/* removed or replaced while open: no longer this path's */
+	return h->wf && !strcmp(wf_key(h->wf), key) && !wf_unlinked(h->wf);
+}
+
 /* One writer per path: the opener of another process's write handle of key (0: none). Caller holds
  * s->handles_lock. */
-static struct sfs_handle *writer_elsewhere_locked(struct snapfs *s, const char *key, pid_t me)
+static struct sfs_handle *writer_elsewhere_locked(struct snapfs *s, const char *path, const char *key, pid_t me)
 {
 	for (struct sfs_handle *h = s->handles; h; h = h->next)
-		if (h->kind == SFS_H_WRITE && h->opener != me && h->wf && !strcmp(wf_key(h->wf), key) &&
-		    !wf_unlinked(h->wf))   /* removed or replaced while open: no longer this path's */
+		if (h->opener != me && writes_path_locked(h, path, key))
 			return h;
 	return NULL;
 }
@@ -74,11 +85,10 @@ static struct sfs_handle *writer_elsewhere_locked(struct snapfs *s, const char *
 /* This process's own handle of key, its descriptor closed: the release is on the way (the kernel
  * sends it after close() returns, and with its writeback cache only after flushing the times), and
  * an empty file is published only then. Caller holds s->handles_lock. */
-static struct sfs_handle *own_closed_locked(struct snapfs *s, const char *key, pid_t me)
+static struct sfs_handle *own_closed_locked(struct snapfs *s, const char *path, const char *key, pid_t me)
 {
 	for (struct sfs_handle *h = s->handles; h; h = h->next)
-		if (h->kind == SFS_H_WRITE && h->opener == me && h->flushed && h->wf &&
-		    !strcmp(wf_key(h->wf), key) && !wf_unlinked(h->wf))
+		if (h->opener == me && h->flushed && writes_path_locked(h, path, key))
 			return h;
 	return NULL;
 }
@@ -101,12 +111,12 @@ int sfs_refuse_second_writer(struct snapfs *s, const struct sfs_caller *who, con
 	/* `: > f; echo x >> f` in one shell: the append must build on the truncated file, not on the
 	 * object before it (its release gets the same second; a descriptor still open elsewhere in the
 	 * process just costs that second) */
-	while (own_closed_locked(s, key, me) &&
+	while (own_closed_locked(s, path, key, me) &&
 	       pthread_cond_timedwait(&s->handle_gone, &s->handles_lock, &until) != ETIMEDOUT)
 		;
-	while ((h = writer_elsewhere_locked(s, key, me))) {
+	while ((h = writer_elsewhere_locked(s, path, key, me))) {
 		if (!h->flushed || pthread_cond_timedwait(&s->handle_gone, &s->handles_lock, &until) == ETIMEDOUT) {
-			h = writer_elsewhere_locked(s, key, me);
+			h = writer_elsewhere_locked(s, path, key, me);
 			other = h ? h->opener : 0;
 			break;
 		}
@@ -130,6 +140,13 @@ void sfs_handles_renamed(struct snapfs *s, struct wfile *wf, const char *path)
 		free(h->path);
 		h->path = p;
 	}
+	pthread_mutex_unlock(&s->handles_lock);
+}
+
+void sfs_handle_releasing(struct snapfs *s, struct sfs_handle *h)
+{
+	pthread_mutex_lock(&s->handles_lock);
+	h->releasing = 1;
 	pthread_mutex_unlock(&s->handles_lock);
 }
 

@@ -26,7 +26,8 @@ struct sfs_handle {
 	char *path;          /* at open: libfuse passes NULL paths to ops that have the handle */
 	char *doc;           /* status document */
 	int stale_logged;    /* a read found the object replaced (logged once) */
-	int fail_told;       /* the kernel was told to ask this file's attributes again (once) */
+	int fail_told;
+	int releasing;       /* sfs_release let go of wf (which may be freed): only path is left */       /* the kernel was told to ask this file's attributes again (once) */
 	size_t doc_len;
 	struct sfs_handle *prev, *next;   /* snapfs.handles */
 };
@@ -36,6 +37,8 @@ struct sfs_handle *sfs_handle_of(struct fuse_file_info *fi);
 int sfs_handle_new(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi,
 		   enum sfs_hkind kind, struct sfs_handle **out);
 void sfs_handle_free(struct snapfs *s, struct sfs_handle *h);
+/* The release is about to close h->wf: from now on the handle list must not touch it. */
+void sfs_handle_releasing(struct snapfs *s, struct sfs_handle *h);
 /* Its opener closed a descriptor of it: it may be done with it (see sfs_refuse_second_writer). */
 void sfs_handle_flushed(struct snapfs *s, struct sfs_handle *h);
 /* The path a handle was opened with (libfuse passes NULL paths to ops that have a handle). */

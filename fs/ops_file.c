@@ -253,7 +253,10 @@ int sfs_release(struct snapfs *s, const struct sfs_caller *who, const char *path
 
 	(void)path;
 	if (h->wf) {
-		int rc = wf_close(h->wf);
+		int rc;
+
+		sfs_handle_releasing(s, h);
+		rc = wf_close(h->wf);
 
 		if (rc && h->kind == SFS_H_WRITE)
 			log_error("%s: closed with an error; the object was not stored", h->path);
