@@ -75,12 +75,12 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->hard_remove = 1;
 	/* ops on an open file that was unlinked come with a NULL path: they use the handle */
 	cfg->nullpath_ok = 1;
-	/* No kernel writeback cache by default: with it, write() only fills the page cache, so each
-	 * write() reaches the daemon and returns the file's sticky EIO at once. That costs a round trip
-	 * per write(): dd bs=1M loses nothing, but glibc's stdio sizes its buffer min(BUFSIZ,
-	 * st_blksize), so pg_dump sends 8 KiB writes whatever st_blksize says (strace), and a dump takes
-	 * about twice as long. --writeback-cache trades that for a failure seen up to attr_timeout late
-	 * (sfs_getattr fails the writer's handle, fs/main.c bounds the kernel's dirty bytes). */
+	/* No kernel writeback cache by default: without it each write() reaches the daemon and returns
+	 * the file's sticky EIO at once. That costs a round trip per write(): dd bs=1M loses nothing,
+	 * but glibc's stdio sizes its buffer min(BUFSIZ, st_blksize), so pg_dump sends 8 KiB writes
+	 * whatever st_blksize says (strace), and a dump takes about twice as long. --writeback-cache
+	 * trades that for a failure seen at the writer's next write() after the daemon meets it
+	 * (fs/notify.c, sfs_getattr), and none in the last bytes the kernel holds (fs/main.c bounds them). */
 	if (s->cfg.writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	else

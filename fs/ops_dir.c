@@ -44,9 +44,10 @@ int sfs_getattr(struct snapfs *s, const struct sfs_caller *who, const char *path
 	time_t mtime;
 	int rc;
 
-	/* With the kernel's writeback cache every write() refreshes the attributes once they are
-	 * attr_timeout old, through the writer's handle: that is how a failed upload reaches the
-	 * writer (pg_dumpall > f) when write() itself only fills the page cache. */
+	/* With the kernel's writeback cache a write() refreshes the attributes through the writer's
+	 * handle once they are stale or dropped (fs/notify.c drops them when a write fails): that is how
+	 * a failed upload reaches the writer (pg_dumpall > f) when write() itself only fills the page
+	 * cache. */
 	if (fi && s->cfg.writeback_cache && (rc = sfs_handle_error(fi)))
 		return rc;
 	if (fi && sfs_handle_attr(fi, &size, &mtime)) {

@@ -194,7 +194,6 @@ int sfs_write(struct snapfs *s, const struct sfs_caller *who, const char *path, 
 	      size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct sfs_handle *h = sfs_handle_of(fi);
-
 	ssize_t n;
 
 	(void)path;
