@@ -18,31 +18,7 @@ absent() { [ ! -e "$S/$1" ] && [ ! -e "$D/$1" ]; }
 size_is() { [ "$(stat -c %s "$S/$1" 2>/dev/null)" = "$2" ]; }
 
 # --- 1. a writer killed by a signal, or exiting with a failure, publishes nothing
-echo "v1" >"$D/killed.bin"
-set +e
-timeout -s KILL 2 sh -c "cat /dev/urandom > '$D/killed.bin'"
-rc=$?
-set -e
-check "SIGKILLed writer: exit status 137" test "$rc" -eq 137
-check "SIGKILLed writer: the previous version stays" eventually holds killed.bin v1
-check "SIGKILLed writer: the log names the signal" eventually grep -q "killed.bin: NOT stored: its writer (pid [0-9]*) was killed by signal 9" "$LOG"
-
-w_start ex1 "$D/exit1.bin" trunc
-w_do ex1 write 9000000
-w_exit ex1 1
-check "writer exiting 1 holding the descriptor: exit status 1" test "$W_ANS" -eq 1
-check "writer exiting 1: no object" eventually absent exit1.bin
-check "writer exiting 1: the log says why" eventually grep -q "exit1.bin: NOT stored: its writer (pid [0-9]*) exited with status 1" "$LOG"
-
-w_start ex0 "$D/exit0.bin" trunc
-w_do ex0 write 9000000
-w_exit ex0 0
-check "writer exiting 0 holding the descriptor: published whole" eventually size_is exit0.bin 9000000
-
-w_start sigint "$D/sigint.bin" trunc
-w_do sigint write 5000000
-w_kill sigint INT
-check "SIGINTed writer: no object" eventually absent sigint.bin
+w_dying_writers "$D" "$LOG"
 
 # --- 2. a refused write (below what was uploaded) fails the file: no object at any release
 echo "old" >"$D/einval.bin"

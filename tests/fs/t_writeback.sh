@@ -35,22 +35,7 @@ check "pg_dumpall > f: the stored dump equals the local one" eventually same_dum
 check "pg_dumpall > f: reads back through the mount byte for byte" cmp -s "$S/dumpfile.sql" "$D/dumpfile.sql"
 
 # --- 2. a writer killed or failing publishes nothing
-echo "v1" >"$D/killed.bin"
-set +e
-timeout -s KILL 2 sh -c "cat /dev/urandom > '$D/killed.bin'"
-rc=$?
-set -e
-check "SIGKILLed writer: exit status 137" test "$rc" -eq 137
-check "SIGKILLed writer: the previous version stays" eventually holds killed.bin v1
-check "SIGKILLed writer: the log names the signal" eventually grep -q "killed.bin: NOT stored: its writer (pid [0-9]*) was killed by signal 9" "$LOG"
-w_start ex1 "$D/exit1.bin" trunc
-w_do ex1 write 9000000
-w_exit ex1 1
-check "writer exiting 1 holding the descriptor: no object" eventually absent exit1.bin
-w_start ex0 "$D/exit0.bin" trunc
-w_do ex0 write 9000000
-w_exit ex0 0
-check "writer exiting 0 holding the descriptor: published whole" eventually size_is exit0.bin 9000000
+w_dying_writers "$D" "$LOG"
 
 # --- 3. appends: the kernel reads the partial last page back through the writer's handle
 printf 'abc' >"$D/app.txt"

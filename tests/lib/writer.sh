@@ -56,3 +56,35 @@ w_kill() {
 	wait "${W_PID[$name]}" || W_ANS=$?
 	exec {fd}>&-
 }
+
+# w_dying_writers DIR LOG: a writer killed by SIGKILL or SIGINT, or exiting 1 holding its descriptor,
+# publishes nothing (the previous version stays, LOG says why); one exiting 0 publishes whole. The
+# caller defines holds NAME CONTENT, absent NAME and size_is NAME BYTES over its store.
+w_dying_writers() {
+	local dir=$1 log=$2 rc
+	echo "v1" >"$dir/killed.bin"
+	set +e
+	timeout -s KILL 2 sh -c "cat /dev/urandom > '$dir/killed.bin'"
+	rc=$?
+	set -e
+	check "SIGKILLed writer: exit status 137" test "$rc" -eq 137
+	check "SIGKILLed writer: the previous version stays" eventually holds killed.bin v1
+	check "SIGKILLed writer: the log names the signal" eventually grep -q "killed.bin: NOT stored: its writer (pid [0-9]*) was killed by signal 9" "$log"
+
+	w_start ex1 "$dir/exit1.bin" trunc
+	w_do ex1 write 9000000
+	w_exit ex1 1
+	check "writer exiting 1 holding the descriptor: exit status 1" test "$W_ANS" -eq 1
+	check "writer exiting 1: no object" eventually absent exit1.bin
+	check "writer exiting 1: the log says why" eventually grep -q "exit1.bin: NOT stored: its writer (pid [0-9]*) exited with status 1" "$log"
+
+	w_start ex0 "$dir/exit0.bin" trunc
+	w_do ex0 write 9000000
+	w_exit ex0 0
+	check "writer exiting 0 holding the descriptor: published whole" eventually size_is exit0.bin 9000000
+
+	w_start sigint "$dir/sigint.bin" trunc
+	w_do sigint write 5000000
+	w_kill sigint INT
+	check "SIGINTed writer: no object" eventually absent sigint.bin
+}
