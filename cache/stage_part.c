@@ -104,7 +104,7 @@ void wf_digest_to(struct wfile *wf, uint64_t end)
 	if (cut == 0)
 		digest_restart(&wf->dg);
 	if (multipart && wf->ctx->be->ops->commit_no_digest) {
-		/* it would be thrown away: the parts' Content-MD5 stand in (a second hash of every byte
+		/* it would be thrown away: each part's own digest stands in (a second hash of every byte
 		 * costs the daemon about 0.7 s of CPU per GiB, on cores shared with the writer) */
 		wf->dg.broken = 1;
 		return;

@@ -114,9 +114,10 @@ struct s3_req {
 	const char *const *headers;
 	const void *body;        /* memory body (hashed into the signature) */
 	size_t body_len;
-	int fd;                  /* >= 0: a file range, sent as UNSIGNED-PAYLOAD */
+	int fd;                  /* >= 0: a file range, signed by its SHA-256 */
 	off_t fd_off;
 	uint64_t fd_len;
+	const char *fd_sha256;   /* that SHA-256 in lowercase hex when the caller has it, else computed */
 	void *out;
 	size_t out_cap;
 	int deadline_s;

@@ -1,5 +1,5 @@
 /* Writing: PutObject for a small file; for a big one the multipart upload in progress (struct upload):
- * CreateMultipartUpload, UploadPart from the spool with Content-MD5, UploadPartCopy of an appended-to
+ * CreateMultipartUpload, UploadPart from the spool (signed by its SHA-256: s3_req.c), UploadPartCopy of an appended-to
  * object's old bytes (or a copy through a temporary file where the server has none), and abort. The
  * commit is in s3_commit.c. */
 #include "backends/s3/s3_priv.h"
@@ -10,31 +10,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Content-MD5 of a spool range: the store refuses a part damaged on the way (BadDigest). */
-static char *md5_header(int fd, off_t off, uint64_t len)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	char *b64, *h = NULL;
-
-	if (crypto_digest_fd("md5", fd, off, len, md, &mdlen))
-		return NULL;
-	b64 = enc_b64(md, mdlen);
-	if (b64 && asprintf(&h, "Content-MD5: %s", b64) < 0)
-		h = NULL;
-	free(b64);
-	return h;
-}
-
-/* Send a request whose body carries Content-MD5: a 400 BadDigest means the bytes were damaged on the
- * way, so send them again (a few times). */
+/* Send a request whose body is signed by its SHA-256: a 400 XAmzContentSHA256Mismatch (or BadDigest,
+ * from a store that checks another digest) means the bytes were damaged on the way, so send them again
+ * (a few times). */
 static int call_verified(struct s3 *s3, struct s3_req *c, struct http_resp *resp, const char *what,
 			 const char *key)
 {
@@ -43,9 +27,11 @@ static int call_verified(struct s3 *s3, struct s3_req *c, struct http_resp *resp
 	for (int attempt = 0;; attempt++) {
 		rc = s3_call(s3, c, resp);
 		if (rc || resp->status != 400 || attempt >= 3 || !resp->body.data ||
-		    !strstr(resp->body.data, "<Code>BadDigest</Code>"))
+		    (!strstr(resp->body.data, "<Code>XAmzContentSHA256Mismatch</Code>") &&
+		     !strstr(resp->body.data, "<Code>BadDigest</Code>")))
 			return rc;
-		log_warn("s3 %s %s: damaged in transit (BadDigest), sending it again", what, key);
+		log_warn("s3 %s %s: damaged in transit (the store's digest differs), sending it again", what,
+			 key);
 		http_resp_free(resp);
 		*resp = (struct http_resp)HTTP_RESP_INIT;
 	}
@@ -57,8 +43,8 @@ int s3_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t le
 	struct s3 *s3 = b->priv;
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct s3_req c = { .method = "PUT", .fd = fd, .fd_off = fd_off, .fd_len = len };
-	char *url = s3_url(s3, key, NULL), *md5h = NULL, meta[128];
-	const char *hdrs[4] = { NULL, NULL, NULL, NULL };
+	char *url = s3_url(s3, key, NULL), meta[128];
+	const char *hdrs[3] = { NULL, NULL, NULL };
 	int rc = -ENOMEM, n = 0, once = s3_create_only(s3, key);
 
 	if (!url)
@@ -66,16 +52,11 @@ int s3_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t le
 	if (len > S3_MAX_PART)
 		log_warn("s3 PUT %s: %llu bytes is beyond S3's 5 GiB single-request limit", key,
 			 (unsigned long long)len);
-	if (len) {
-		md5h = md5_header(fd, fd_off, len);
-		if (!md5h) {
-			rc = -EIO;
-			goto out;
-		}
-		hdrs[n++] = md5h;
-	}
-	/* multipart uploads take metadata only at their start, before the digest exists: there the
-	 * parts' Content-MD5 and the ETag check at completion stand in for it */
+	/* the body is the whole object: its digest signs it, so the store checks the bytes against the
+	 * digest that goes into the metadata, with no second pass over them */
+	c.fd_sha256 = sha256;
+	/* multipart uploads take metadata only at their start, before the digest exists: there each
+	 * part's signed SHA-256 and the ETag check at completion stand in for it */
 	if (sha256) {
 		snprintf(meta, sizeof(meta), "x-amz-meta-snapfs-sha256: %s", sha256);
 		hdrs[n++] = meta;
@@ -95,7 +76,6 @@ int s3_put(struct backend *b, const char *key, int fd, off_t fd_off, uint64_t le
 out:
 	http_resp_free(&resp);
 	free(url);
-	free(md5h);
 	return rc;
 }
 
@@ -175,23 +155,13 @@ static int put_part(struct upload *up, unsigned pn, int fd, off_t off, uint64_t 
 	struct s3 *s3 = up->s3;
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct s3_req c = { .method = "PUT", .fd = fd, .fd_off = off, .fd_len = len };
-	char *url, *etag, *md5h = NULL;
-	const char *hdrs[2] = { NULL, NULL };
+	char *url, *etag;
 	int rc;
 
 	url = s3_up_url(up, pn);
 	if (!url)
 		return -ENOMEM;
 	c.url = url;
-	if (len) {
-		md5h = md5_header(fd, off, len);
-		if (!md5h) {
-			free(url);
-			return -EIO;
-		}
-		hdrs[0] = md5h;
-		c.headers = hdrs;
-	}
 	rc = s3_result("UploadPart", up->key, call_verified(s3, &c, &resp, "UploadPart", up->key), &resp);
 	if (!rc) {
 		etag = http_header(&resp, "ETag");
@@ -207,7 +177,6 @@ static int put_part(struct upload *up, unsigned pn, int fd, off_t off, uint64_t 
 		__atomic_add_fetch(&up->bytes, len, __ATOMIC_RELAXED);
 	http_resp_free(&resp);
 	free(url);
-	free(md5h);
 	return rc;
 }
 

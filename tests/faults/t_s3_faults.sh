@@ -93,9 +93,13 @@ head -c 40M /dev/urandom >"$T_DIR/mid.bin"
 fp_rules '[{"method": "PUT", "query": "partNumber=", "skip": 1, "times": 1, "action": "corrupt"}]'
 check "cp with one part corrupted in flight" cp "$T_DIR/mid.bin" "$SNAP/mid.bin"
 check "the proxy corrupted a part" test "$(fp_get 's["injected"].get("corrupt", 0)')" -eq 1
-# the part must carry a checksum the store verifies (Content-MD5 / x-amz-checksum-*): then the store
-# refuses it (BadDigest) and snapfs sends it again
-check "the corrupted part was refused for its checksum (BadDigest)" test "$(fp_get 's["checksum_refused"]')" -ge 1
+# the part is signed by its SHA-256 (x-amz-content-sha256), so RGW itself, not the proxy, refuses the
+# damaged body (400 XAmzContentSHA256Mismatch) and snapfs sends it again
+log "RGW's answer to the corrupted part: $(fp_get 's["corrupt_replies"]')"
+check "RGW refused the corrupted part for its signed SHA-256 (400)" \
+	test "$(fp_get 'int(s["corrupt_replies"] == [400])')" = 1
+check "no checksum was left for the proxy to check (the store did it)" test "$(fp_get 's["checksum_refused"]')" -eq 0
+check "snapfs logged the damaged part and sent it again" grep -q 'damaged in transit' "$T_DIR/snapfs-mnt.log"
 fp_reset
 check "fetch the object from RGW directly" s3get kubedb/kubedb/demo/pg/faults/mid.bin "$T_DIR/direct.bin"
 check "the object committed after the corruption is the file, byte for byte" cmp "$T_DIR/mid.bin" "$T_DIR/direct.bin"
