@@ -2,7 +2,8 @@
 # The performance benchmark (issues 6 and 17): snapfs on Ceph RGW (tests/lib/rgw.sh: a real S3 that
 # verifies SigV4 and refuses a chunked PUT of unknown length) against the seed's way (pg_dumpall to a
 # local file, then one PUT of the finished file), s3fs, the store's own floor (curl PUT/GET, sequential
-# kept-alive PUTs) and the local disk; with a real pg_dumpall of a pgbench database. Run as root from a
+# kept-alive PUTs) and the local disk; with a real pg_dumpall of a pgbench database, and the FUSE round
+# trip alone (8 KiB writes, with the writer and the daemon on one CPU or two). Run as root from a
 # clone; it installs what is missing (tools/deps.sh), builds snapfs into build-bench if needed, and
 # undoes every mount and server on exit.
 #
@@ -210,6 +211,30 @@ for mb in $SIZES; do
 	{ openssl enc -aes-128-ctr -nosalt -pass pass:snapfs-bench -pbkdf2 </dev/zero 2>/dev/null || true; } |
 		head -c $((mb << 20)) >"$LOCAL/src-$mb"
 done
+# --- the FUSE round trip alone: 48,000 writes of 8 KiB (what pg_dump's stdio makes of a 390 MB dump)
+# into the file:// mount without the writeback cache, against the volume itself; then with the daemon
+# pinned to CPU 0 and dd on CPU 0 (same CPU) or CPU 1 (the wake-up crosses CPUs) ---
+RT_N=48000
+round_trips() {  # round_trips ROUND
+	local r=$1 pid t0 t1 f="$M_FILE/$P/rt-r$1/f" all
+	pid=$(cat "$T_DIR/snapfs-snapfs-file.pid")
+	all="0-$(($(nproc) - 1))"
+	mkdir -p "${f%/*}"
+	t0=$(now); dd if=/dev/zero of="$VOL/rt-local" bs=8k count=$RT_N status=none; t1=$(now)
+	rec rt local "$(sub "$t1" "$t0")"; rm -f "$VOL/rt-local"
+	t0=$(now); dd if=/dev/zero of="$f" bs=8k count=$RT_N status=none; t1=$(now)
+	rec rt file "$(sub "$t1" "$t0")"; rm -f "$f"
+	if [ "$(nproc)" -ge 2 ]; then
+		taskset -a -p -c 0 "$pid" >/dev/null
+		t0=$(now); taskset -c 0 dd if=/dev/zero of="$f" bs=8k count=$RT_N status=none; t1=$(now)
+		rec rt same "$(sub "$t1" "$t0")"; rm -f "$f"
+		t0=$(now); taskset -c 1 dd if=/dev/zero of="$f" bs=8k count=$RT_N status=none; t1=$(now)
+		rec rt other "$(sub "$t1" "$t0")"; rm -f "$f"
+		taskset -a -p -c "$all" "$pid" >/dev/null
+	fi
+	say "round $r $RT_N writes of 8 KiB: volume ${RR[rt.local.$r]} s, file:// ${RR[rt.file.$r]} s, same CPU ${RR[rt.same.$r]:-} s, other CPU ${RR[rt.other.$r]:-} s"
+}
+
 write_big() {  # write_big TOOL ROUND MIB
 	local tool=$1 r=$2 mb=$3 key="$P/dd-$1-r$2/$3.bin" t0 t1 c0
 	cat "$LOCAL/src-$mb" >/dev/null
@@ -333,6 +358,7 @@ rotate() {  # rotate N words...: the words, starting at the N-th (mod count)
 for r in $(seq 1 "$RUNS"); do
 	ROUND=$r
 	for t in $(rotate "$r" snapfs seed s3fs local file snapwb filewb); do dump_to "$t" "$r"; done
+	round_trips "$r"
 	for mb in $SIZES; do for t in $(rotate "$r" snapfs curl); do write_big "$t" "$r" "$mb"; done; done
 	for t in $(rotate "$r" snapfs s3fs curl); do read_from "$t" "$r"; done
 	for t in $(rotate "$r" snapfs s3fs floor); do
@@ -341,7 +367,7 @@ for r in $(seq 1 "$RUNS"); do
 	done
 	for t in $(rotate "$r" snapfs s3fs curl); do ls_rm "$t" "$r"; done
 	# the round's objects are no longer needed: free the store's memory
-	rm -rf "$M_SNAP/$P/"*-r"$r" "$VOL/$P/file-r$r" "$VOL/$P/filewb-r$r"
+	rm -rf "$M_SNAP/$P/"*-r"$r" "$VOL/$P/file-r$r" "$VOL/$P/filewb-r$r" "$VOL/$P/rt-r$r"
 done
 
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -363,6 +389,7 @@ first() { echo "${1%% *}"; }
 verdict() { awk -v v="$1" -v g="$2" 'BEGIN {if (v == "-") print "-"; else print (v <= g ? "pass" : "miss")}'; }
 f1() { awk -v v="$1" 'BEGIN {if (v == "-") print "-"; else printf "%.2f", v}'; }
 mib() { awk -v v="$1" 'BEGIN {if (v == "") print "-"; else printf "%.1f", v / 1024}'; }
+us() { awk -v v="$1" -v n="$RT_N" 'BEGIN {if (v == "-") print "-"; else printf "%.0f", v * 1e6 / n}'; }
 inv() { awk -v v="$1" 'BEGIN {if (v == "-" || v == 0) print "-"; else printf "%.1f", 1 / v}'; }
 
 DUMP_MB=$(awk -v v="$(med size local)" 'BEGIN {printf "%.0f", v / 1e6}')
@@ -385,6 +412,7 @@ TABLE=$(cat <<EOF
 | \`ls -l\` of $MANY_N objects (fresh mount); anchor: the paged listing with curl | $(f1 "$(med ls snapfs)") | $(f1 "$(med ls curl)") | $(f1 "$(med ls s3fs)") | | $(rr ls snapfs curl) | $R_LS |
 | \`rm -r\` of $MANY_N objects (fresh mount) | $(f1 "$(med rm snapfs)") | | $(f1 "$(med rm s3fs)") | | | $R_RM |
 | \`pg_dumpall >\` snapfs \`file://\`; anchor: the volume itself | $(f1 "$(med dump file)") | $(f1 "$(med dump local)") | | | $R_FILE | |
+| $RT_N writes of 8 KiB (\`dd bs=8k\`) into snapfs \`file://\` (the FUSE round trips of the dump); anchor: the volume itself | $(f1 "$(med rt file)") | $(f1 "$(med rt local)") | | | $(rr rt file local) | |
 | \`pg_dumpall >\` the mount with \`--writeback-cache\`; anchor: dump to local disk, then one PUT | $(f1 "$(med dump snapwb)") | $(f1 "$(med dump seed)") | $(f1 "$(med dump s3fs)") | $(f1 "$(med dump local)") | $R_WS | $R_WF |
 | \`pg_dumpall >\` snapfs \`file://\` with \`--writeback-cache\`; anchor: the volume itself | $(f1 "$(med dump filewb)") | $(f1 "$(med dump local)") | | | $R_FILEWB | |
 
@@ -411,7 +439,8 @@ EOF
 )
 
 NOTES=$(cat <<EOF
-¹ s3fs did the \`tar -x\` in $S3FS_SLOW of the $RUNS rounds (it takes minutes). The snapfs daemon's CPU:
+¹ s3fs did the \`tar -x\` in $S3FS_SLOW of the $RUNS rounds (it takes minutes). One FUSE round trip (a \`write()\` of 8 KiB
+into \`file://\`): $(us "$(med rt file)") µs, $(us "$(med rt same)") µs with dd and the daemon pinned to one CPU, $(us "$(med rt other)") µs pinned to two. The snapfs daemon's CPU:
 $(f1 "$(med cpuw1024 snapfs)") s per GiB written (the 1 GiB dd), $(f1 "$(med cpur snapfs)") s per GiB read (the cold read).
 s3fs $(s3fs --version 2>/dev/null | grep -o -m1 'V[0-9.]*' | head -n 1) with its default options; all against one
 Ceph RGW ($(radosgw --version 2>/dev/null | awk '{print $3}'), one OSD on memstore) on 127.0.0.1, on the same CPUs as

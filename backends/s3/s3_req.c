@@ -1,6 +1,6 @@
-/* One S3 request: build its URL, sign it with SigV4 (every body by its SHA-256, which the store checks), send it
- * through the HTTP layer, and turn the reply into an errno, reading the <Error> document S3 sends. The
- * other files of backends/s3/ make every request through here. */
+/* One S3 request: build its URL, sign it with SigV4 (every body by its SHA-256, which the store
+ * checks), send it through the HTTP layer, and turn the reply into an errno, reading the <Error>
+ * document S3 sends. The other files of backends/s3/ make every request through here. */
 #include "backends/s3/s3_priv.h"
 #include "backends/s3/sigv4.h"
 #include "backends/http.h"

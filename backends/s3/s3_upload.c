@@ -1,7 +1,7 @@
 /* Writing: PutObject for a small file; for a big one the multipart upload in progress (struct upload):
- * CreateMultipartUpload, UploadPart from the spool (signed by its SHA-256: s3_req.c), UploadPartCopy of an appended-to
- * object's old bytes (or a copy through a temporary file where the server has none), and abort. The
- * commit is in s3_commit.c. */
+ * CreateMultipartUpload, UploadPart from the spool (signed by its SHA-256: s3_req.c), UploadPartCopy
+ * of an appended-to object's old bytes (or a copy through a temporary file where the server has
+ * none), and abort. The commit is in s3_commit.c. */
 #include "backends/s3/s3_priv.h"
 #include "backends/http.h"
 #include "common/crypto.h"
