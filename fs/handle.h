@@ -26,8 +26,8 @@ struct sfs_handle {
 	char *path;          /* at open: libfuse passes NULL paths to ops that have the handle */
 	char *doc;           /* status document */
 	int stale_logged;    /* a read found the object replaced (logged once) */
-	int fail_told;
-	int releasing;       /* sfs_release let go of wf (which may be freed): only path is left */       /* the kernel was told to ask this file's attributes again (once) */
+	int fail_told;       /* the kernel was told to ask this file's attributes again (once) */
+	int releasing;       /* sfs_release let go of wf (which may be freed): only path is left */
 	size_t doc_len;
 	struct sfs_handle *prev, *next;   /* snapfs.handles */
 };
