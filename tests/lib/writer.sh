@@ -88,3 +88,17 @@ w_dying_writers() {
 	w_kill sigint INT
 	check "SIGINTed writer: no object" eventually absent sigint.bin
 }
+
+# w_redirect_fails DIR STORE: `pg_dumpall > DIR/dumpfile.sql` into a mount whose store has no room
+# (STORE: the same folder in the file:// volume) exits non-zero, says it could not write, and leaves
+# no object. The caller runs PostgreSQL with more to dump than the store holds.
+w_redirect_fails() {
+	local dir=$1 store=$2 rc
+	set +e
+	sh -c "pg_dumpall > '$dir/dumpfile.sql'" 2>"$T_DIR/pgdumpall.err"
+	rc=$?
+	set -e
+	check "pg_dumpall > f, store full: non-zero exit status" test "$rc" -ne 0
+	check "pg_dumpall > f, store full: it says it could not write" grep -q "could not write" "$T_DIR/pgdumpall.err"
+	check "pg_dumpall > f, store full: no object" test ! -e "$store/dumpfile.sql"
+}
