@@ -168,6 +168,13 @@ hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$(SNAP_PID)/status"; }
 # cpu_ticks: the snapfs daemon's user + system CPU so far, in seconds
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$(SNAP_PID)/stat"; }
 sub() { echo "$1 - $2" | bc; }
+# store_cpu_s: the CPU so far of the store's processes (monitor, OSD, radosgw), in seconds: on 2 shared
+# CPUs what the store spends per byte is time the mount cannot have
+store_cpu_s() {
+	local p
+	for p in "${RGW_PIDS[@]}"; do cat "/proc/$p/stat"; done |
+		awk -v hz="$(getconf CLK_TCK)" '{t += $14 + $15} END {printf "%.2f", t / hz}'
+}
 
 # --- 1. the dump: snapfs, the seed's way (pg_dumpall to a local file, then one PUT of it), s3fs, the
 # dump to local disk alone, and the file:// mount (against the local disk) ---
@@ -236,8 +243,9 @@ round_trips() {  # round_trips ROUND
 }
 
 write_big() {  # write_big TOOL ROUND MIB
-	local tool=$1 r=$2 mb=$3 key="$P/dd-$1-r$2/$3.bin" t0 t1 c0
+	local tool=$1 r=$2 mb=$3 key="$P/dd-$1-r$2/$3.bin" t0 t1 c0 s0
 	cat "$LOCAL/src-$mb" >/dev/null
+	s0=$(store_cpu_s)
 	case $tool in
 	snapfs)
 		hwm_reset; sample_start "$T_DIR/cache-snapfs"
@@ -256,28 +264,32 @@ write_big() {  # write_big TOOL ROUND MIB
 		t1=$(now) ;;
 	esac
 	rec "dd$mb" "$tool" "$(sub "$t1" "$t0")"
+	rec "scpuw$mb" "$tool" "$(echo "($(store_cpu_s) - $s0) * 1024 / $mb" | bc -l)"
 	say "round $r dd $mb MiB $tool: $(sub "$t1" "$t0") s"
 }
 
 # --- 3. the cold read of the 256 MiB snapfs wrote this round: fresh mount, dropped page cache ---
 read_from() {
-	local tool=$1 r=$2 key="$P/dd-snapfs-r$2/256.bin" t0 t1 c0
+	local tool=$1 r=$2 key="$P/dd-snapfs-r$2/256.bin" t0 t1 c0 s0
 	case $tool in
 	snapfs|s3fs)
 		remount "$tool"
 		drop
 		[ "$tool" != snapfs ] || c0=$(cpu_s)
+		s0=$(store_cpu_s)
 		t0=$(now)
 		cat "$(mnt_of "$tool")/$key" >/dev/null
 		t1=$(now)
 		[ "$tool" != snapfs ] || rec cpur snapfs "$(echo "($(cpu_s) - $c0) * 4" | bc -l)" ;;
 	curl)
 		drop
+		s0=$(store_cpu_s)
 		t0=$(now)
 		s3curl GET "$B/$key" -o /dev/null
 		t1=$(now) ;;
 	esac
 	rec read "$tool" "$(sub "$t1" "$t0")"
+	rec scpur "$tool" "$(echo "($(store_cpu_s) - $s0) * 4" | bc -l)"
 	say "round $r read $tool: $(sub "$t1" "$t0") s"
 }
 
@@ -441,7 +453,9 @@ EOF
 NOTES=$(cat <<EOF
 ¹ s3fs did the \`tar -x\` in $S3FS_SLOW of the $RUNS rounds (it takes minutes). One FUSE round trip (a \`write()\` of 8 KiB
 into \`file://\`): $(us "$(med rt file)") µs, $(us "$(med rt same)") µs with dd and the daemon pinned to one CPU, $(us "$(med rt other)") µs pinned to two. The snapfs daemon's CPU:
-$(f1 "$(med cpuw1024 snapfs)") s per GiB written (the 1 GiB dd), $(f1 "$(med cpur snapfs)") s per GiB read (the cold read).
+$(f1 "$(med cpuw1024 snapfs)") s per GiB written (the 1 GiB dd), $(f1 "$(med cpur snapfs)") s per GiB read (the cold read). The store's CPU
+(RGW, its OSD and monitor) per GiB: written by one curl PUT $(f1 "$(med scpuw1024 curl)") s, through snapfs $(f1 "$(med scpuw1024 snapfs)") s
+(its multipart path, and the signed SHA-256 it checks); read by one curl GET $(f1 "$(med scpur curl)") s, through snapfs $(f1 "$(med scpur snapfs)") s.
 s3fs $(s3fs --version 2>/dev/null | grep -o -m1 'V[0-9.]*' | head -n 1) with its default options; all against one
 Ceph RGW ($(radosgw --version 2>/dev/null | awk '{print $3}'), one OSD on memstore) on 127.0.0.1, on the same CPUs as
 PostgreSQL, pg_dumpall and the mounts; each mount fresh and the page cache dropped before every read and
