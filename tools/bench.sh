@@ -165,16 +165,17 @@ sample_stop() { touch "$T_DIR/sample.stop"; wait "$SAMPLER"; PEAK=$(cat "$T_DIR/
 hwm_reset() { echo 5 >"/proc/$(SNAP_PID)/clear_refs"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$(SNAP_PID)/status"; }
 
-# cpu_ticks: the snapfs daemon's user + system CPU so far, in seconds
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$(SNAP_PID)/stat"; }
-sub() { echo "$1 - $2" | bc; }
-# store_cpu_s: the CPU so far of the store's processes (monitor, OSD, radosgw), in seconds: on 2 shared
-# CPUs what the store spends per byte is time the mount cannot have
-store_cpu_s() {
+# procs_cpu_s PID...: the processes' user + system CPU so far, in seconds
+procs_cpu_s() {
 	local p
-	for p in "${RGW_PIDS[@]}"; do cat "/proc/$p/stat"; done |
+	for p in "$@"; do cat "/proc/$p/stat"; done |
 		awk -v hz="$(getconf CLK_TCK)" '{t += $14 + $15} END {printf "%.2f", t / hz}'
 }
+# cpu_s: the snapfs daemon's; store_cpu_s: the store's processes' (monitor, OSD, radosgw), as on 2
+# shared CPUs what the store spends per byte is time the mount cannot have
+cpu_s() { procs_cpu_s "$(SNAP_PID)"; }
+store_cpu_s() { procs_cpu_s "${RGW_PIDS[@]}"; }
+sub() { echo "$1 - $2" | bc; }
 
 # --- 1. the dump: snapfs, the seed's way (pg_dumpall to a local file, then one PUT of it), s3fs, the
 # dump to local disk alone, and the file:// mount (against the local disk) ---
@@ -222,21 +223,23 @@ done
 # into the file:// mount without the writeback cache, against the volume itself; then with the daemon
 # pinned to CPU 0 and dd on CPU 0 (same CPU) or CPU 1 (the wake-up crosses CPUs) ---
 RT_N=48000
+rt_dd() {  # rt_dd NAME FILE [CMD...]: RT_N writes of 8 KiB into FILE (run through CMD), timed into rt.NAME
+	local name=$1 f=$2 t0 t1
+	shift 2
+	t0=$(now); "$@" dd if=/dev/zero of="$f" bs=8k count=$RT_N status=none; t1=$(now)
+	rec rt "$name" "$(sub "$t1" "$t0")"; rm -f "$f"
+}
 round_trips() {  # round_trips ROUND
-	local r=$1 pid t0 t1 f="$M_FILE/$P/rt-r$1/f" all
+	local r=$1 pid f="$M_FILE/$P/rt-r$1/f" all
 	pid=$(cat "$T_DIR/snapfs-snapfs-file.pid")
 	all="0-$(($(nproc) - 1))"
 	mkdir -p "${f%/*}"
-	t0=$(now); dd if=/dev/zero of="$VOL/rt-local" bs=8k count=$RT_N status=none; t1=$(now)
-	rec rt local "$(sub "$t1" "$t0")"; rm -f "$VOL/rt-local"
-	t0=$(now); dd if=/dev/zero of="$f" bs=8k count=$RT_N status=none; t1=$(now)
-	rec rt file "$(sub "$t1" "$t0")"; rm -f "$f"
+	rt_dd local "$VOL/rt-local"
+	rt_dd file "$f"
 	if [ "$(nproc)" -ge 2 ]; then
 		taskset -a -p -c 0 "$pid" >/dev/null
-		t0=$(now); taskset -c 0 dd if=/dev/zero of="$f" bs=8k count=$RT_N status=none; t1=$(now)
-		rec rt same "$(sub "$t1" "$t0")"; rm -f "$f"
-		t0=$(now); taskset -c 1 dd if=/dev/zero of="$f" bs=8k count=$RT_N status=none; t1=$(now)
-		rec rt other "$(sub "$t1" "$t0")"; rm -f "$f"
+		rt_dd same "$f" taskset -c 0
+		rt_dd other "$f" taskset -c 1
 		taskset -a -p -c "$all" "$pid" >/dev/null
 	fi
 	say "round $r $RT_N writes of 8 KiB: volume ${RR[rt.local.$r]} s, file:// ${RR[rt.file.$r]} s, same CPU ${RR[rt.same.$r]:-} s, other CPU ${RR[rt.other.$r]:-} s"
