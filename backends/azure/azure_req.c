@@ -191,9 +191,12 @@ int az_put_body(struct az *az, const char *url, const char *const *hdrs, int fd,
 	size_t n = 0;
 	int rc;
 
-	while (hdrs[n] && n < 6) {
+	/* all[] has room for 6 of the caller's headers, Content-MD5 and the NULL: a seventh is a bug
+	 * here, never a header silently left off */
+	for (; hdrs[n]; n++) {
+		if (n == 6)
+			return -EINVAL;
 		all[n] = hdrs[n];
-		n++;
 	}
 	if (len) {
 		if (mem)

@@ -183,11 +183,12 @@ static int new_ids(const struct upload *up, unsigned nparts, char ***ids)
 {
 	size_t n = up->n_copied + nparts;
 	char **v = malloc(n * (sizeof(char *) + AZ_ID_LEN + 1) + 1);
-	char *room = (char *)(v + n);
+	char *room;
 	int rc = 0;
 
 	if (!v)
 		return -ENOMEM;
+	room = (char *)(v + n);
 	for (size_t i = 0; i < n && !rc; i++) {
 		v[i] = room + i * (AZ_ID_LEN + 1);
 		rc = i < up->n_copied ? block_id(up, 'b', (unsigned)i + 1, v[i]) :

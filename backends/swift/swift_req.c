@@ -104,6 +104,9 @@ int sw_do(struct sw *sw, struct http_req *req, const char *path, struct http_res
 		break;
 	}
 	free(c.token);
+	/* c dies here: leave no pointer to it in the caller's request */
+	req->sign = NULL;
+	req->sign_arg = NULL;
 	return rc;
 }
 
