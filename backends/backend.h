@@ -45,11 +45,14 @@ struct obj_info {
 	char crc32c[9];  /* the store's CRC32C of the whole object, base64 (GCS) */
 };
 
+/* room for a version tag as the stores spell it (readers size their conditional headers by it) */
+#define OBJ_VER_TAG_MAX 128
+
 /* The version of an object a reader holds to (read_ver): the store's ETag or generation as its
  * replies spell it, and that version's size. */
 struct obj_ver {
 	int known;       /* 0 until the first read_ver() of a handle fills the rest */
-	char tag[128];   /* "" when the store names no version (then only the size is compared) */
+	char tag[OBJ_VER_TAG_MAX];   /* "" when the store names no version (then only the size is compared) */
 	uint64_t size;
 };
 

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PKGS=(
 	build-essential cmake pkg-config git ca-certificates curl openssl util-linux python3 python3-cryptography python3-yaml python3-crcmod python3-boto3
 	libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev libxml2-dev libjansson-dev libcmocka-dev
-	valgrind clang libclang-rt-14-dev
+	valgrind clang libclang-rt-14-dev cppcheck
 	postgresql postgresql-contrib
 	swift swift-proxy swift-account swift-container swift-object memcached
 	keystone python3-keystonemiddleware uwsgi-core uwsgi-plugin-python3

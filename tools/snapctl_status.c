@@ -121,6 +121,7 @@ static void draw(json_t *doc, const char *mnt, int bars)
 	       num(cache, "writers_waiting") == 1 ? "" : "s");
 	printf("files: %llu committed, %llu failed, %s uploaded\n", (unsigned long long)num(tot, "committed"),
 	       (unsigned long long)num(tot, "failed"), sc_human(num(tot, "bytes_uploaded"), a, sizeof(a)));
+	/* cppcheck-suppress unknownMacro ; jansson's, and cppcheck does not read system headers */
 	json_array_foreach(json_object_get(doc, "failed_commits"), i, u)
 		printf("NOT stored, upload kept: %s (%s, %s): %s; `snapctl retry` or `snapctl discard`\n",
 		       str(u, "path"), sc_human(num(u, "bytes"), a, sizeof(a)), sc_time((time_t)num(u, "at"), b,

@@ -12,7 +12,7 @@ ssize_t az_read_ver(struct backend *b, const char *rel, struct obj_ver *v, uint6
 	struct az *az = b->priv;
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	char range[80], cond[sizeof(v->tag) + 16], *key = NULL, *url = NULL;
+	char range[80], cond[OBJ_VER_TAG_MAX + 16], *key = NULL, *url = NULL;
 	const char *hdrs[] = { AZ_VER_HDR, range, NULL, NULL };
 	ssize_t rc = -ENOMEM;
 

@@ -18,7 +18,7 @@ ssize_t gcs_read_ver(struct backend *b, const char *key, struct obj_ver *v, uint
 	struct gcs *g = b->priv;
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	char range[80], q[sizeof(v->tag) + 40], *url;
+	char range[80], q[OBJ_VER_TAG_MAX + 40], *url;
 	const char *hdrs[] = { range, NULL };
 	ssize_t rc;
 

@@ -66,6 +66,7 @@ int gcs_do(struct gcs *g, struct http_req *req, struct http_resp *resp)
 	int rc;
 
 	req->sign = sign_bearer;
+	/* cppcheck-suppress autoVariables ; cleared before this returns */
 	req->sign_arg = &s;
 	for (int tries = 0;; tries++) {
 		rc = http_do(g->http, req, resp);

@@ -83,7 +83,7 @@ ssize_t s3_read_ver(struct backend *b, const char *key, struct obj_ver *v, uint6
 {
 	struct s3 *s3 = b->priv;
 	struct http_resp resp = HTTP_RESP_INIT;
-	char range[64], cond[sizeof(v->tag) + 16];
+	char range[64], cond[OBJ_VER_TAG_MAX + 16];
 	const char *hdrs[] = { range, NULL, NULL };
 	struct s3_req c = { .method = "GET", .fd = -1, .headers = hdrs, .out = buf, .out_cap = len };
 	char *url;

@@ -262,7 +262,7 @@ static ssize_t sw_read_ver(struct backend *b, const char *key, struct obj_ver *v
 	struct sw *sw = b->priv;
 	struct http_resp resp = HTTP_RESP_INIT;
 	struct http_req req;
-	char range[80], cond[sizeof(v->tag) + 16], *path = NULL;
+	char range[80], cond[OBJ_VER_TAG_MAX + 16], *path = NULL;
 	const char *hdrs[] = { range, NULL, NULL, NULL };
 	int nh = 1;
 	ssize_t rc = -ENOMEM;

@@ -88,6 +88,7 @@ int sw_do(struct sw *sw, struct http_req *req, const char *path, struct http_res
 		}
 		req->url = url ? url : path;
 		req->sign = sw_sign;
+		/* cppcheck-suppress autoVariables ; cleared before this returns */
 		req->sign_arg = &c;
 		c.auth_rc = 0;
 		rc = http_do(sw->http, req, resp);

@@ -710,7 +710,7 @@ struct thr {
 static void *hammer(void *arg)
 {
 	struct thr *t = arg;
-	char out[16];
+	char out[16] = { 0 };
 
 	for (int i = 0; i < 25; i++) {
 		struct http_req req = { .method = "GET", .body_fd = -1, .url = url(&plain, "/ok"),
