@@ -293,7 +293,8 @@ static int report_pending(void *arg, const char *name, const struct obj_info *oi
 	int64_t sz;
 	int stop;
 
-	if (bsearch(&np, pd->committed.v, pd->committed.n, sizeof(char *), str_cmp))
+	/* bsearch's base must not be NULL (glibc's nonnull), even for no names */
+	if (pd->committed.n && bsearch(&np, pd->committed.v, pd->committed.n, sizeof(char *), str_cmp))
 		return 0;
 	if (asprintf(&rel, "%s%s", pd->prefix, name) < 0 || !(key = az_key(pd->az, rel))) {
 		free(rel);

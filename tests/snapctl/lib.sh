@@ -124,6 +124,13 @@ store_suite() {
 	else
 		check "ls during the dump: Running" has "$T_DIR/out" '^live +demo +pg +0 .* Running$'
 		check "rm refuses while the dump runs" fails "$SNAPCTL" rm "$src" demo/pg/live --yes "$@"
+		# a snapshot with nothing stored yet: the upload alone (Azure once searched an empty list)
+		check "describe during the dump" sc describe "$src" demo/pg/live "$@"
+		cat "$T_DIR/out"
+		# the bytes its finished parts hold: none yet on a store that counts only finished parts
+		check "describe during the dump: the upload, nothing stored" \
+			has "$T_DIR/out" '^  dumpfile.sql +[0-9.]+ ([KMG]i)?B uploaded$'
+		check "describe during the dump: no object yet" bash -c "! grep -q '^Objects:' '$T_DIR/out'"
 	fi
 
 	check "rm --yes snap1" sc rm "$src" demo/pg/snap1 --yes "$@"
