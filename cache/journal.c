@@ -60,6 +60,7 @@ static int journal_read_record(int dfd, const char *name, char **key, char **tok
 	if (!*key || !*token) {
 		free(*key);
 		free(*token);
+		*key = *token = NULL;   /* the callers free them too */
 		return -ENOMEM;
 	}
 	return 0;
@@ -440,6 +441,14 @@ static void journal_recover(struct journal *j, struct backend *be)
 		if (!journal_ends_with(de->d_name, ".up"))
 			continue;   /* a .failed record is kept: its data is what a retry stores */
 		rc = journal_read_record(j->dfd, de->d_name, &key, &token);
+		if (rc == -ENOENT)
+			continue;   /* gone since the listing */
+		if (rc && rc != -EINVAL) {
+			/* unread (no memory, an I/O error), not torn: the next mount tries it again */
+			log_warn("crash journal: could not read %s: %s (kept for the next mount)", de->d_name,
+				 strerror(-rc));
+			continue;
+		}
 		if (!rc && be->ops->upload_forget) {
 			rc = be->ops->upload_forget(be, key, token);
 			if (rc == -EINVAL || rc == -EOPNOTSUPP) {
