@@ -185,7 +185,7 @@ int fb_list(struct backend *b, const char *prefix, int delim, unsigned limit, li
 	if (!dir)
 		return -ENOMEM;
 	rc = *dir ? fb_key_check(dir) : 0;
-	if (!rc && *dir && !slash[1])
+	if (!rc && slash && !slash[1])
 		rc = self_marker(&c, dir);
 	if (!rc)
 		rc = walk(&c, dir, slash ? slash + 1 : prefix);

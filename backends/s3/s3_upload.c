@@ -185,7 +185,8 @@ static int put_part(struct upload *up, unsigned pn, int fd, off_t off, uint64_t 
 static int copy_part_here(struct upload *up, const char *from, unsigned pn, uint64_t off, uint64_t len)
 {
 	struct backend be = { .priv = up->s3 };
-	const char *dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
+	const char *tmpdir = getenv("TMPDIR");
+	const char *dir = tmpdir && *tmpdir ? tmpdir : "/var/tmp";
 	size_t chunk = 8 * S3_MIB;
 	char *buf = malloc(chunk);
 	uint64_t done = 0;
