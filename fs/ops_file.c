@@ -180,8 +180,8 @@ int sfs_read(struct snapfs *s, const struct sfs_caller *who, const char *path, c
 	n = rfile_read(h->rf, buf, size, (uint64_t)off);
 	if (n == -ESTALE) {
 		/* never two versions spliced, never zeros for a shorter one: this open fails, the next
-		 * one reads the new version whole */
-		if (!h->stale_logged++)
+		 * one reads the new version whole; reads of one handle run in parallel (async reads) */
+		if (!__atomic_exchange_n(&h->stale_logged, 1, __ATOMIC_RELAXED))
 			log_error("%s changed in the store while it was read: read fails (EIO); open it again",
 				  h->path);
 		meta_set_replaced(s->meta, h->path);
