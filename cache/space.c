@@ -79,6 +79,15 @@ uint64_t space_used(struct space *s)
 	return space_read(s, &s->used);
 }
 
+void space_stats(struct space *s, struct space_stats *out)
+{
+	pthread_mutex_lock(&s->lock);
+	out->used = s->used;
+	out->peak = s->peak;
+	out->waiting = s->waiting;
+	pthread_mutex_unlock(&s->lock);
+}
+
 int space_reserve_wait(struct space *s, uint64_t n, unsigned ms, uint64_t keep)
 {
 	struct timespec until;

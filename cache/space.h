@@ -41,4 +41,12 @@ int space_try_reserve(struct space *s, uint64_t n);
 void space_release(struct space *s, uint64_t n);
 uint64_t space_used(struct space *s);
 
+/* The figures the status shows, read together under the lock (writers change them under it). */
+struct space_stats {
+	uint64_t used;
+	uint64_t peak;
+	unsigned waiting;
+};
+void space_stats(struct space *s, struct space_stats *out);
+
 #endif

@@ -47,6 +47,7 @@ static int add_kept(void *arg, const struct journal_failed *f)
 char *status_json(struct snapfs *s, size_t *len)
 {
 	json_t *root, *uploads = json_array(), *recent = json_array(), *kept = json_array();
+	struct space_stats sp;
 	char *out = NULL;
 
 	if (!uploads || !recent || !kept) {
@@ -61,13 +62,14 @@ char *status_json(struct snapfs *s, size_t *len)
 	}
 	if (s->journal)
 		journal_failed_foreach(s->journal, NULL, add_kept, kept);
+	space_stats(&s->space, &sp);
 	root = json_pack("{s:s, s:s, s:I, s:o, s:o, s:{s:b, s:I, s:i}, s:{s:I, s:I, s:I, s:i}, s:{s:I, s:I, s:I}}", "version",
 			 SNAPFS_VERSION, "source", s->cfg.source, "uptime_s", (json_int_t)(time(NULL) - s->started),
 			 "uploads", uploads, "recent", recent, "async_close", "enabled", s->stage.async_limit != 0, "limit",
 			 (json_int_t)s->stage.async_limit, "closed_waiting",
-			 (int)(s->stage_ready ? stage_async_waiting(&s->stage) : 0), "cache", "used", (json_int_t)space_used(&s->space), "limit",
-			 (json_int_t)s->space.limit, "peak", (json_int_t)s->space.peak, "writers_waiting",
-			 (int)s->space.waiting, "totals", "committed",
+			 (int)(s->stage_ready ? stage_async_waiting(&s->stage) : 0), "cache", "used", (json_int_t)sp.used, "limit",
+			 (json_int_t)s->space.limit, "peak", (json_int_t)sp.peak, "writers_waiting",
+			 (int)sp.waiting, "totals", "committed",
 			 (json_int_t)__atomic_load_n(&s->stage.committed, __ATOMIC_RELAXED), "failed",
 			 (json_int_t)__atomic_load_n(&s->stage.failed, __ATOMIC_RELAXED), "bytes_uploaded",
 			 (json_int_t)__atomic_load_n(&s->stage.bytes_uploaded, __ATOMIC_RELAXED));
