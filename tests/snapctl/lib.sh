@@ -32,8 +32,10 @@ json_eq() {
 row() { awk -v n="$2" '$1 == n' "$1" | tr -s ' '; }
 
 # slow_writer FILE MIB FLAG: write MIB MiB of random bytes to FILE, fsync (so the daemon has them and an
-# upload is under way), wait until FLAG exists, write 1 MiB more and close. The sha256 of everything
-# written goes to FILE's name in $T_DIR with .sha. Runs in the background; its PID is in $WRITER.
+# upload is under way), create FLAG.ready, wait until FLAG exists, write 1 MiB more and close. The sha256
+# of everything written goes to FILE's name in $T_DIR with .sha. Runs in the background; its PID is in
+# $WRITER. wait_written FLAG waits (30 s at most) for the MIB MiB: the daemon's first part can leave
+# long before the writer is done on a loaded machine.
 slow_writer() {
 	local file=$1 mib=$2 flag=$3
 	python3 - "$file" "$mib" "$flag" "$T_DIR/$(basename "$file").sha" <<'PY' &
@@ -47,6 +49,7 @@ with open(path, "wb") as f:
         f.write(b)
     f.flush()
     os.fsync(f.fileno())
+    open(flag + ".ready", "w").close()
     for _ in range(1200):
         if os.path.exists(flag):
             break
@@ -58,6 +61,13 @@ open(shaf, "w").write(h.hexdigest() + "\n")
 PY
 	WRITER=$!
 	T_PIDS+=("$WRITER")
+}
+wait_written() {
+	for _ in $(seq 300); do
+		[ -e "$1.ready" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # wait_uploading MNT PATH: until the mount's status shows PATH with uploaded bytes
@@ -114,6 +124,7 @@ store_suite() {
 	# a dump in progress
 	mkdir -p "$k/demo/pg/live"
 	slow_writer "$k/demo/pg/live/dumpfile.sql" 12 "$T_DIR/go"
+	check "the writer has written its 12 MiB" wait_written "$T_DIR/go"
 	check "a dump in progress shows in the mount's status" \
 		wait_uploading "$mnt" kubedb/demo/pg/live/dumpfile.sql
 	check "ls during the dump" sc ls "$src" demo/pg "$@"

@@ -102,6 +102,7 @@ check "ls after rm: names" json_eq '[s["name"] for s in j]' "['my-20250101-00000
 # --- a dump in progress: Running, status, and rm refuses without --force
 mkdir -p "$K/demo/pg/live"
 slow_writer "$K/demo/pg/live/dumpfile.sql" 6 "$T_DIR/go"
+check "the writer has written its 6 MiB" wait_written "$T_DIR/go"
 check "a dump in progress shows in the status" wait_uploading "$MNT" kubedb/demo/pg/live/dumpfile.sql
 check "status" sc status "$MNT"
 cat "$T_DIR/out"
@@ -118,11 +119,11 @@ check "status --watch: three screens" test "$(grep -c '^snapfs ' "$T_DIR/out")" 
 check "status --watch: a progress bar" \
 	has "$T_DIR/out" '^\[[=> ]{24}\] +[0-9]+%  .* stored  /?kubedb/demo/pg/live/dumpfile.sql$'
 check "ls: a dump in progress is Running" sc ls "$SRC" demo/pg
-check "ls: Running row" has "$T_DIR/out" '^live +demo +pg +0 +[0-9.]+ [KM]iB .* Running$'
+check "ls: Running row" has "$T_DIR/out" '^live +demo +pg +0 +[0-9.]+ ([KMG]i)?B .* Running$'
 check "rm refuses while a dump runs" fails "$SNAPCTL" rm "$SRC" demo/pg/live --yes
 check "rm refusal says why" has "$T_DIR/err" 'upload in progress \(dumpfile.sql\).*--force'
 check "describe: upload in progress" sc describe "$SRC" demo/pg/live
-check "describe: lists the upload" has "$T_DIR/out" '^  dumpfile.sql +[0-9.]+ [KM]iB uploaded$'
+check "describe: lists the upload" has "$T_DIR/out" '^  dumpfile.sql +[0-9.]+ ([KMG]i)?B uploaded$'
 touch "$T_DIR/go"
 check "the writer finishes" wait "$WRITER"
 check "after the dump: Succeeded" sc ls "$SRC" demo/pg -o json
