@@ -50,6 +50,7 @@ int sfs_handle_new(struct snapfs *s, const struct sfs_caller *who, const char *p
 	h->kind = kind;
 	h->opener = proc_tgid_of(who->pid);
 	pthread_mutex_lock(&s->handles_lock);
+	h->seq = ++s->handle_seq;
 	h->next = s->handles;
 	if (s->handles)
 		s->handles->prev = h;
@@ -60,24 +61,36 @@ int sfs_handle_new(struct snapfs *s, const struct sfs_caller *who, const char *p
 	return 0;
 }
 
+void sfs_handle_set_wf(struct snapfs *s, struct sfs_handle *h, struct wfile *wf)
+{
+	pthread_mutex_lock(&s->handles_lock);
+	h->wf = wf;
+	pthread_mutex_unlock(&s->handles_lock);
+}
+
 /* Is h a write handle of this path? A handle being released may have lost its staged file already
  * (sfs_release): its own path says. Caller holds s->handles_lock. */
-static int writes_path_locked(struct sfs_handle *h, const char *path, const char *key)
+static int writes_path_locked(struct sfs_handle *h, const char *path, const char *key, uint64_t before)
 {
 	if (h->kind != SFS_H_WRITE)
 		return 0;
 	if (h->releasing)
 		return h->path && !strcmp(h->path, path);
+	/* still being opened (no staged file yet): a writer of its path for every opener listed after
+	 * it, so of two opens at once exactly the first passes */
+	if (!h->wf)
+		return h->seq < before && h->path && !strcmp(h->path, path);
 	/* removed or replaced while open: no longer this path's */
 	return h->wf && !strcmp(wf_key(h->wf), key) && !wf_unlinked(h->wf);
 }
 
 /* One writer per path: the opener of another process's write handle of key (0: none). Caller holds
  * s->handles_lock. */
-static struct sfs_handle *writer_elsewhere_locked(struct snapfs *s, const char *path, const char *key, pid_t me)
+static struct sfs_handle *writer_elsewhere_locked(struct snapfs *s, const char *path, const char *key, pid_t me,
+						    uint64_t before)
 {
 	for (struct sfs_handle *h = s->handles; h; h = h->next)
-		if (h->opener != me && writes_path_locked(h, path, key))
+		if (h->opener != me && writes_path_locked(h, path, key, before))
 			return h;
 	return NULL;
 }
@@ -88,7 +101,7 @@ static struct sfs_handle *writer_elsewhere_locked(struct snapfs *s, const char *
 static struct sfs_handle *own_closed_locked(struct snapfs *s, const char *path, const char *key, pid_t me)
 {
 	for (struct sfs_handle *h = s->handles; h; h = h->next)
-		if (h->opener == me && h->flushed && writes_path_locked(h, path, key))
+		if (h->opener == me && h->flushed && writes_path_locked(h, path, key, UINT64_MAX))
 			return h;
 	return NULL;
 }
@@ -99,8 +112,9 @@ static struct sfs_handle *own_closed_locked(struct snapfs *s, const char *path, 
  * pg_dump): such a handle gets a second to go. One never closed (a writer at work; the shell's
  * open/dup2/close counts as a close, so pg_dumpall > f falls here after that second) is refused. */
 int sfs_refuse_second_writer(struct snapfs *s, const struct sfs_caller *who, const char *path, const char *key,
-			     const char *what)
+			     const char *what, const struct sfs_handle *mine)
 {
+	uint64_t before = mine ? mine->seq : UINT64_MAX;
 	pid_t me = proc_tgid_of(who->pid), other = 0;
 	struct timespec until;
 	struct sfs_handle *h;
@@ -114,9 +128,9 @@ int sfs_refuse_second_writer(struct snapfs *s, const struct sfs_caller *who, con
 	while (own_closed_locked(s, path, key, me) &&
 	       pthread_cond_timedwait(&s->handle_gone, &s->handles_lock, &until) != ETIMEDOUT)
 		;
-	while ((h = writer_elsewhere_locked(s, path, key, me))) {
+	while ((h = writer_elsewhere_locked(s, path, key, me, before))) {
 		if (!h->flushed || pthread_cond_timedwait(&s->handle_gone, &s->handles_lock, &until) == ETIMEDOUT) {
-			h = writer_elsewhere_locked(s, path, key, me);
+			h = writer_elsewhere_locked(s, path, key, me, before);
 			other = h ? h->opener : 0;
 			break;
 		}

@@ -28,6 +28,7 @@ struct sfs_handle {
 	int stale_logged;    /* a read found the object replaced (logged once) */
 	int fail_told;       /* the kernel was told to ask this file's attributes again (once) */
 	int releasing;       /* sfs_release let go of wf (which may be freed): only path is left */
+	uint64_t seq;        /* listing order: of two writers opening one path at once, the first wins */
 	size_t doc_len;
 	struct sfs_handle *prev, *next;   /* snapfs.handles */
 };
@@ -37,6 +38,8 @@ struct sfs_handle *sfs_handle_of(struct fuse_file_info *fi);
 int sfs_handle_new(struct snapfs *s, const struct sfs_caller *who, const char *path, struct fuse_file_info *fi,
 		   enum sfs_hkind kind, struct sfs_handle **out);
 void sfs_handle_free(struct snapfs *s, struct sfs_handle *h);
+/* Give h its staged file, under the list's lock: other openers read h->wf there. */
+void sfs_handle_set_wf(struct snapfs *s, struct sfs_handle *h, struct wfile *wf);
 /* The release is about to close h->wf: from now on the handle list must not touch it. */
 void sfs_handle_releasing(struct snapfs *s, struct sfs_handle *h);
 /* Its opener closed a descriptor of it: it may be done with it (see sfs_refuse_second_writer). */
@@ -50,8 +53,9 @@ int sfs_handle_error(struct fuse_file_info *fi);
 /* Every handle of wf now has path (a rename of the open file). */
 void sfs_handles_renamed(struct snapfs *s, struct wfile *wf, const char *path);
 /* One writer per path: 0, or -EBUSY (logged, naming what was refused) when a process other than who's
- * has key open for writing. */
+ * has key open for writing. mine: the caller's own write handle, listed before this check so that two
+ * openers at once cannot both pass it (NULL: none). */
 int sfs_refuse_second_writer(struct snapfs *s, const struct sfs_caller *who, const char *path, const char *key,
-			     const char *what);
+			     const char *what, const struct sfs_handle *mine);
 
 #endif

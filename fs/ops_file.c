@@ -51,6 +51,7 @@ static int open_write(struct snapfs *s, const struct sfs_caller *who, const char
 	struct meta_entry e = { 0 };
 	struct obj_info oi = { 0 };
 	struct sfs_handle *h = NULL;
+	struct wfile *wf = NULL;
 	char *key = NULL;
 	int rc;
 
@@ -63,7 +64,11 @@ static int open_write(struct snapfs *s, const struct sfs_caller *who, const char
 	 * first, and what it stored is what this open builds on */
 	if (stage_wait_released(&s->stage, key))
 		meta_drop(s->meta, path);
-	rc = sfs_refuse_second_writer(s, who, path, key, "open for writing");
+	/* listed first, then checked: of two opens at once one sees the other (writes_path_locked) */
+	rc = sfs_handle_new(s, who, path, fi, SFS_H_WRITE, &h);
+	if (rc)
+		goto out;
+	rc = sfs_refuse_second_writer(s, who, path, key, "open for writing", h);
 	if (!rc)
 		rc = wo_check_write(s, path, key, "open for writing");
 	if (rc)
@@ -92,19 +97,17 @@ static int open_write(struct snapfs *s, const struct sfs_caller *who, const char
 	/* a delete still queued for this name must not take the new file with it (a failed one does
 	 * not matter: the new file replaces the object) */
 	sfs_settle(s, path);
-	rc = sfs_handle_new(s, who, path, fi, SFS_H_WRITE, &h);
-	if (rc)
-		goto out;
 	oi.size = e.size;
 	oi.mtime = e.mtime;
 	rc = wf_open(&s->stage, key, path, e.kind == META_FILE ? &oi : NULL,
-		     creating || (fi->flags & O_TRUNC) || e.kind == META_NONE, &h->wf);
-	if (rc) {
-		sfs_handle_free(s, h);
+		     creating || (fi->flags & O_TRUNC) || e.kind == META_NONE, &wf);
+	if (rc)
 		goto out;
-	}
+	sfs_handle_set_wf(s, h, wf);
 	meta_drop(s->meta, path);
 out:
+	if (rc && h)
+		sfs_handle_free(s, h);
 	free(key);
 	return rc;
 }
@@ -136,7 +139,7 @@ int sfs_open(struct snapfs *s, const struct sfs_caller *who, const char *path, s
 		goto out;
 	wf = wf_find_any(&s->stage, key);
 	if (wf) {
-		h->wf = wf;   /* being written, or closed and uploading: read what is staged */
+		sfs_handle_set_wf(s, h, wf);   /* being written, or closed and uploading: read what is staged */
 		goto out;
 	}
 	rc = sfs_resolve(s, path, &e);
@@ -293,7 +296,7 @@ int sfs_truncate(struct snapfs *s, const struct sfs_caller *who, const char *pat
 	if (!key)
 		return -ENOMEM;
 	stage_wait_released(&s->stage, key);
-	rc = sfs_refuse_second_writer(s, who, path, key, "truncate");
+	rc = sfs_refuse_second_writer(s, who, path, key, "truncate", NULL);
 	if (rc)
 		goto out;
 	wf = wf_find(&s->stage, key);

@@ -47,6 +47,7 @@ struct snapfs {
 	pthread_mutex_t handles_lock;
 	pthread_cond_t handle_gone;   /* a handle was released */
 	struct sfs_handle *handles;
+	uint64_t handle_seq;          /* the last handle's number (sfs_handle.seq) */
 };
 
 /* Who asks for an operation: what fuse_get_context() says of the request. */
