@@ -81,7 +81,7 @@ static int writes_path_locked(struct sfs_handle *h, const char *path, const char
 	if (!h->wf)
 		return h->seq < before && h->path && !strcmp(h->path, path);
 	/* removed or replaced while open: no longer this path's */
-	return h->wf && !strcmp(wf_key(h->wf), key) && !wf_unlinked(h->wf);
+	return !strcmp(wf_key(h->wf), key) && !wf_unlinked(h->wf);
 }
 
 /* One writer per path: the opener of another process's write handle of key (0: none). Caller holds
